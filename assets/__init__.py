@@ -1,0 +1,1 @@
+"""Thin Dagster glue over ingest/: one asset per stage, partitioned by tenant."""

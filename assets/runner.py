@@ -1,0 +1,78 @@
+"""Launch one tenant's ingestion run on the persistent Dagster instance.
+
+The `ingest run` command calls this, so every run it makes also shows in the
+Dagster UI opened on the same DAGSTER_HOME.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from assets.definitions import INGEST_JOB, defs
+from assets.partitions import TENANTS_PARTITION
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    tenant: str
+    run_id: str
+    success: bool
+    seconds: float
+    metadata: dict[str, dict] = field(default_factory=dict)  # asset name -> metadata values
+    error: str | None = None
+
+    def value(self, asset: str, key: str, default=0):
+        return self.metadata.get(asset, {}).get(key, default)
+
+    def summary(self) -> dict:
+        """The stable JSON summary printed by `ingest run --json`."""
+        return {
+            "tenant": self.tenant,
+            "run_id": self.run_id,
+            "docs": {
+                "seen": self.value("source_documents", "seen"),
+                "new": self.value("source_documents", "new"),
+                "changed": self.value("source_documents", "changed"),
+                "unchanged": self.value("source_documents", "unchanged"),
+                "deleted": self.value("source_documents", "deleted"),
+                "quarantined": self.value("parsed_documents", "quarantined"),
+            },
+            "chunks": {"total": self.value("chunks", "chunks"), "embedded": self.value("embeddings", "embedded")},
+            "points": {"upserted": self.value("qdrant_index", "upserted"),
+                       "deleted": self.value("qdrant_index", "deleted_points")},
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def register_tenant_partition(instance: dg.DagsterInstance, tenant: str) -> None:
+    if not instance.has_dynamic_partition(TENANTS_PARTITION, tenant):
+        instance.add_dynamic_partitions(TENANTS_PARTITION, [tenant])
+
+
+def run_tenant(tenant: str, *, log_level: str = "INFO") -> RunOutcome:
+    """Materialise every stage for one tenant, in this process, recorded on the instance."""
+    started = time.perf_counter()
+    instance = dg.DagsterInstance.get()
+    register_tenant_partition(instance, tenant)
+    job = defs.resolve_job_def(INGEST_JOB)
+    result = job.execute_in_process(
+        partition_key=tenant,
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags={"tenant": tenant, "launched_by": "ingest-cli"},
+    )
+    metadata = {
+        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    error = None
+    if not result.success:
+        failures = result.get_step_failure_events()
+        messages = [f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
+                    for event in failures if event.step_failure_data.error]
+        error = "; ".join(messages) or "the run failed; see the Dagster UI for the event log"
+    return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)

@@ -1,0 +1,299 @@
+"""The `ingest` command: run, query, status, export, demo and doctor.
+
+`run` materialises the Dagster asset graph (imported only for that command, so
+the rest of the command line stays free of Dagster); the other commands read
+the index and manifest directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import ingest  # noqa: F401  (offline environment first)
+from ingest.config import ConfigError, TenantRegistry, dagster_home, embed_model_name, ingest_home
+from ingest.embed import ModelNotAvailable
+from ingest.index import IndexUnavailable, QdrantSettings, TenantIndex, open_qdrant
+from ingest.manifest import read_manifest
+from ingest.models import DocStatus
+from ingest.storage import TenantPaths
+
+SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample_corpus"
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+EXCERPT_CHARS = 240
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed without a traceback."""
+
+
+def qdrant_settings() -> QdrantSettings:
+    import os
+
+    return QdrantSettings(path=ingest_home() / "qdrant", url=os.environ.get("QDRANT_URL") or None,
+                          api_key=os.environ.get("QDRANT_API_KEY") or None)
+
+
+def prepare_dagster_home() -> Path:
+    """DAGSTER_HOME (default INGEST_HOME/dagster) with the project's dagster.yaml in it."""
+    import os
+
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists() and REPO_DAGSTER_YAML.is_file():
+        shutil.copyfile(REPO_DAGSTER_YAML, settings)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(value, ensure_ascii=False, sort_keys=False), flush=True)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- run ----------------------------------------------------------------------
+
+def command_run(args: argparse.Namespace) -> int:
+    registry = TenantRegistry(ingest_home())
+    tenant = registry.register(args.tenant, Path(args.source)) if args.source else registry.get(args.tenant)
+    prepare_dagster_home()
+    _log(f"ingest: running tenant {tenant.name} from {tenant.source} (state in {ingest_home()})")
+    from assets.runner import run_tenant
+
+    outcome = run_tenant(tenant.name, log_level=args.log_level)
+    summary = outcome.summary()
+    if not outcome.success:
+        _log(f"ingest: run {outcome.run_id} for tenant {tenant.name} FAILED: {outcome.error}")
+        if args.json:
+            _print_json({**summary, "error": outcome.error})
+        return 1
+    if args.json:
+        _print_json(summary)
+    else:
+        print(_format_run_summary(summary))
+    return 0
+
+
+def _format_run_summary(summary: dict) -> str:
+    docs, chunks, points = summary["docs"], summary["chunks"], summary["points"]
+    return (
+        f"tenant {summary['tenant']}: run {summary['run_id']} succeeded in {summary['seconds']:.1f}s\n"
+        f"  documents: {docs['seen']} seen ({docs['new']} new, {docs['changed']} changed, "
+        f"{docs['unchanged']} unchanged, {docs['deleted']} deleted, {docs['quarantined']} quarantined)\n"
+        f"  chunks: {chunks['total']} ({chunks['embedded']} embedded); "
+        f"points: {points['upserted']} upserted, {points['deleted']} deleted"
+    )
+
+
+# --- query --------------------------------------------------------------------
+
+def _load_queries(args: argparse.Namespace) -> list[dict]:
+    if args.queries:
+        queries = []
+        for number, line in enumerate(Path(args.queries).read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                queries.append({"id": item.get("id", str(number)), "query": str(item["query"])})
+            except (json.JSONDecodeError, KeyError, AttributeError) as error:
+                raise CommandError(f"{args.queries}:{number}: expected a JSON object with a 'query' "
+                                   f"field ({error})") from error
+        return queries
+    if not args.text:
+        raise CommandError("give a question as TEXT or a JSON lines file with --queries FILE")
+    return [{"id": None, "query": " ".join(args.text)}]
+
+
+def search_tenant(tenant: str, queries: Sequence[str], top_k: int) -> list[list]:
+    """Hits for each query from the tenant's collection, best first."""
+    from ingest.embed import Embedder
+
+    registry = TenantRegistry(ingest_home())
+    registry.get(tenant)
+    vectors = Embedder(embed_model_name()).encode(list(queries))
+    with open_qdrant(qdrant_settings()) as client:
+        index = TenantIndex(client, tenant)
+        if not index.exists():
+            raise CommandError(f"tenant {tenant!r} has no index yet: run `ingest run --tenant {tenant}` first")
+        return [index.search(vector, top_k) for vector in vectors]
+
+
+def _hit_json(hit) -> dict:
+    payload = hit.payload
+    return {"source": payload.get("source"), "doc_id": payload.get("doc_id"), "page": payload.get("page"),
+            "score": round(hit.score, 4), "text": hit.text}
+
+
+def command_query(args: argparse.Namespace) -> int:
+    queries = _load_queries(args)
+    results = search_tenant(args.tenant, [item["query"] for item in queries], args.top_k)
+    for item, hits in zip(queries, results, strict=True):
+        if args.json:
+            _print_json({"id": item["id"], "query": item["query"], "hits": [_hit_json(hit) for hit in hits]})
+            continue
+        print(f"Q: {item['query']}")
+        if not hits:
+            print("   (no results)")
+        for rank, hit in enumerate(hits, start=1):
+            payload = hit.payload
+            where = payload.get("source", "?")
+            if payload.get("pages"):
+                where += f", p. {', '.join(map(str, payload['pages']))}"
+            section = " > ".join(payload.get("section_path") or [])
+            excerpt = " ".join(hit.text.split())
+            if len(excerpt) > EXCERPT_CHARS:
+                excerpt = excerpt[:EXCERPT_CHARS].rsplit(" ", 1)[0] + " ..."
+            print(f"{rank:>3}. [{hit.score:.3f}] {where}" + (f"  ({section})" if section else ""))
+            print(f"     {excerpt}")
+        print()
+    return 0
+
+
+# --- status and export --------------------------------------------------------
+
+def tenant_status(tenant: str) -> dict:
+    registry = TenantRegistry(ingest_home())
+    config = registry.get(tenant)
+    manifest = read_manifest(TenantPaths.for_tenant(ingest_home(), tenant).manifest)
+    with open_qdrant(qdrant_settings()) as client:
+        index = TenantIndex(client, tenant)
+        points = index.count()
+        collection = index.collection
+    documents = [
+        {"source": row["source"], "doc_id": row["doc_id"], "status": row["status"], "reason": row["reason"],
+         "chunks": row["chunks"]}
+        for row in manifest.iter_rows(named=True) if row["status"] != DocStatus.DELETED
+    ]
+    return {"tenant": tenant, "source": str(config.source), "collection": collection, "points": points,
+            "documents": documents}
+
+
+def command_status(args: argparse.Namespace) -> int:
+    status = tenant_status(args.tenant)
+    if args.json:
+        _print_json(status)
+        return 0
+    indexed = sum(1 for d in status["documents"] if d["status"] == DocStatus.INDEXED)
+    print(f"tenant {status['tenant']}  source {status['source']}")
+    print(f"collection {status['collection']}: {status['points']} points, {indexed} documents indexed, "
+          f"{len(status['documents']) - indexed} quarantined")
+    for document in status["documents"]:
+        detail = f"{document['chunks']} chunks" if document["status"] == DocStatus.INDEXED else document["reason"]
+        print(f"  {document['status']:<12} {document['source']}  ({detail})")
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    TenantRegistry(ingest_home()).get(args.tenant)
+    with open_qdrant(qdrant_settings()) as client:
+        for hit in TenantIndex(client, args.tenant).scroll():
+            _print_json({"id": hit.point_id, **hit.payload})
+    return 0
+
+
+# --- demo and doctor ----------------------------------------------------------
+
+def command_demo(args: argparse.Namespace) -> int:
+    questions = json.loads((SAMPLE_CORPUS / "questions.json").read_text(encoding="utf-8"))
+    registry = TenantRegistry(ingest_home())
+    for tenant in questions:
+        registry.register(tenant, SAMPLE_CORPUS / tenant)
+    failures = 0
+    for tenant, question in questions.items():
+        failures += command_run(argparse.Namespace(tenant=tenant, source=None, json=False,
+                                                   log_level=args.log_level))
+    print()
+    for tenant, question in questions.items():
+        print(f"=== tenant {tenant}")
+        command_query(argparse.Namespace(tenant=tenant, text=[question], queries=None, top_k=3, json=False))
+    print("Open the Dagster UI on the same state with:")
+    print(f"  DAGSTER_HOME={dagster_home()} .venv/bin/dagster dev -w workspace.yaml")
+    return 1 if failures else 0
+
+
+def command_doctor(args: argparse.Namespace) -> int:
+    """Check that everything the pipeline loads is on this machine, offline."""
+    from ingest.ocr import ensure_tesseract
+
+    checks = []
+    try:
+        checks.append(("tesseract", ensure_tesseract()))
+        import spacy
+
+        nlp = spacy.load("en_core_web_sm")
+        checks.append(("spaCy en_core_web_sm", f"{nlp.meta['version']} ({', '.join(nlp.pipe_names)})"))
+        from ingest.embed import resolve_model_path
+
+        model_path = resolve_model_path(embed_model_name())
+        checks.append((f"embedding model {embed_model_name()}", model_path))
+    except Exception as error:
+        _log(f"ingest doctor: {error}")
+        return 1
+    for name, detail in checks:
+        _log(f"ok  {name}: {detail}")
+    return 0
+
+
+# --- entry point --------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ingest", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="ingest a tenant's source folder through every stage")
+    run.add_argument("--tenant", required=True)
+    run.add_argument("--source", help="the tenant's source folder (registers or updates the tenant)")
+    run.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(handler=command_run)
+
+    query = commands.add_parser("query", help="search a tenant's index")
+    query.add_argument("--tenant", required=True)
+    query.add_argument("--top-k", type=int, default=5)
+    query.add_argument("--json", action="store_true", help="one JSON object per query")
+    query.add_argument("--queries", help="JSON lines file of {\"id\", \"query\"}")
+    query.add_argument("text", nargs="*", help="the question")
+    query.set_defaults(handler=command_query)
+
+    status = commands.add_parser("status", help="what a tenant's index holds")
+    status.add_argument("--tenant", required=True)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=command_status)
+
+    export = commands.add_parser("export", help="every indexed chunk with its payload")
+    export.add_argument("--tenant", required=True)
+    export.add_argument("--jsonl", action="store_true", required=True, help="JSON lines (the only format)")
+    export.set_defaults(handler=command_export)
+
+    demo = commands.add_parser("demo", help="ingest the bundled sample corpus and ask it one question per tenant")
+    demo.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    demo.set_defaults(handler=command_demo)
+
+    doctor = commands.add_parser("doctor", help="check that Tesseract and the offline models are available")
+    doctor.set_defaults(handler=command_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "top_k", 1) < 1:
+        _log("ingest: --top-k must be at least 1")
+        return 2
+    try:
+        return args.handler(args)
+    except (CommandError, ConfigError, IndexUnavailable, ModelNotAvailable, FileNotFoundError) as error:
+        _log(f"ingest: {error}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

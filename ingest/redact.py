@@ -1,0 +1,124 @@
+"""PII redaction with Presidio: found values become typed placeholders.
+
+Only counts per entity type leave this module; the values themselves are never
+returned, logged or stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ingest import tables
+
+DEFAULT_ENTITIES = (
+    "PERSON",
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+)
+POLICY_FORMAT_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class RedactionPolicy:
+    entities: tuple[str, ...] = DEFAULT_ENTITIES
+    score_threshold: float = 0.4
+    spacy_model: str = "en_core_web_sm"
+
+    @property
+    def version(self) -> str:
+        entities = ",".join(sorted(self.entities))
+        return f"redact-{POLICY_FORMAT_VERSION}/{self.spacy_model}/{self.score_threshold}/{entities}"
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedText:
+    text: str
+    entity_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+    entity_type: str
+    score: float
+
+
+def _non_overlapping(spans: Sequence[_Span]) -> list[_Span]:
+    """Keep the best of overlapping findings: higher score, then longer span."""
+    ranked = sorted(spans, key=lambda span: (-span.score, -(span.end - span.start), span.start))
+    kept: list[_Span] = []
+    for span in ranked:
+        if all(span.end <= other.start or span.start >= other.end for other in kept):
+            kept.append(span)
+    return sorted(kept, key=lambda span: span.start)
+
+
+def apply_placeholders(text: str, spans: Sequence[_Span]) -> RedactedText:
+    """Replace each span by `<ENTITY_TYPE>` and count what was replaced."""
+    pieces = []
+    cursor = 0
+    counts: Counter[str] = Counter()
+    for span in _non_overlapping(spans):
+        pieces.append(text[cursor:span.start])
+        pieces.append(f"<{span.entity_type}>")
+        counts[span.entity_type] += 1
+        cursor = span.end
+    pieces.append(text[cursor:])
+    return RedactedText("".join(pieces), dict(sorted(counts.items())))
+
+
+class Redactor:
+    """Presidio analyser over a local spaCy model; loads once, redacts in batches."""
+
+    def __init__(self, policy: RedactionPolicy = RedactionPolicy()) -> None:
+        from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+        from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+        # Presidio warns about every recogniser for languages we do not load.
+        logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+        self.policy = policy
+        provider = NlpEngineProvider(nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": policy.spacy_model}],
+        })
+        self._analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
+        self._batch = BatchAnalyzerEngine(analyzer_engine=self._analyzer)
+
+    def redact(self, texts: Sequence[str], *, batch_size: int = 32) -> list[RedactedText]:
+        results = self._batch.analyze_iterator(
+            list(texts),
+            language="en",
+            batch_size=batch_size,
+            entities=list(self.policy.entities),
+            score_threshold=self.policy.score_threshold,
+        )
+        redacted = []
+        for text, findings in zip(texts, results, strict=True):
+            spans = [_Span(f.start, f.end, f.entity_type, f.score) for f in findings]
+            redacted.append(apply_placeholders(text, spans))
+        return redacted
+
+
+def redact_elements(elements: pl.DataFrame, redactor: Redactor) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(elements with redacted text, counts per document and entity type)."""
+    redacted = redactor.redact(elements["text"].to_list())
+    counts = [
+        {"doc_id": doc_id, "entity_type": entity_type, "count": count}
+        for doc_id, result in zip(elements["doc_id"].to_list(), redacted, strict=True)
+        for entity_type, count in result.entity_counts.items()
+    ]
+    count_frame = tables.frame(counts, tables.REDACTIONS)
+    if count_frame.height:
+        count_frame = count_frame.group_by(["doc_id", "entity_type"]).agg(pl.col("count").sum()).sort(
+            ["doc_id", "entity_type"])
+    return elements.with_columns(pl.Series("text", [r.text for r in redacted], dtype=pl.String)), count_frame

@@ -1,0 +1,89 @@
+"""List a tenant's source folder: every file with its hash, type, size and time."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from ingest import tables
+from ingest.manifest import classify_changes
+from ingest.models import SourceDocument
+
+HASH_BLOCK_BYTES = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_doc_id(tenant: str, source: str) -> str:
+    """A document's stable identity: its tenant and path inside the source folder."""
+    return hashlib.sha256(f"{tenant}\x00{source}".encode()).hexdigest()[:32]
+
+
+def detect_file_type(path: Path) -> tuple[str, str]:
+    """(kind, mime type) from the file's content, falling back to its extension."""
+    from unstructured.file_utils.filetype import detect_filetype
+    from unstructured.file_utils.model import FileType
+
+    try:
+        file_type = detect_filetype(file_path=str(path))
+    except Exception:  # unreadable or odd files are classified, not fatal
+        file_type = FileType.UNK
+    if file_type == FileType.UNK:
+        return path.suffix.lower().lstrip(".") or "unknown", "application/octet-stream"
+    return file_type.name.lower(), file_type.mime_type
+
+
+def _walk_visible_files(root: Path) -> Iterator[Path]:
+    """Files under root, skipping hidden files and folders and anything outside root."""
+    for folder, subfolders, files in os.walk(root, followlinks=False):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = Path(folder) / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                continue  # a link that leads out of the tenant's folder is never read
+            if path.is_file():
+                yield path
+
+
+def scan_source(tenant: str, root: Path) -> list[SourceDocument]:
+    """Every visible file under the tenant's source folder, in a stable order."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"source folder {root} does not exist or is not a folder")
+    documents = []
+    for path in _walk_visible_files(root):
+        source = path.relative_to(root).as_posix()
+        stat = path.stat()
+        kind, mime = detect_file_type(path)
+        documents.append(
+            SourceDocument(
+                doc_id=make_doc_id(tenant, source),
+                source=source,
+                path=str(path),
+                sha256=file_sha256(path),
+                size=stat.st_size,
+                modified_at=stat.st_mtime,
+                file_type=kind,
+                mime_type=mime,
+            )
+        )
+    return documents
+
+
+def source_frame(tenant: str, root: Path, manifest: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """The tenant's documents with their change since the manifest, and the deleted doc ids."""
+    documents = tables.frame(scan_source(tenant, root), tables.SOURCE_DOCUMENTS)
+    changes, deleted = classify_changes(documents, manifest)
+    return documents.with_columns(pl.Series("change", changes, dtype=pl.String)), deleted

@@ -1,0 +1,91 @@
+"""Where a tenant's state lives under INGEST_HOME, and atomic writes to it.
+
+Every file is written to a temporary name in the same folder and renamed into
+place, so a crash never leaves a half-written parquet file or manifest behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+
+def _atomic_replace(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_replace(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    _atomic_replace(path, lambda temporary: frame.write_parquet(temporary))
+
+
+def read_parquet(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: materialise the upstream stage first (`ingest run --tenant ...`)"
+        )
+    return pl.read_parquet(path)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantPaths:
+    """The files of one tenant's pipeline state, one per stage."""
+
+    root: Path
+
+    @classmethod
+    def for_tenant(cls, home: Path, tenant: str) -> TenantPaths:
+        from ingest.config import validate_tenant
+
+        return cls(home / "tenants" / validate_tenant(tenant))
+
+    @property
+    def source_documents(self) -> Path:
+        return self.root / "source_documents.parquet"
+
+    @property
+    def parsed_documents(self) -> Path:
+        return self.root / "parsed_documents.parquet"
+
+    @property
+    def elements(self) -> Path:
+        return self.root / "elements.parquet"
+
+    @property
+    def redacted_elements(self) -> Path:
+        return self.root / "redacted_elements.parquet"
+
+    @property
+    def chunks(self) -> Path:
+        return self.root / "chunks.parquet"
+
+    @property
+    def enriched_chunks(self) -> Path:
+        return self.root / "enriched_chunks.parquet"
+
+    @property
+    def embeddings(self) -> Path:
+        return self.root / "embeddings.parquet"
+
+    @property
+    def redactions(self) -> Path:
+        return self.root / "redactions.parquet"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.parquet"

@@ -1,0 +1,39 @@
+"""Column schemas of the per-stage parquet files, and conversions from records.
+
+Explicit schemas keep empty stages writable and readers honest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+
+import polars as pl
+
+SOURCE_DOCUMENTS = {
+    "doc_id": pl.String, "source": pl.String, "path": pl.String, "sha256": pl.String,
+    "size": pl.Int64, "modified_at": pl.Float64, "file_type": pl.String, "mime_type": pl.String,
+    "change": pl.String,
+}
+PARSED_DOCUMENTS = {
+    "doc_id": pl.String, "parser": pl.String, "pages": pl.Int64, "ocr_pages": pl.Int64,
+    "elements": pl.Int64, "ocr_confidence": pl.Float64, "quarantine_reason": pl.String,
+    "parse_seconds": pl.Float64,
+}
+ELEMENTS = {
+    "doc_id": pl.String, "index": pl.Int64, "category": pl.String, "text": pl.String,
+    "page": pl.Int64, "depth": pl.Int64, "ocr": pl.Boolean, "ocr_confidence": pl.Float64,
+}
+REDACTIONS = {"doc_id": pl.String, "entity_type": pl.String, "count": pl.Int64}
+CHUNKS = {
+    "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String, "start": pl.Int64,
+    "end": pl.Int64, "token_count": pl.Int64, "section_path": pl.List(pl.String),
+    "pages": pl.List(pl.Int64), "element_types": pl.List(pl.String), "ocr": pl.Boolean,
+}
+
+
+def frame(records: Iterable, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """A frame of dataclass records (or dicts) with exactly the schema's columns."""
+    rows = [record if isinstance(record, dict) else asdict(record) for record in records]
+    rows = [{name: row.get(name) for name in schema} for row in rows]
+    return pl.DataFrame(rows, schema=dict(schema)) if rows else pl.DataFrame(schema=dict(schema))

@@ -1,0 +1,125 @@
+"""Dagster resources: typed ports that build ingest's clients from configuration.
+
+Heavy clients (the embedding model, the Presidio analyser) are loaded once per
+process and shared by every step that asks for them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+
+from ingest.chunk import Chunker, ChunkSettings
+from ingest.config import TenantRegistry, embed_model_name, ingest_home
+from ingest.embed import Embedder
+from ingest.index import QdrantSettings, TenantIndex, open_qdrant
+from ingest.parse import ParseSettings
+from ingest.redact import DEFAULT_ENTITIES, RedactionPolicy, Redactor
+from ingest.storage import TenantPaths
+
+
+@functools.cache
+def _load_embedder(model_name: str, batch_size: int) -> Embedder:
+    return Embedder(model_name, batch_size=batch_size)
+
+
+@functools.cache
+def _load_redactor(policy: RedactionPolicy) -> Redactor:
+    return Redactor(policy)
+
+
+class StorageResource(dg.ConfigurableResource):
+    """INGEST_HOME: the tenant registry and every tenant's intermediate files."""
+
+    home: str
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home)
+
+    def paths(self, tenant: str) -> TenantPaths:
+        return TenantPaths.for_tenant(self.home_path, tenant)
+
+    def registry(self) -> TenantRegistry:
+        return TenantRegistry(self.home_path)
+
+
+class QdrantResource(dg.ConfigurableResource):
+    """The embedded store under INGEST_HOME, or a Qdrant server when url is set."""
+
+    path: str
+    url: str | None = None
+    api_key: str | None = None
+
+    def settings(self) -> QdrantSettings:
+        return QdrantSettings(path=Path(self.path), url=self.url or None, api_key=self.api_key or None)
+
+    @contextmanager
+    def tenant_index(self, tenant: str) -> Iterator[TenantIndex]:
+        with open_qdrant(self.settings()) as client:
+            yield TenantIndex(client, tenant)
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """The sentence-transformers model: INGEST_EMBED_MODEL, default all-MiniLM-L6-v2."""
+
+    model_name: str
+    batch_size: int = 32
+
+    def get(self) -> Embedder:
+        return _load_embedder(self.model_name, self.batch_size)
+
+
+class ParserResource(dg.ConfigurableResource):
+    ocr_language: str = "eng"
+    ocr_dpi: int = 200
+    min_text_layer_chars: int = 16
+
+    def settings(self) -> ParseSettings:
+        return ParseSettings(self.ocr_language, self.ocr_dpi, self.min_text_layer_chars)
+
+
+class RedactorResource(dg.ConfigurableResource):
+    entities: list[str] = list(DEFAULT_ENTITIES)
+    score_threshold: float = 0.4
+    spacy_model: str = "en_core_web_sm"
+
+    def policy(self) -> RedactionPolicy:
+        return RedactionPolicy(tuple(self.entities), self.score_threshold, self.spacy_model)
+
+    def get(self) -> Redactor:
+        return _load_redactor(self.policy())
+
+
+class ChunkerResource(dg.ConfigurableResource):
+    max_tokens: int = 200
+    overlap_tokens: int = 32
+
+    def settings(self) -> ChunkSettings:
+        return ChunkSettings(self.max_tokens, self.overlap_tokens)
+
+    def get(self, embedder: Embedder) -> Chunker:
+        return Chunker(embedder.token_offsets, self.settings(), embedder.max_tokens)
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    """Resources from the environment: INGEST_HOME, INGEST_EMBED_MODEL, QDRANT_URL, QDRANT_API_KEY."""
+    home = ingest_home()
+    qdrant = QdrantResource(
+        path=str(home / "qdrant"),
+        url=dg.EnvVar("QDRANT_URL") if os.environ.get("QDRANT_URL") else None,
+        api_key=dg.EnvVar("QDRANT_API_KEY") if os.environ.get("QDRANT_API_KEY") else None,
+    )
+    return {
+        "storage": StorageResource(home=str(home)),
+        "qdrant": qdrant,
+        "embedder": EmbedderResource(model_name=embed_model_name()),
+        "parser": ParserResource(),
+        "redactor": RedactorResource(),
+        "chunker": ChunkerResource(),
+    }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Sets up everything the pipeline needs, idempotently: Tesseract (when missing
+# and installable), a virtual environment in .venv with the pinned dependencies,
+# and a check that the offline models load. A second call reuses what is there.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3.11}"
+STAMP="$VENV/.installed-from"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- Tesseract (OCR of scans and images) -----------------------------------
+if ! command -v tesseract >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing tesseract-ocr (Debian packages)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >&2
+    else
+        fail "tesseract is not installed. Install it, then run this again:
+    sudo apt-get install -y tesseract-ocr tesseract-ocr-eng     (Debian/Ubuntu)
+    brew install tesseract                                      (macOS)"
+    fi
+fi
+if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
+    fail "tesseract has no English language data. Install it: sudo apt-get install -y tesseract-ocr-eng"
+fi
+
+# --- Python virtual environment ---------------------------------------------
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    if command -v python3 >/dev/null 2>&1 && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+        PYTHON=python3
+    else
+        fail "Python 3.11 is required (the pinned torch CPU build is for 3.11). Set PYTHON=/path/to/python3.11."
+    fi
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtual environment in .venv"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# Reinstall only when the pins or the project metadata changed.
+WANT="$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" "$ROOT/shims/en_core_web_sm/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
+    say "installing pinned dependencies into .venv (first time: several minutes)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        -r "$ROOT/requirements.lock" \
+        "$ROOT/shims/en_core_web_sm" \
+        -e "$ROOT[test]" >&2 || fail "pip install failed; see the messages above"
+    echo "$WANT" > "$STAMP"
+else
+    say ".venv is up to date"
+fi
+
+# --- Offline models ----------------------------------------------------------
+"$VENV/bin/ingest" doctor >&2 || fail "the environment check failed; see the messages above"
