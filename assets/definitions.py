@@ -7,7 +7,6 @@ from assets.chunks import chunks
 from assets.embeddings import embeddings
 from assets.enriched_chunks import enriched_chunks
 from assets.parsed_documents import parsed_documents
-from assets.partitions import tenants_partitions
 from assets.qdrant_index import qdrant_index
 from assets.redacted_documents import redacted_documents
 from assets.source_documents import source_documents
@@ -22,7 +21,6 @@ ingestion_assets = [
 ingest_tenant_job = dg.define_asset_job(
     INGEST_JOB,
     selection=dg.AssetSelection.assets(*ingestion_assets),
-    partitions_def=tenants_partitions,
     description="Runs one tenant's documents through every stage into its Qdrant collection.",
 )
 

@@ -48,7 +48,7 @@ def qdrant_index(
         "chunker_version": chunker.settings().version(model.model_name),
         "embedding_model": model.model_name,
     }
-    points = build_points(enriched, vectors, {**versions, "run_id": context.run_id, "ingested_at": now})
+    points = build_points(enriched, vectors, {**versions, "run_id": context.run.run_id, "ingested_at": now})
     with qdrant.tenant_index(tenant) as index:
         upserted, deleted = sync_tenant_index(index, model.dimension, points)
         total = index.count()
@@ -56,7 +56,7 @@ def qdrant_index(
     chunk_counts = dict(enriched.group_by("doc_id").len().iter_rows())
     manifest = build_manifest(
         read_parquet(paths.source_documents), read_parquet(paths.parsed_documents), chunk_counts,
-        read_manifest(paths.manifest), run_id=context.run_id, now=now,
+        read_manifest(paths.manifest), run_id=context.run.run_id, now=now,
         versions="|".join(f"{key}={value}" for key, value in versions.items()),
     )
     write_manifest(manifest, paths.manifest)

@@ -47,6 +47,18 @@ class RunOutcome:
         }
 
 
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """What went wrong, step by step: the innermost error, not Dagster's wrapper."""
+    messages = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            messages.append(f"{event.step_key}: {error.message.strip()}")
+    return "; ".join(messages) or "the run failed; see the Dagster UI for its event log"
+
+
 def register_tenant_partition(instance: dg.DagsterInstance, tenant: str) -> None:
     if not instance.has_dynamic_partition(TENANTS_PARTITION, tenant):
         instance.add_dynamic_partitions(TENANTS_PARTITION, [tenant])
@@ -69,10 +81,5 @@ def run_tenant(tenant: str, *, log_level: str = "INFO") -> RunOutcome:
         event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
     }
-    error = None
-    if not result.success:
-        failures = result.get_step_failure_events()
-        messages = [f"{event.step_key}: {event.step_failure_data.error.message.strip()}"
-                    for event in failures if event.step_failure_data.error]
-        error = "; ".join(messages) or "the run failed; see the Dagster UI for the event log"
+    error = None if result.success else failure_message(result)
     return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)

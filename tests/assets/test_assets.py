@@ -1,0 +1,116 @@
+"""Asset tier: the Dagster graph on an ephemeral instance with the real resources."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets.definitions import defs, ingestion_assets
+from assets.partitions import TENANTS_PARTITION
+from assets.runner import failure_message
+from assets.source_documents import source_documents
+from ingest.config import TenantRegistry
+from ingest.storage import TenantPaths
+from ingest.synthetic import write_eml, write_html, write_markdown, write_text_pdf
+from resources import (
+    ChunkerResource,
+    EmbedderResource,
+    ParserResource,
+    QdrantResource,
+    RedactorResource,
+    StorageResource,
+)
+
+TENANT = "asset-test"
+
+
+def make_resources(home: Path) -> dict:
+    return {
+        "storage": StorageResource(home=str(home)),
+        "qdrant": QdrantResource(path=str(home / "qdrant")),
+        "embedder": EmbedderResource(model_name="all-MiniLM-L6-v2"),
+        "parser": ParserResource(),
+        "redactor": RedactorResource(),
+        "chunker": ChunkerResource(),
+    }
+
+
+def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
+    return {
+        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+
+
+@pytest.fixture
+def tenant_home(tmp_path: Path, sections) -> tuple[Path, Path, dg.DagsterInstance]:
+    source = tmp_path / "source"
+    write_markdown(source / "guide.md", sections)
+    write_html(source / "shipping.html", sections[1:])
+    write_text_pdf(source / "locked.pdf", sections, password="secret")
+    write_eml(source / "mail.eml", sender="Olivia Bennett <olivia.bennett@example.com>", to="team@example.com",
+              subject="Callback", body="Please call Olivia Bennett on +1 212 555 0187 about the refund.")
+    home = tmp_path / "home"
+    TenantRegistry(home).register(TENANT, source)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(TENANTS_PARTITION, [TENANT])
+    return home, source, instance
+
+
+def test_definitions_load_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dg.Definitions.validate_loadable(defs)
+    job = defs.resolve_job_def("ingest_tenant")
+    assert {node.name for node in job.graph.node_defs} >= {
+        "source_documents", "parsed_documents", "redacted_documents", "chunks", "enriched_chunks",
+        "embeddings", "qdrant_index"}
+
+
+def test_whole_graph_materialises_one_tenant(tenant_home):
+    home, _, instance = tenant_home
+    result = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT,
+                            resources=make_resources(home))
+    assert result.success
+    metadata = metadata_of(result)
+    assert metadata["source_documents"]["seen"] == 4
+    assert metadata["source_documents"]["new"] == 4
+    assert metadata["parsed_documents"]["quarantined"] == 1
+    assert "`locked.pdf`: encrypted" in metadata["parsed_documents"]["quarantine_reasons"]
+    assert metadata["redacted_documents"]["entities_by_type"].get("PERSON", 0) >= 1
+    assert metadata["chunks"]["chunks"] == metadata["embeddings"]["embedded"] == metadata["qdrant_index"]["points"]
+    assert metadata["qdrant_index"]["documents_indexed"] == 3
+
+    paths = TenantPaths.for_tenant(home, TENANT)
+    redacted = pl.read_parquet(paths.redacted_elements)
+    assert not redacted["text"].str.contains("Olivia Bennett").any()
+    manifest = pl.read_parquet(paths.manifest)
+    assert sorted(manifest["status"].to_list()) == ["indexed", "indexed", "indexed", "quarantined"]
+
+
+def test_source_documents_alone_reports_changes_since_the_manifest(tenant_home):
+    home, source, instance = tenant_home
+    resources = make_resources(home)
+    assert dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources).success
+
+    (source / "guide.md").write_text("## Guide\n\nEverything changed.\n", encoding="utf-8")
+    (source / "shipping.html").unlink()
+    (source / "new.md").write_text("# New\n\nFresh.\n", encoding="utf-8")
+    result = dg.materialize([source_documents], instance=instance, partition_key=TENANT,
+                            resources={"storage": resources["storage"]})
+    counts = metadata_of(result)["source_documents"]
+    assert (counts["new"], counts["changed"], counts["unchanged"], counts["deleted"]) == (1, 1, 2, 1)
+
+
+def test_unknown_tenant_fails_with_a_message_that_says_what_to_do(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(TENANTS_PARTITION, ["ghost"])
+    result = dg.materialize([source_documents], instance=instance, partition_key="ghost",
+                            resources={"storage": StorageResource(home=str(tmp_path))}, raise_on_error=False)
+    assert not result.success
+    message = failure_message(result)
+    assert "ingest run --tenant ghost --source DIR" in message

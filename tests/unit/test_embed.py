@@ -1,0 +1,75 @@
+import numpy as np
+
+from ingest.embed import PACKAGED_MINILM_NAMES, ModelNotAvailable, resolve_model_path, Embedder
+
+import pytest
+
+
+def test_dimension_is_384(embedder):
+    assert embedder.dimension == 384
+    assert embedder.encode(["hello"]).shape == (1, 384)
+
+
+def test_vectors_are_unit_length_float32(embedder):
+    vectors = embedder.encode(["Refunds take five days.", "Shipping is tracked.", "x"])
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_paraphrase_is_closer_than_an_unrelated_sentence(embedder):
+    query, paraphrase, unrelated = embedder.encode([
+        "How long do I have to return an item?",
+        "Customers may send products back within 45 days.",
+        "The cafeteria serves soup on Tuesdays.",
+    ])
+    assert float(query @ paraphrase) > float(query @ unrelated) + 0.1
+
+
+def test_encoding_is_deterministic_and_independent_of_batch(embedder):
+    texts = ["Refunds take five days.", "Shipping is tracked worldwide."]
+    together = embedder.encode(texts)
+    alone = embedder.encode(texts[1:])
+    assert np.allclose(together[1], alone[0], atol=1e-5)
+
+
+def test_encode_of_nothing_is_an_empty_matrix(embedder):
+    vectors = embedder.encode([])
+    assert vectors.shape == (0, 384)
+    assert vectors.dtype == np.float32
+
+
+def test_max_tokens_leaves_room_for_special_tokens(embedder):
+    assert embedder.max_tokens == 254
+
+
+def test_token_offsets_are_character_spans_without_special_tokens(embedder):
+    text = "Refunds are issued quickly."
+    offsets = embedder.token_offsets(text)
+    assert [text[start:end] for start, end in offsets] == ["refunds", "are", "issued", "quickly", "."] or \
+        [text[start:end].lower() for start, end in offsets] == ["refunds", "are", "issued", "quickly", "."]
+    assert all(0 <= start < end <= len(text) for start, end in offsets)
+
+
+def test_resolve_model_path_of_an_existing_folder_returns_it(tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    assert resolve_model_path(str(folder)) == str(folder.resolve())
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGED_MINILM_NAMES))
+def test_resolve_model_path_of_the_packaged_model_is_a_local_folder(name, tmp_path):
+    from pathlib import Path
+
+    folder = Path(resolve_model_path(name))
+    assert folder.is_dir()
+    assert (folder / "config.json").is_file()
+
+
+def test_resolve_model_path_keeps_a_hub_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_path("some-org/some-model") == "some-org/some-model"
+
+
+def test_missing_model_raises_model_not_available(tmp_path):
+    with pytest.raises(ModelNotAvailable, match="INGEST_EMBED_MODEL"):
+        Embedder(str(tmp_path / "no-such-model"))
