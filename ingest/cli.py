@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,9 @@ from ingest.models import DocStatus
 from ingest.storage import TenantPaths
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample_corpus"
-REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
+WORKSPACE_YAML = REPO_ROOT / "workspace.yaml"
 EXCERPT_CHARS = 240
 
 
@@ -215,9 +218,20 @@ def command_demo(args: argparse.Namespace) -> int:
     for tenant, question in questions.items():
         print(f"=== tenant {tenant}")
         command_query(argparse.Namespace(tenant=tenant, text=[question], queries=None, top_k=3, json=False))
-    print("Open the Dagster UI on the same state with:")
-    print(f"  DAGSTER_HOME={dagster_home()} .venv/bin/dagster dev -w workspace.yaml")
+    print("Open the Dagster UI on the same state with:  .venv/bin/ingest ui")
     return 1 if failures else 0
+
+
+def command_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` on this pipeline's instance, so runs made by `ingest run` show in the UI."""
+    import os
+
+    home = prepare_dagster_home()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(WORKSPACE_YAML), "-h", args.host, "-p", str(args.port)]
+    _log(f"ingest: Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it")
+    # Started from DAGSTER_HOME so that Dagster reads the instance's dagster.yaml, not the repository's.
+    return subprocess.call(command, cwd=home, env={**os.environ, "DAGSTER_HOME": str(home)})
 
 
 def command_doctor(args: argparse.Namespace) -> int:
@@ -277,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="ingest the bundled sample corpus and ask it one question per tenant")
     demo.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     demo.set_defaults(handler=command_demo)
+
+    ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the pipeline's instance")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(handler=command_ui)
 
     doctor = commands.add_parser("doctor", help="check that Tesseract and the offline models are available")
     doctor.set_defaults(handler=command_doctor)
