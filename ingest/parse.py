@@ -55,6 +55,11 @@ def _classify(text: str):
     return element_from_text(text)
 
 
+def _clean(text: str) -> str:
+    """Text without NUL characters (some Outlook files keep string terminators) or outer space."""
+    return text.replace("\x00", "").strip()
+
+
 def _normalise_whitespace(text: str) -> str:
     return " ".join(text.split())
 
@@ -194,11 +199,11 @@ def _parse_with_unstructured(path: Path) -> tuple[list[Element], int, int]:
     parsed = partition(filename=str(path), **kind_options)
     elements = []
     pages = set()
-    subject = getattr(parsed[0].metadata, "subject", None) if parsed else None
+    subject = _clean(getattr(parsed[0].metadata, "subject", None) or "") if parsed else ""
     if subject:  # an e-mail's subject is its title
-        elements.append(Element(index=0, category="Title", text=subject.strip()))
+        elements.append(Element(index=0, category="Title", text=subject))
     for item in parsed:
-        text = item.text.strip() if item.text else ""
+        text = _clean(item.text or "")
         if not text or item.category in ("PageBreak",):
             continue
         page = getattr(item.metadata, "page_number", None)

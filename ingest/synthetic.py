@@ -175,3 +175,31 @@ def write_eml(path: Path, *, sender: str, to: str, subject: str, body: str) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(message.as_bytes())
     return path
+
+
+def write_msg(path: Path, *, sender_name: str, sender: str, to: str, subject: str, body: str) -> Path:
+    """An Outlook .msg file: a compound file with the message's properties as streams."""
+    import struct
+
+    from cfbwrite import Entry, write_ole
+
+    def stream(name: str, data: bytes) -> Entry:
+        return Entry(name=name, is_storage=False, size=len(data), read=lambda: data, children=[])
+
+    properties = {0x001A: "IPM.Note", 0x0037: subject, 0x1000: body.replace("\n", "\r\n"),
+                  0x0C1A: sender_name, 0x0C1F: sender, 0x0E04: to}
+    entries = []
+    table = b""
+    for property_id, text in properties.items():
+        tag = (property_id << 16) | 0x001F  # PT_UNICODE
+        data = text.encode("utf-16-le")
+        entries.append(stream(f"__substg1.0_{tag:08X}", data))
+        # Variable-length entry: tag, flags (readable, writable), size with the terminator, reserved.
+        table += struct.pack("<IIII", tag, 0x6, len(data) + 2, 0)
+    header = b"\x00" * 8 + struct.pack("<IIII", 0, 0, 0, 0) + b"\x00" * 8
+    entries.append(stream("__properties_version1.0", header + table))
+    entries.append(Entry(name="__nameid_version1.0", is_storage=True, size=0, read=None, children=[
+        stream(f"__substg1.0_000{kind}0102", b"") for kind in (2, 3, 4)]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_ole(path, entries)
+    return path

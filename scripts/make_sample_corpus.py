@@ -17,6 +17,7 @@ from ingest.synthetic import (
     write_html,
     write_image,
     write_markdown,
+    write_msg,
     write_pptx,
     write_scanned_pdf,
     write_text,
@@ -92,6 +93,17 @@ def acme(folder: Path) -> None:
             "He asked to be called back on +1 415 555 0142 or by e-mail at robert.kowalski@example.net.\n\n"
             "Please send a replacement by express delivery at no charge.\n\n"
             "Dana Whitfield\n"
+        ),
+    )
+    write_msg(
+        folder / "mail" / "supplier-recall.msg",
+        sender_name="Supplier Quality Desk",
+        sender="quality@boltworks-example.com",
+        to="buyers@acme-example.com",
+        subject="Recall: step ladders from batch 42",
+        body=(
+            "Step ladders from production batch 42 are recalled because the hinge pins can shear under load.\n\n"
+            "Remove them from sale and return them to the Northgate distribution centre."
         ),
     )
     write_xlsx(folder / "pricing" / "price-list.xlsx", "Power tools", [

@@ -17,6 +17,7 @@ from ingest.synthetic import (
     write_html,
     write_image,
     write_markdown,
+    write_msg,
     write_pptx,
     write_scanned_pdf,
     write_text,
@@ -69,6 +70,9 @@ def write_alpha(folder: Path) -> None:
     write_eml(folder / "mail" / "callback.eml", sender=f"{PERSON} <{EMAIL}>", to="support@example.com",
               subject="Callback request",
               body=f"Please ask {PERSON} to call back on {PHONE} or write to {EMAIL} about the refund.")
+    write_msg(folder / "mail" / "supplier.msg", sender_name="Supplier Desk", sender="desk@supplier.example",
+              to="buyers@example.com", subject="Ladder recall",
+              body="Ladders from batch 42 are recalled because the hinge pins can shear.")
     write_text_pdf(folder / "locked.pdf", policy, password="secret")
     (folder / ".hidden.txt").write_text("never indexed", encoding="utf-8")
     (folder / ".cache").mkdir()
@@ -84,8 +88,8 @@ def write_beta(folder: Path) -> None:
     ])
 
 
-ALPHA_VISIBLE_FILES = 13
-SUPPORTED_TYPES = {"pdf", "png", "jpg", "tiff", "docx", "pptx", "xlsx", "html", "md", "txt", "eml"}
+ALPHA_VISIBLE_FILES = 14
+SUPPORTED_TYPES = {"pdf", "png", "jpg", "tiff", "docx", "pptx", "xlsx", "html", "md", "txt", "eml", "msg"}
 
 
 @pytest.fixture(scope="module")
