@@ -1,7 +1,6 @@
 import dagster as dg
 
-from assets.common import INGESTION_GROUP, Stopwatch
-from assets.partitions import tenants_partitions
+from assets.common import Stopwatch, tenant_stage
 from assets.redacted_documents import redacted_documents
 from ingest import tables
 from ingest.chunk import chunk_documents
@@ -10,9 +9,7 @@ from ingest.storage import read_parquet, write_parquet
 from resources import ChunkerResource, EmbedderResource, StorageResource
 
 
-@dg.asset(
-    partitions_def=tenants_partitions,
-    group_name=INGESTION_GROUP,
+@tenant_stage(
     deps=[redacted_documents],
     kinds={"python", "parquet"},
     description="Title-aware chunks of the redacted text within the embedding model's token limit, "

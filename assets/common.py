@@ -1,8 +1,18 @@
 """Shared settings of the ingestion assets."""
 
 import time
+from collections.abc import Callable
+
+import dagster as dg
+
+from assets.partitions import tenants_partitions
 
 INGESTION_GROUP = "ingestion"
+
+
+def tenant_stage(**asset_arguments) -> Callable[[Callable], dg.AssetsDefinition]:
+    """@dg.asset for a pipeline stage: partitioned by tenant, in the ingestion group."""
+    return dg.asset(partitions_def=tenants_partitions, group_name=INGESTION_GROUP, **asset_arguments)
 
 
 class Stopwatch:

@@ -1,16 +1,13 @@
 import dagster as dg
 import polars as pl
 
-from assets.common import INGESTION_GROUP, Stopwatch
+from assets.common import Stopwatch, tenant_stage
 from assets.enriched_chunks import enriched_chunks
-from assets.partitions import tenants_partitions
 from ingest.storage import read_parquet, write_parquet
 from resources import EmbedderResource, StorageResource
 
 
-@dg.asset(
-    partitions_def=tenants_partitions,
-    group_name=INGESTION_GROUP,
+@tenant_stage(
     deps=[enriched_chunks],
     kinds={"python", "parquet", "pytorch"},
     description="One unit-length vector per chunk from the sentence-transformers model, batched.",

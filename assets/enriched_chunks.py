@@ -2,17 +2,14 @@ import dagster as dg
 import polars as pl
 
 from assets.chunks import chunks
-from assets.common import INGESTION_GROUP, Stopwatch
-from assets.partitions import tenants_partitions
+from assets.common import Stopwatch, tenant_stage
 from ingest.enrich import enrich_chunks
 from ingest.parse import elements_by_document
 from ingest.storage import read_parquet, write_parquet
 from resources import StorageResource
 
 
-@dg.asset(
-    partitions_def=tenants_partitions,
-    group_name=INGESTION_GROUP,
+@tenant_stage(
     deps=[chunks],
     kinds={"python", "parquet"},
     description="Chunks with metadata for filtering and citation: title, section, pages, file type, "

@@ -1,8 +1,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.common import INGESTION_GROUP, Stopwatch
-from assets.partitions import tenants_partitions
+from assets.common import Stopwatch, tenant_stage
 from assets.source_documents import source_documents
 from ingest.models import SourceDocument
 from ingest.parse import parse_documents
@@ -10,9 +9,7 @@ from ingest.storage import read_parquet, write_parquet
 from resources import ParserResource, StorageResource
 
 
-@dg.asset(
-    partitions_def=tenants_partitions,
-    group_name=INGESTION_GROUP,
+@tenant_stage(
     deps=[source_documents],
     kinds={"python", "parquet"},
     description="Typed elements (title, text, list, table ...) with page numbers; pages without a text "

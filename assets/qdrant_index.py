@@ -2,9 +2,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.common import INGESTION_GROUP, Stopwatch
+from assets.common import Stopwatch, tenant_stage
 from assets.embeddings import embeddings
-from assets.partitions import tenants_partitions
 from ingest.index import build_points, sync_tenant_index
 from ingest.manifest import build_manifest, read_manifest, write_manifest
 from ingest.storage import read_parquet
@@ -18,9 +17,7 @@ from resources import (
 )
 
 
-@dg.asset(
-    partitions_def=tenants_partitions,
-    group_name=INGESTION_GROUP,
+@tenant_stage(
     deps=[embeddings],
     kinds={"qdrant"},
     description="The tenant's Qdrant collection: points upserted with deterministic ids, then points of "

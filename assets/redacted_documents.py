@@ -1,17 +1,14 @@
 import dagster as dg
 import polars as pl
 
-from assets.common import INGESTION_GROUP, Stopwatch
+from assets.common import Stopwatch, tenant_stage
 from assets.parsed_documents import parsed_documents
-from assets.partitions import tenants_partitions
 from ingest.redact import redact_elements
 from ingest.storage import read_parquet, write_parquet
 from resources import RedactorResource, StorageResource
 
 
-@dg.asset(
-    partitions_def=tenants_partitions,
-    group_name=INGESTION_GROUP,
+@tenant_stage(
     deps=[parsed_documents],
     kinds={"python", "parquet"},
     description="Elements with PII replaced by typed placeholders such as <PERSON>; counts per entity "

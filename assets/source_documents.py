@@ -1,16 +1,13 @@
 import dagster as dg
 
-from assets.common import INGESTION_GROUP, Stopwatch
-from assets.partitions import tenants_partitions
+from assets.common import Stopwatch, tenant_stage
 from ingest.manifest import read_manifest
 from ingest.sources import source_frame
 from ingest.storage import write_parquet
 from resources import StorageResource
 
 
-@dg.asset(
-    partitions_def=tenants_partitions,
-    group_name=INGESTION_GROUP,
+@tenant_stage(
     kinds={"python", "parquet"},
     description="Every visible file in the tenant's source folder: sha256, type, size, modified time, "
     "and whether it is new, changed or unchanged since the last run.",

@@ -107,9 +107,9 @@ class ChunkerResource(dg.ConfigurableResource):
         return Chunker(embedder.token_offsets, self.settings(), embedder.max_tokens)
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
-    """Resources from the environment: INGEST_HOME, INGEST_EMBED_MODEL, QDRANT_URL, QDRANT_API_KEY."""
-    home = ingest_home()
+def default_resources(home: Path | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Resources from the environment: INGEST_HOME (or `home`), INGEST_EMBED_MODEL, QDRANT_URL, QDRANT_API_KEY."""
+    home = home or ingest_home()
     qdrant = QdrantResource(
         path=str(home / "qdrant"),
         url=dg.EnvVar("QDRANT_URL") if os.environ.get("QDRANT_URL") else None,

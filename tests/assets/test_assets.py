@@ -16,27 +16,13 @@ from assets.source_documents import source_documents
 from ingest.config import TenantRegistry
 from ingest.storage import TenantPaths
 from ingest.synthetic import write_eml, write_html, write_markdown, write_text_pdf
-from resources import (
-    ChunkerResource,
-    EmbedderResource,
-    ParserResource,
-    QdrantResource,
-    RedactorResource,
-    StorageResource,
-)
+from resources import StorageResource, default_resources
 
 TENANT = "asset-test"
 
 
 def make_resources(home: Path) -> dict:
-    return {
-        "storage": StorageResource(home=str(home)),
-        "qdrant": QdrantResource(path=str(home / "qdrant")),
-        "embedder": EmbedderResource(model_name="all-MiniLM-L6-v2"),
-        "parser": ParserResource(),
-        "redactor": RedactorResource(),
-        "chunker": ChunkerResource(),
-    }
+    return default_resources(home)
 
 
 def metadata_of(result: dg.ExecuteInProcessResult) -> dict[str, dict]:
