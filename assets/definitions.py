@@ -1,4 +1,4 @@
-"""The one Definitions object: assets, the per-tenant job and resources."""
+"""The one Definitions object: assets, the per-tenant job, sensors and resources."""
 
 import dagster as dg
 
@@ -9,6 +9,7 @@ from assets.enriched_chunks import enriched_chunks
 from assets.parsed_documents import parsed_documents
 from assets.qdrant_index import qdrant_index
 from assets.redacted_documents import redacted_documents
+from assets.sensors import tenant_registry_sensor
 from assets.source_documents import source_documents
 from resources import default_resources
 
@@ -27,5 +28,6 @@ ingest_tenant_job = dg.define_asset_job(
 defs = dg.Definitions(
     assets=ingestion_assets,
     jobs=[ingest_tenant_job],
+    sensors=[tenant_registry_sensor],
     resources=default_resources(),
 )

@@ -44,12 +44,13 @@ class ChunkSettings:
 
 @dataclass(frozen=True, slots=True)
 class _Unit:
-    """An element, or a token-bounded piece of a long one, placed in the document text."""
+    """An element, or a word-aligned piece of a long one, placed in the document text."""
 
     start: int
     end: int
     element: Element
-    section: tuple[str, ...]
+    section: tuple[str, ...]  # heading texts, outermost first
+    section_key: tuple[int, ...]  # element indices of those headings: equal texts stay distinct sections
 
 
 def document_text(elements: Sequence[Element]) -> tuple[str, list[tuple[int, int]]]:
@@ -75,53 +76,72 @@ class Chunker:
     def count(self, text: str) -> int:
         return len(self._offsets(text))
 
+    def _piece_ends(self, text: str) -> list[int]:
+        """Where to cut a long text into pieces of at most a quarter budget, at word starts.
+
+        Small pieces let a chunk be filled close to the budget, leave room for a title
+        and for overlap, and cutting between words keeps the count of every piece
+        exact when it is tokenised again on its own.
+        """
+        limit = max(4, self.settings.max_tokens // 4)
+        offsets = self._offsets(text)
+        ends = []
+        first = 0  # index of the first token of the current piece
+        while len(offsets) - first > limit:
+            cut = first + limit  # the token that would not fit
+            word_start = next((i for i in range(cut, first, -1)
+                               if offsets[i][0] > offsets[i - 1][1]), None)  # whitespace before token i
+            cut = word_start or cut  # a single word longer than the piece is cut between tokens
+            ends.append(offsets[cut][0])
+            first = cut
+        ends.append(len(text))
+        return ends
+
     def _units(self, elements: Sequence[Element], text: str, spans: list[tuple[int, int]]) -> list[_Unit]:
         units = []
-        titles: list[tuple[int, str]] = []  # (depth, title) stack
+        headings: list[tuple[int, int, str]] = []  # (depth, element index, title) stack
         for element, (start, end) in zip(elements, spans, strict=True):
             if element.category == "Title":
-                titles = [(depth, title) for depth, title in titles if depth < element.depth]
-                titles.append((element.depth, element.text))
-            section = tuple(title for _, title in titles)
-            offsets = self._offsets(text[start:end])
-            budget = self.settings.max_tokens
-            if len(offsets) <= budget:
-                units.append(_Unit(start, end, element, section))
-                continue
-            for first in range(0, len(offsets), budget):
-                piece = offsets[first:first + budget]
-                piece_start = start if first == 0 else start + piece[0][0]
-                piece_end = end if first + budget >= len(offsets) else start + piece[-1][1]
-                units.append(_Unit(piece_start, piece_end, element, section))
+                headings = [heading for heading in headings if heading[0] < element.depth]
+                headings.append((element.depth, element.index, element.text))
+            section = tuple(title for _, _, title in headings)
+            section_key = tuple(index for _, index, _ in headings)
+            piece_start = start
+            for piece_end in self._piece_ends(text[start:end]):
+                units.append(_Unit(piece_start, start + piece_end, element, section, section_key))
+                piece_start = start + piece_end
         return units
 
     def _overlap_start(self, text: str, start: int, end: int) -> int:
-        """Where the last `overlap_tokens` tokens of text[start:end] begin."""
+        """Where the last `overlap_tokens` tokens of text[start:end] begin, moved to a word start."""
         if self.settings.overlap_tokens == 0:
             return end
         offsets = self._offsets(text[start:end])
         if len(offsets) <= self.settings.overlap_tokens:
             return end
-        return start + offsets[-self.settings.overlap_tokens][0]
+        position = start + offsets[-self.settings.overlap_tokens][0]
+        while position < end and not text[position - 1].isspace():
+            position += 1
+        return position
 
     def chunk(self, doc_id: str, elements: Sequence[Element]) -> list[Chunk]:
         text, spans = document_text(elements)
         units = self._units(elements, text, spans)
+        budget = self.settings.max_tokens
         groups: list[tuple[int, int, list[_Unit]]] = []  # (start, end, units) per chunk
         current: list[_Unit] = []
         current_start = 0
         for unit in units:
             if current:
-                same_section = unit.section == current[-1].section
+                same_section = unit.section_key == current[-1].section_key
                 only_titles = all(u.element.category == "Title" for u in current)
-                fits = self.count(text[current_start:unit.end]) <= self.settings.max_tokens
-                if fits and (same_section or only_titles):
+                if (same_section or only_titles) and self.count(text[current_start:unit.end]) <= budget:
                     current.append(unit)
                     continue
                 groups.append((current_start, current[-1].end, current))
                 overlap_from = self._overlap_start(text, current_start, current[-1].end)
                 if (same_section and overlap_from < unit.start
-                        and self.count(text[overlap_from:unit.end]) <= self.settings.max_tokens):
+                        and self.count(text[overlap_from:unit.end]) <= budget):
                     current_start = overlap_from
                 else:
                     current_start = unit.start
@@ -130,8 +150,7 @@ class Chunker:
                 current, current_start = [unit], unit.start
         if current:
             trailing_titles = all(u.element.category == "Title" for u in current)
-            if trailing_titles and groups and self.count(text[groups[-1][0]:current[-1].end]) <= \
-                    self.settings.max_tokens:
+            if trailing_titles and groups and self.count(text[groups[-1][0]:current[-1].end]) <= budget:
                 # A heading with nothing after it (a signature, a closing line) joins the chunk before.
                 start, _, members = groups.pop()
                 groups.append((start, current[-1].end, members + current))
@@ -141,6 +160,11 @@ class Chunker:
                 for index, (start, end, members) in enumerate(groups)]
 
     def _make_chunk(self, doc_id, index, text, spans, elements, start, end, members) -> Chunk:
+        # Spans may begin or end on the white space between words or elements: trim it.
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
         covered = [element for element, (s, e) in zip(elements, spans, strict=True) if s < end and e > start]
         chunk_text = text[start:end]
         content = [member for member in members if member.element.category != "Title"]

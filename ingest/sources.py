@@ -43,6 +43,12 @@ def detect_file_type(path: Path) -> tuple[str, str]:
     return file_type.name.lower(), file_type.mime_type
 
 
+def _is_visible_inside(target: Path, root: Path) -> bool:
+    if not target.is_relative_to(root):
+        return False
+    return not any(part.startswith(".") for part in target.relative_to(root).parts)
+
+
 def _walk_visible_files(root: Path) -> Iterator[Path]:
     """Files under root, skipping hidden files and folders and anything outside root."""
     for folder, subfolders, files in os.walk(root, followlinks=False):
@@ -51,8 +57,8 @@ def _walk_visible_files(root: Path) -> Iterator[Path]:
             if name.startswith("."):
                 continue
             path = Path(folder) / name
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
-                continue  # a link that leads out of the tenant's folder is never read
+            if path.is_symlink() and not _is_visible_inside(path.resolve(), root):
+                continue  # a link that leads out of the folder, or into a hidden part of it, is never read
             if path.is_file():
                 yield path
 

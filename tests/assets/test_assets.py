@@ -100,3 +100,25 @@ def test_unknown_tenant_fails_with_a_message_that_says_what_to_do(tmp_path):
     assert not result.success
     message = failure_message(result)
     assert "ingest run --tenant ghost --source DIR" in message
+
+
+def test_registry_sensor_adds_a_partition_for_each_configured_tenant(tmp_path):
+    from assets.sensors import tenant_registry_sensor
+
+    config = tmp_path / "tenants.toml"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    config.write_text('[tenants.north]\nsource = "a"\n\n[tenants.south]\nsource = "b"\n', encoding="utf-8")
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(TENANTS_PARTITION, ["north"])
+    storage = StorageResource(home=str(tmp_path / "home"))
+    import os
+
+    os.environ["INGEST_CONFIG"] = str(config)
+    try:
+        with dg.build_sensor_context(instance=instance, resources={"storage": storage}) as context:
+            result = tenant_registry_sensor(context)
+    finally:
+        del os.environ["INGEST_CONFIG"]
+    requests = result.dynamic_partitions_requests
+    assert [(r.partitions_def_name, list(r.partition_keys)) for r in requests] == [(TENANTS_PARTITION, ["south"])]

@@ -18,11 +18,6 @@ def word_offsets(text: str) -> list[tuple[int, int]]:
 
 
 @pytest.fixture
-def words():
-    return word_offsets
-
-
-@pytest.fixture
 def scan_one():
     """The SourceDocument of one file, as scan_source sees it inside its folder."""
 

@@ -92,8 +92,6 @@ def test_long_paragraph_is_split_into_chunks_that_cover_it():
         assert any(chunk.start <= start and end <= chunk.end for chunk in chunks), paragraph[start:end]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ingest/chunk.py Chunker._units: pieces of a long element take the "
-                   "whole max_tokens budget, so no room is left for overlap_tokens of context")
 def test_chunks_of_a_long_paragraph_overlap():
     chunks = chunker(max_tokens=20, overlap_tokens=4).chunk("doc", numbered(para(words(100))))
     assert len(chunks) > 1
@@ -101,8 +99,6 @@ def test_chunks_of_a_long_paragraph_overlap():
         assert following.start < previous.end
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ingest/chunk.py Chunker._units: the first piece of a long element "
-                   "fills max_tokens, so the title before it is left alone in a title-only chunk")
 def test_title_stays_with_a_long_paragraph():
     chunks = chunker(max_tokens=20, overlap_tokens=4).chunk("doc", numbered(title("Intro"), para(words(100))))
     assert chunks[0].text.startswith("Intro")
@@ -137,8 +133,6 @@ def test_zero_overlap_means_chunks_share_no_words():
     assert sorted(seen) == sorted(text.split())
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ingest/chunk.py Chunker.chunk: sections are compared by their title "
-                   "text, so two sections with the same heading are merged into one chunk")
 def test_a_repeated_heading_still_starts_a_new_chunk():
     elements = numbered(title("Notes"), para("alpha beta"), title("Notes"), para("gamma delta"))
     chunks = chunker(max_tokens=100, overlap_tokens=8).chunk("doc", elements)
@@ -242,8 +236,6 @@ def test_real_tokenizer_chunks_are_exact_spans_within_the_limit(embedder):
         assert chunk.token_count == _model_token_count(embedder, chunk.text) <= 64
 
 
-@pytest.mark.xfail(strict=True, reason="BUG ingest/chunk.py Chunker._units: a long element is cut at sub-word "
-                   "token offsets; the piece that starts mid-word re-tokenizes into more than max_tokens tokens")
 def test_long_words_split_mid_word_stay_within_the_model_limit(embedder):
     elements = numbered(para(" ".join(["ophthalmologist"] * 120)))
     chunker = Chunker(embedder.token_offsets, ChunkSettings(embedder.max_tokens, 32), embedder.max_tokens)

@@ -34,7 +34,8 @@ def test_detect_language_is_deterministic():
 
 
 def test_document_title_is_the_first_title_element():
-    elements = [Element(0, "NarrativeText", "Preface."), Element(1, "Title", "Handbook"), Element(2, "Title", "Leave")]
+    elements = [Element(0, "NarrativeText", "Preface."), Element(1, "Title", "Handbook"),
+                Element(2, "Title", "Leave")]
     assert document_title(elements, "hr/handbook-2026.docx") == "Handbook"
 
 
@@ -59,11 +60,11 @@ def pipeline(source_dir):
     by_doc = elements_by_document(elements)
     chunker = Chunker(word_offsets, ChunkSettings(24, 4), model_limit=512)
     chunks = tables.frame(chunk_documents(by_doc, chunker), tables.CHUNKS)
-    return documents, parsed, chunks, by_doc
+    return chunks, documents, parsed, by_doc  # enrich_chunks' argument order
 
 
 def test_enrich_chunks_adds_document_metadata(pipeline):
-    documents, parsed, chunks, by_doc = pipeline
+    chunks, documents, parsed, by_doc = pipeline
     enriched = enrich_chunks("acme", chunks, documents, parsed, by_doc)
     assert enriched.height == chunks.height
     per_source = {row["source"]: row for row in enriched.iter_rows(named=True)}
@@ -102,7 +103,7 @@ def test_point_ids_change_with_the_tenant(pipeline):
 
 
 def test_point_id_changes_when_chunk_text_changes(pipeline):
-    documents, parsed, chunks, by_doc = pipeline
+    chunks, documents, parsed, by_doc = pipeline
     before = enrich_chunks("acme", chunks, documents, parsed, by_doc)
     edited = chunks.with_columns(
         pl.when(pl.col("chunk_index") == 0).then(pl.col("text") + " (edited)").otherwise(pl.col("text"))
@@ -114,7 +115,7 @@ def test_point_id_changes_when_chunk_text_changes(pipeline):
 
 
 def test_enrich_drops_chunks_of_unknown_documents(pipeline):
-    documents, parsed, chunks, by_doc = pipeline
+    chunks, documents, parsed, by_doc = pipeline
     kept = documents.head(1)
     enriched = enrich_chunks("acme", chunks, kept, parsed, by_doc)
     assert set(enriched["doc_id"]) == set(kept["doc_id"])

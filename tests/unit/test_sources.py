@@ -118,3 +118,10 @@ def test_source_frame_marks_every_document_new_against_an_empty_manifest(source_
     assert frame.columns == list(tables.SOURCE_DOCUMENTS)
     assert frame["change"].to_list() == ["new", "new"]
     assert deleted == []
+
+
+def test_symlink_into_a_hidden_folder_is_skipped(source_dir):
+    (source_dir / ".secrets").mkdir()
+    (source_dir / ".secrets" / "token.txt").write_text("hidden", encoding="utf-8")
+    (source_dir / "link.txt").symlink_to(source_dir / ".secrets" / "token.txt")
+    assert [d.source for d in scan_source("acme", source_dir)] == []

@@ -56,3 +56,18 @@ def test_tenant_paths_live_under_the_tenant_folder(tmp_path):
 def test_tenant_paths_reject_names_that_escape_the_home(tmp_path, tenant):
     with pytest.raises(ConfigError):
         TenantPaths.for_tenant(tmp_path, tenant)
+
+
+def test_atomic_writes_follow_the_umask_not_mkstemp_private_mode(tmp_path):
+    import os
+    import stat
+
+    from ingest.storage import atomic_write_text
+
+    previous = os.umask(0o022)
+    try:
+        target = tmp_path / "shared.txt"
+        atomic_write_text(target, "readable by the Dagster webserver's user")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
