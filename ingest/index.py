@@ -50,6 +50,18 @@ class QdrantSettings:
         return f"Qdrant server {self.url}" if self.url else f"embedded Qdrant at {self.path}"
 
 
+def _check_server(client, settings: QdrantSettings) -> None:
+    """Fail early, and say what to check, when the server cannot be reached."""
+    try:
+        client.get_collections()
+    except Exception as error:  # connection refused, DNS, TLS, 401/403: all mean the same to the user
+        client.close()
+        raise IndexUnavailable(
+            f"cannot reach the Qdrant server at {settings.url} ({type(error).__name__}); check QDRANT_URL "
+            "and QDRANT_API_KEY, or unset QDRANT_URL to use the embedded store"
+        ) from None  # the cause can carry request details: keep secrets out of logs
+
+
 @contextmanager
 def open_qdrant(settings: QdrantSettings) -> Iterator:
     """A client for the duration of the block; the embedded store is locked meanwhile."""
@@ -60,7 +72,9 @@ def open_qdrant(settings: QdrantSettings) -> Iterator:
             settings.path.mkdir(parents=True, exist_ok=True)
             client = QdrantClient(path=str(settings.path))
         else:
-            client = QdrantClient(url=settings.url, api_key=settings.api_key)
+            # Reachability is checked below, with an error that says what to fix.
+            client = QdrantClient(url=settings.url, api_key=settings.api_key, check_compatibility=False)
+            _check_server(client, settings)
     except RuntimeError as error:
         if "already accessed by another instance" in str(error):
             raise IndexUnavailable(

@@ -198,3 +198,17 @@ def test_build_points_carries_vector_and_payload():
     assert point.payload["page"] == 2
     assert point.payload["run_id"] == "r1"
     assert point.payload["text"] == "hello" and point.payload["tenant"] == "acme"
+
+
+def test_an_unreachable_qdrant_server_gets_an_error_that_names_the_settings(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port with nothing listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = QdrantSettings(path=tmp_path, url=f"http://127.0.0.1:{port}", api_key="s3cret-key")
+    with pytest.raises(IndexUnavailable) as raised:
+        with open_qdrant(settings):
+            pass
+    message = str(raised.value)
+    assert f"127.0.0.1:{port}" in message and "QDRANT_URL" in message and "s3cret-key" not in message
