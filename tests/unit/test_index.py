@@ -206,7 +206,7 @@ def test_an_unreachable_qdrant_server_gets_an_error_that_names_the_settings(tmp_
     with socket.socket() as probe:  # a loopback port with nothing listening on it
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = QdrantSettings(path=tmp_path, url=f"http://127.0.0.1:{port}", api_key="s3cret-key")
+    settings = QdrantSettings(path=tmp_path, url=f"https://127.0.0.1:{port}", api_key="s3cret-key")
     with pytest.raises(IndexUnavailable) as raised:
         with open_qdrant(settings):
             pass
