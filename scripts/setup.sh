@@ -46,10 +46,17 @@ fi
 WANT="$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" "$ROOT/shims/en_core_web_sm/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
     say "installing pinned dependencies into .venv (first time: several minutes)"
+    # pip warns once per package about index locations this machine's pip configuration names but
+    # does not have; those lines are noise, everything else pip says is shown.
+    PIP_LOG="$(mktemp)"
+    status=0
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         -r "$ROOT/requirements.lock" \
         "$ROOT/shims/en_core_web_sm" \
-        -e "$ROOT[test]" >&2 || fail "pip install failed; see the messages above"
+        -e "$ROOT[test]" > "$PIP_LOG" 2>&1 || status=$?
+    grep -v "^WARNING: Location '.*' is ignored" "$PIP_LOG" >&2 || true
+    rm -f "$PIP_LOG"
+    [ "$status" = 0 ] || fail "pip install failed (exit $status); see the messages above"
     echo "$WANT" > "$STAMP"
 else
     say ".venv is up to date"
