@@ -1,11 +1,11 @@
-"""Shared settings of the ingestion assets."""
+"""Shared settings and helpers of the ingestion assets."""
 
-import time
 from collections.abc import Callable
 
 import dagster as dg
 
 from assets.partitions import tenants_partitions
+from ingest.stages import StageResult
 
 INGESTION_GROUP = "ingestion"
 
@@ -15,12 +15,10 @@ def tenant_stage(**asset_arguments) -> Callable[[Callable], dg.AssetsDefinition]
     return dg.asset(partitions_def=tenants_partitions, group_name=INGESTION_GROUP, **asset_arguments)
 
 
-class Stopwatch:
-    """Seconds since creation, for the `seconds` metadata every asset reports."""
-
-    def __init__(self) -> None:
-        self._started = time.perf_counter()
-
-    @property
-    def seconds(self) -> float:
-        return round(time.perf_counter() - self._started, 3)
+def report(context: dg.AssetExecutionContext, result: StageResult) -> dg.MaterializeResult:
+    """Log a stage's lines and return its counts and timings as asset metadata."""
+    for line in result.log:
+        context.log.info(line)
+    metadata = {key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
+                for key, value in result.metadata.items()}
+    return dg.MaterializeResult(metadata=metadata)

@@ -6,7 +6,9 @@ Dagster UI opened on the same DAGSTER_HOME.
 
 from __future__ import annotations
 
+import os
 import time
+from datetime import UTC, datetime
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -64,7 +66,7 @@ def register_tenant_partition(instance: dg.DagsterInstance, tenant: str) -> None
         instance.add_dynamic_partitions(TENANTS_PARTITION, [tenant])
 
 
-def run_tenant(tenant: str, *, log_level: str = "INFO") -> RunOutcome:
+def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool = False) -> RunOutcome:
     """Materialise every stage for one tenant, in this process, recorded on the instance."""
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
@@ -74,7 +76,10 @@ def run_tenant(tenant: str, *, log_level: str = "INFO") -> RunOutcome:
         partition_key=tenant,
         instance=instance,
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+            "ops": {"source_documents": {"config": {"allow_mass_delete": allow_mass_delete}}},
+        },
         tags={"tenant": tenant, "launched_by": "ingest-cli"},
     )
     metadata = {
@@ -83,3 +88,19 @@ def run_tenant(tenant: str, *, log_level: str = "INFO") -> RunOutcome:
     }
     error = None if result.success else failure_message(result)
     return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)
+
+
+def describe_run(run_id: str) -> dict:
+    """A run's status and times from the instance, with its address in the UI."""
+    instance = dg.DagsterInstance.get()
+    url = f"{os.environ.get('INGEST_UI_URL', 'http://127.0.0.1:3000').rstrip('/')}/runs/{run_id}"
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        return {"run_id": run_id, "status": "unknown to this Dagster instance", "started": None, "ended": None,
+                "url": url}
+
+    def when(timestamp: float | None) -> str | None:
+        return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds") if timestamp else None
+
+    return {"run_id": run_id, "status": record.dagster_run.status.value, "started": when(record.start_time),
+            "ended": when(record.end_time), "url": url}

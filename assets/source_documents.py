@@ -1,37 +1,26 @@
 import dagster as dg
 
-from assets.common import Stopwatch, tenant_stage
-from ingest.manifest import read_manifest
-from ingest.sources import source_frame
-from ingest.storage import write_parquet
+from assets.common import report, tenant_stage
+from ingest.stages import DEFAULT_MAX_DELETE_FRACTION, source_stage
 from resources import StorageResource
+
+
+class SourceDocumentsConfig(dg.Config):
+    allow_mass_delete: bool = False
+    max_delete_fraction: float = DEFAULT_MAX_DELETE_FRACTION
 
 
 @tenant_stage(
     kinds={"python", "parquet"},
     description="Every visible file in the tenant's source folder: sha256, type, size, modified time, "
-    "and whether it is new, changed or unchanged since the last run.",
+    "and whether it is new, changed or unchanged since the last run. Refuses a run that would delete "
+    "more than max_delete_fraction of the tenant's documents unless allow_mass_delete is set.",
 )
-def source_documents(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
-    watch = Stopwatch()
+def source_documents(
+    context: dg.AssetExecutionContext, config: SourceDocumentsConfig, storage: StorageResource
+) -> dg.MaterializeResult:
     tenant = context.partition_key
-    config = storage.registry().get(tenant)
-    paths = storage.paths(tenant)
-    documents, deleted = source_frame(tenant, config.source, read_manifest(paths.manifest))
-    write_parquet(documents, paths.source_documents)
-    changes = documents["change"].value_counts()
-    counts = dict(zip(changes["change"].to_list(), changes["count"].to_list(), strict=True))
-    by_type = documents["file_type"].value_counts().sort("file_type")
-    context.log.info(f"{tenant}: {documents.height} documents in {config.source}, {len(deleted)} deleted")
-    return dg.MaterializeResult(metadata={
-        "source": dg.MetadataValue.path(str(config.source)),
-        "seen": documents.height,
-        "new": counts.get("new", 0),
-        "changed": counts.get("changed", 0),
-        "unchanged": counts.get("unchanged", 0),
-        "deleted": len(deleted),
-        "bytes": int(documents["size"].sum() or 0),
-        "file_types": dg.MetadataValue.md(
-            "\n".join(f"- {kind}: {n}" for kind, n in by_type.iter_rows()) or "none"),
-        "seconds": watch.seconds,
-    })
+    source = storage.registry().get(tenant).source
+    return report(context, source_stage(tenant, source, storage.paths(tenant),
+                                        max_delete_fraction=config.max_delete_fraction,
+                                        allow_mass_delete=config.allow_mass_delete))

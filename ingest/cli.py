@@ -71,7 +71,7 @@ def command_run(args: argparse.Namespace) -> int:
     _log(f"ingest: running tenant {tenant.name} from {tenant.source} (state in {ingest_home()})")
     from assets.runner import run_tenant
 
-    outcome = run_tenant(tenant.name, log_level=args.log_level)
+    outcome = run_tenant(tenant.name, log_level=args.log_level, allow_mass_delete=args.allow_mass_delete)
     summary = outcome.summary()
     if not outcome.success:
         _log(f"ingest: run {outcome.run_id} for tenant {tenant.name} FAILED: {outcome.error}")
@@ -117,16 +117,21 @@ def _load_queries(args: argparse.Namespace) -> list[dict]:
 
 
 def search_tenant(tenant: str, queries: Sequence[str], top_k: int) -> list[list]:
-    """Hits for each query from the tenant's collection, best first."""
+    """Hits for each query from the tenant's collection, best first.
+
+    Queries are embedded with the model the serving collection was built with,
+    which differs from INGEST_EMBED_MODEL while a new model's index is not yet
+    published.
+    """
     from ingest.embed import Embedder
 
-    registry = TenantRegistry(ingest_home())
-    registry.get(tenant)
-    vectors = Embedder(embed_model_name()).encode(list(queries))
+    TenantRegistry(ingest_home()).get(tenant)
     with open_qdrant(qdrant_settings()) as client:
         index = TenantIndex(client, tenant)
         if not index.exists():
             raise CommandError(f"tenant {tenant!r} has no index yet: run `ingest run --tenant {tenant}` first")
+        model = index.serving_model() or embed_model_name()
+        vectors = Embedder(model).encode(list(queries))
         return [index.search(vector, top_k) for vector in vectors]
 
 
@@ -203,6 +208,55 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- erasure and lineage --------------------------------------------------------
+
+def command_forget(args: argparse.Namespace) -> int:
+    from ingest.erase import forget_document
+
+    TenantRegistry(ingest_home()).get(args.tenant)
+    entry = forget_document(args.tenant, TenantPaths.for_tenant(ingest_home(), args.tenant), qdrant_settings(),
+                            doc_id=args.doc_id, source=args.source)
+    if args.json:
+        _print_json(entry)
+    else:
+        removed = ", ".join(f"{count} {what}" for what, count in entry["removed"].items())
+        print(f"forgot document {entry['doc_id']} of tenant {args.tenant}: removed {removed}")
+        print("It stays out of later runs while its file is unchanged; delete the file at the source too.")
+    return 0
+
+
+def command_lineage(args: argparse.Namespace) -> int:
+    from ingest.lineage import trace
+
+    TenantRegistry(ingest_home()).get(args.tenant)
+    prepare_dagster_home()
+    from assets.runner import describe_run
+
+    chains = trace(args.tenant, TenantRegistry(ingest_home()).get(args.tenant).source,
+                   TenantPaths.for_tenant(ingest_home(), args.tenant), qdrant_settings(),
+                   point_id=args.point, source=args.source, describe_run=describe_run)
+    if args.json:
+        for chain in chains:
+            _print_json(chain)
+        return 0
+    for chain in chains:
+        point, document, source, run = chain["point"], chain["document"], chain["source"], chain["run"]
+        print(f"point {point['id']}  (collection {point['collection']})")
+        print(f"  chunk {point['chunk_index']}: characters {point['start']}-{point['end']}, pages "
+              f"{point['pages'] or '-'}, section {' > '.join(point['section_path']) or '-'}")
+        print(f"  document {document['doc_id']} version {document['version']} ({document['status']}), "
+              f"sha256 {document['sha256'][:16]}..., parser {point['parser']} / {point['strategy']}, "
+              f"OCR {point['ocr']}")
+        print(f"  settings: {document['parser_version']} | {document['redaction_policy']} | "
+              f"{document['chunker_version']} | {document['embedding_model']}")
+        state = "unchanged since indexing" if source["unchanged"] else (
+            "changed since indexing" if source["exists"] else "no longer in the source folder")
+        print(f"  source {source['path']} ({state})")
+        print(f"  run {run['run_id']}: {run['status']}, {run['started'] or '?'} -> {run['ended'] or '?'}  "
+              f"{run['url']}")
+    return 0
+
+
 # --- demo and doctor ----------------------------------------------------------
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -213,7 +267,7 @@ def command_demo(args: argparse.Namespace) -> int:
     failures = 0
     for tenant, question in questions.items():
         failures += command_run(argparse.Namespace(tenant=tenant, source=None, json=False,
-                                                   log_level=args.log_level))
+                                                   log_level=args.log_level, allow_mass_delete=False))
     print()
     for tenant, question in questions.items():
         print(f"=== tenant {tenant}")
@@ -267,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tenant", required=True)
     run.add_argument("--source", help="the tenant's source folder (registers or updates the tenant)")
     run.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    run.add_argument("--allow-mass-delete", action="store_true",
+                     help="proceed even when the run would delete more than half of the tenant's documents")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(handler=command_run)
 
@@ -287,6 +343,22 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--tenant", required=True)
     export.add_argument("--jsonl", action="store_true", required=True, help="JSON lines (the only format)")
     export.set_defaults(handler=command_export)
+
+    forget = commands.add_parser("forget", help="erase a document from the index and all pipeline state")
+    forget.add_argument("--tenant", required=True)
+    which = forget.add_mutually_exclusive_group(required=True)
+    which.add_argument("--source", help="the document's path relative to the tenant's source folder")
+    which.add_argument("--doc-id")
+    forget.add_argument("--json", action="store_true")
+    forget.set_defaults(handler=command_forget)
+
+    lineage = commands.add_parser("lineage", help="where a point came from: chunk, document, file, run")
+    lineage.add_argument("--tenant", required=True)
+    start = lineage.add_mutually_exclusive_group(required=True)
+    start.add_argument("--point", help="a point id (as printed by `ingest export`)")
+    start.add_argument("--source", help="a path relative to the tenant's source folder: all its points")
+    lineage.add_argument("--json", action="store_true")
+    lineage.set_defaults(handler=command_lineage)
 
     demo = commands.add_parser("demo", help="ingest the bundled sample corpus and ask it one question per tenant")
     demo.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

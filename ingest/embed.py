@@ -12,6 +12,15 @@ import numpy as np
 PACKAGED_MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
+def embedding_model_key(model_name: str) -> str:
+    """A short, path- and collection-safe name for the model's vectors (cache file, collection)."""
+    import hashlib
+    import re
+
+    slug = re.sub(r"[^a-z0-9]+", "-", Path(model_name).name.lower()).strip("-")[:32] or "model"
+    return f"{slug}-{hashlib.sha256(model_name.encode()).hexdigest()[:8]}"
+
+
 class ModelNotAvailable(RuntimeError):
     """The configured model is not on this machine; the message says what to do."""
 

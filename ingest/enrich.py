@@ -59,14 +59,15 @@ def enrich_chunks(
             "language": detect_language(" ".join(element.text for element in elements)),
             "source_modified_at": datetime.fromtimestamp(row["modified_at"], UTC).isoformat(),
             "parser": row["parser"],
+            "strategy": row["strategy"],
             "ocr_confidence": row["ocr_confidence"],
         })
     meta = pl.DataFrame(doc_meta, schema={
         "doc_id": pl.String, "source": pl.String, "source_sha256": pl.String, "file_type": pl.String,
         "title": pl.String, "language": pl.String, "source_modified_at": pl.String, "parser": pl.String,
-        "ocr_confidence": pl.Float64,
+        "strategy": pl.String, "ocr_confidence": pl.Float64,
     })
-    enriched = chunks.join(meta, on="doc_id", how="inner")
+    enriched = chunks.drop("fingerprint", strict=False).join(meta, on="doc_id", how="inner")
     hashes = [text_sha256(text) for text in enriched["text"].to_list()]
     ids = [point_id(tenant, doc_id, index, digest) for doc_id, index, digest in
            zip(enriched["doc_id"].to_list(), enriched["chunk_index"].to_list(), hashes, strict=True)]

@@ -7,7 +7,7 @@ re-runs overwrite points instead of duplicating them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,70 +97,131 @@ class IndexPoint:
 
 
 class TenantIndex:
-    """One tenant's collection. Every read and write names the tenant."""
+    """One tenant's index. Every read and write names the tenant.
+
+    Queries read the alias `tenant_<name>`; the vectors live in a physical
+    collection per embedding model, `tenant_<name>__<model key>`. A new model is
+    built into a new physical collection and published by moving the alias in
+    one step, so queries never see a half-built index.
+    """
 
     def __init__(self, client, tenant: str) -> None:
         self._client = client
         self.tenant = validate_tenant(tenant)
-        self.collection = collection_name(tenant)
+        self.collection = collection_name(tenant)  # the alias queries use
+
+    def physical_collection(self, model_key: str) -> str:
+        if not model_key.replace("-", "").isalnum():
+            raise ValueError(f"invalid model key {model_key!r}")
+        return f"{self.collection}__{model_key}"
 
     def exists(self) -> bool:
         return self._client.collection_exists(self.collection)
 
-    def ensure_collection(self, dimension: int) -> bool:
-        """Create the collection (cosine distance) if needed; True when created."""
+    def serving_collection(self) -> str | None:
+        """The physical collection queries read now, if any."""
+        for alias in self._client.get_aliases().aliases:
+            if alias.alias_name == self.collection:
+                return alias.collection_name
+        return None
+
+    def serving_model(self) -> str | None:
+        """The embedding model the serving collection was built with (from its points)."""
+        for hit in self.scroll():
+            return hit.payload.get("embedding_model")
+        return None
+
+    def _physical_collections(self) -> list[str]:
+        prefix = f"{self.collection}__"
+        return [c.name for c in self._client.get_collections().collections if c.name.startswith(prefix)]
+
+    def prepare(self, model_key: str, dimension: int) -> tuple[str, bool]:
+        """(collection to write, whether it must be published when complete).
+
+        The serving collection is written in place when it was built with this
+        model; otherwise a new one is created (or a half-built one from an
+        interrupted run is reused).
+        """
         from qdrant_client import models
 
-        if self.exists():
-            info = self._client.get_collection(self.collection)
-            size = info.config.params.vectors.size
+        target = self.physical_collection(model_key)
+        if self._client.collection_exists(target):
+            size = self._client.get_collection(target).config.params.vectors.size
             if size != dimension:
                 raise IndexUnavailable(
-                    f"collection {self.collection} holds {size}-dimensional vectors but the embedding "
-                    f"model makes {dimension}: the model changed; rebuild the tenant's index"
+                    f"collection {target} holds {size}-dimensional vectors but the embedding model makes "
+                    f"{dimension}: the model at that name changed; give it a new name in INGEST_EMBED_MODEL"
                 )
-            return False
-        self._client.create_collection(
-            self.collection,
-            vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE),
-        )
-        return True
+        else:
+            self._client.create_collection(
+                target, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE))
+        return target, self.serving_collection() != target
 
-    def upsert(self, points: Iterable[IndexPoint]) -> int:
+    def publish(self, target: str) -> list[str]:
+        """Point the alias at `target` in one step, then drop the tenant's other collections."""
         from qdrant_client import models
 
+        operations = []
+        if self.serving_collection() is None and self._client.collection_exists(self.collection):
+            self._client.delete_collection(self.collection)  # a collection from before aliases: replace it
+        if self.serving_collection() is not None:
+            operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.collection)))
+        operations.append(models.CreateAliasOperation(
+            create_alias=models.CreateAlias(collection_name=target, alias_name=self.collection)))
+        self._client.update_collection_aliases(change_aliases_operations=operations)
+        dropped = [name for name in self._physical_collections() if name != target]
+        for name in dropped:
+            self._client.delete_collection(name)
+        return dropped
+
+    def upsert(self, points: Iterable[IndexPoint], collection: str | None = None,
+               after_batch: Callable[[int], None] | None = None) -> int:
+        from qdrant_client import models
+
+        collection = collection or self.collection
         batch: list = []
         written = 0
+
+        def flush() -> None:
+            nonlocal batch, written
+            self._client.upsert(collection, points=batch, wait=True)
+            written += len(batch)
+            batch = []
+            if after_batch is not None:
+                after_batch(written)
+
         for point in points:
             batch.append(models.PointStruct(id=point.point_id, vector=list(map(float, point.vector)),
                                             payload=point.payload))
             if len(batch) >= UPSERT_BATCH:
-                self._client.upsert(self.collection, points=batch, wait=True)
-                written += len(batch)
-                batch = []
+                flush()
         if batch:
-            self._client.upsert(self.collection, points=batch, wait=True)
-            written += len(batch)
+            flush()
         return written
 
-    def point_ids(self) -> set[str]:
-        ids: set[str] = set()
-        offset = None
-        while True:
-            records, offset = self._client.scroll(self.collection, limit=1024, offset=offset,
-                                                  with_payload=False, with_vectors=False)
-            ids.update(str(record.id) for record in records)
-            if offset is None:
-                return ids
+    def point_ids(self, collection: str | None = None) -> set[str]:
+        return {hit.point_id for hit in self.scroll(collection, with_payload=False)}
 
-    def delete(self, ids: Iterable[str]) -> int:
+    def delete(self, ids: Iterable[str], collection: str | None = None) -> int:
         from qdrant_client import models
 
         ids = list(ids)
         for first in range(0, len(ids), UPSERT_BATCH):
-            self._client.delete(self.collection, wait=True,
+            self._client.delete(collection or self.collection, wait=True,
                                 points_selector=models.PointIdsList(points=ids[first:first + UPSERT_BATCH]))
         return len(ids)
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove every point of one document from every collection of the tenant."""
+        from qdrant_client import models
+
+        selector = models.FilterSelector(filter=models.Filter(must=[
+            models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]))
+        removed = 0
+        for name in self._physical_collections():
+            removed += self._client.count(name, count_filter=selector.filter, exact=True).count
+            self._client.delete(name, points_selector=selector, wait=True)
+        return removed
 
     def count(self) -> int:
         if not self.exists():
@@ -176,14 +237,29 @@ class TenantIndex:
                           text=(point.payload or {}).get("text", ""), payload=dict(point.payload or {}))
                 for point in response.points]
 
-    def scroll(self) -> Iterator[SearchHit]:
-        """Every point with its payload, in id order."""
+    def retrieve(self, point_id: str) -> SearchHit | None:
         if not self.exists():
+            return None
+        records = self._client.retrieve(self.collection, ids=[point_id], with_payload=True)
+        if not records:
+            return None
+        payload = dict(records[0].payload or {})
+        return SearchHit(point_id=str(records[0].id), score=0.0, text=payload.get("text", ""), payload=payload)
+
+    def scroll(self, collection: str | None = None, *, with_payload: bool = True,
+               doc_id: str | None = None) -> Iterator[SearchHit]:
+        """Every point (of one document, if doc_id is given), in id order."""
+        from qdrant_client import models
+
+        collection = collection or self.collection
+        if not self._client.collection_exists(collection):
             return
+        only = None if doc_id is None else models.Filter(must=[
+            models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))])
         offset = None
         while True:
-            records, offset = self._client.scroll(self.collection, limit=512, offset=offset,
-                                                  with_payload=True, with_vectors=False)
+            records, offset = self._client.scroll(collection, limit=512, offset=offset, scroll_filter=only,
+                                                  with_payload=with_payload, with_vectors=False)
             for record in records:
                 payload = dict(record.payload or {})
                 yield SearchHit(point_id=str(record.id), score=0.0, text=payload.get("text", ""),
@@ -195,29 +271,34 @@ class TenantIndex:
 PAYLOAD_COLUMNS = (
     "tenant", "doc_id", "source", "source_sha256", "chunk_index", "text", "text_sha256", "start", "end",
     "token_count", "pages", "section_path", "section", "title", "element_types", "file_type", "language",
-    "source_modified_at", "parser", "ocr", "ocr_confidence",
+    "source_modified_at", "parser", "strategy", "ocr", "ocr_confidence",
 )
 
 
-def build_points(enriched: pl.DataFrame, vectors: dict[str, Sequence[float]], extra: dict) -> list[IndexPoint]:
-    """Points for enriched chunks: the vector by point id, the chunk's metadata as payload."""
+def build_points(enriched: pl.DataFrame, vectors: Mapping[str, Sequence[float]],
+                 per_document: Mapping[str, dict], extra: dict) -> list[IndexPoint]:
+    """Points for enriched chunks: the vector by text hash, the chunk's metadata as payload."""
     points = []
     for row in enriched.iter_rows(named=True):
         payload = {name: row[name] for name in PAYLOAD_COLUMNS}
         payload["page"] = row["pages"][0] if row["pages"] else None
+        payload.update(per_document.get(row["doc_id"], {}))
         payload.update(extra)
-        points.append(IndexPoint(row["point_id"], vectors[row["point_id"]], payload))
+        points.append(IndexPoint(row["point_id"], vectors[row["text_sha256"]], payload))
     return points
 
 
-def sync_tenant_index(index: TenantIndex, dimension: int, points: Sequence[IndexPoint]) -> tuple[int, int]:
-    """Write the points, then delete every other point of the tenant: (upserted, deleted).
+def compact_local_store(path: Path) -> None:
+    """Rewrite the embedded store's files so deleted points leave no bytes behind.
 
-    Upserting first means a changed document is never missing from the index;
-    deleting afterwards removes old versions and documents gone from the source.
+    qdrant-client's local mode keeps points in SQLite files, where deleted rows
+    linger in free pages until VACUUM. Call with no client open on the store.
     """
-    index.ensure_collection(dimension)
-    upserted = index.upsert(points)
-    stale = index.point_ids() - {point.point_id for point in points}
-    deleted = index.delete(sorted(stale))
-    return upserted, deleted
+    import sqlite3
+
+    for storage in sorted(path.glob("collection/*/storage.sqlite")):
+        connection = sqlite3.connect(storage)
+        try:
+            connection.execute("VACUUM")
+        finally:
+            connection.close()

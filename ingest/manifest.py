@@ -1,11 +1,14 @@
 """The manifest: what each tenant's index holds, document by document.
 
 It decides what a run's documents are (new, changed, unchanged, deleted)
-relative to the last successful run, and is rewritten atomically at its end.
+relative to the last successful run, records the settings each document was
+processed with and the run that indexed it, and is rewritten atomically at the
+end of each run, after the index is up to date.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -13,15 +16,23 @@ import polars as pl
 from ingest.models import Change, DocStatus
 from ingest.storage import write_parquet
 
+VERSION_COLUMNS = ("parser_version", "redaction_policy", "chunker_version", "embedding_model")
 MANIFEST = {
-    "doc_id": pl.String, "source": pl.String, "sha256": pl.String, "size": pl.Int64,
-    "status": pl.String, "reason": pl.String, "chunks": pl.Int64, "run_id": pl.String,
-    "updated_at": pl.String, "versions": pl.String,
+    "doc_id": pl.String, "source": pl.String, "sha256": pl.String, "size": pl.Int64, "status": pl.String,
+    "reason": pl.String, "chunks": pl.Int64, "version": pl.Int64, "fingerprint": pl.String,
+    "run_id": pl.String, "indexed_at": pl.String, "deleted_at": pl.String,
+    **{column: pl.String for column in VERSION_COLUMNS},
 }
 
 
 def read_manifest(path: Path) -> pl.DataFrame:
-    return pl.read_parquet(path) if path.is_file() else pl.DataFrame(schema=MANIFEST)
+    if not path.is_file():
+        return pl.DataFrame(schema=MANIFEST)
+    stored = pl.read_parquet(path)
+    for column, dtype in MANIFEST.items():  # manifests written before a column existed
+        if column not in stored.columns:
+            stored = stored.with_columns(pl.lit(None, dtype=dtype).alias(column))
+    return stored.select(list(MANIFEST))
 
 
 def classify_changes(current: pl.DataFrame, manifest: pl.DataFrame) -> tuple[list[str], list[str]]:
@@ -43,30 +54,48 @@ def classify_changes(current: pl.DataFrame, manifest: pl.DataFrame) -> tuple[lis
 def build_manifest(
     documents: pl.DataFrame,
     parsed: pl.DataFrame,
-    chunk_counts: dict[str, int],
+    chunk_counts: Iterable[tuple[str, int]],
     previous: pl.DataFrame,
+    fingerprints: Mapping[str, str],
     *,
+    doc_versions: Mapping[str, int],
+    upserted_docs: set[str],
     run_id: str,
     now: str,
-    versions: str,
+    versions: Mapping[str, str],
 ) -> pl.DataFrame:
-    """The manifest after a run: current documents, plus tombstones for deleted ones."""
+    """The manifest after a run: current documents, plus tombstones for deleted ones.
+
+    A document keeps the run id, time and settings of the run that last wrote
+    its points; the documents this run wrote get this run's.
+    """
     reasons = dict(zip(parsed["doc_id"].to_list(), parsed["quarantine_reason"].to_list(), strict=True))
+    counts = dict(chunk_counts)
+    before = {row["doc_id"]: row for row in previous.iter_rows(named=True)}
     rows = []
     for row in documents.iter_rows(named=True):
-        reason = reasons.get(row["doc_id"])
+        doc_id = row["doc_id"]
+        reason = reasons.get(doc_id)
+        old = before.get(doc_id)
+        carried = old is not None and doc_id not in upserted_docs and old["status"] == DocStatus.INDEXED \
+            and old["fingerprint"] == fingerprints.get(doc_id)
         rows.append({
-            "doc_id": row["doc_id"], "source": row["source"], "sha256": row["sha256"], "size": row["size"],
-            "status": (DocStatus.QUARANTINED if reason else DocStatus.INDEXED).value,
-            "reason": reason, "chunks": chunk_counts.get(row["doc_id"], 0), "run_id": run_id,
-            "updated_at": now, "versions": versions,
+            "doc_id": doc_id, "source": row["source"], "sha256": row["sha256"], "size": row["size"],
+            "status": (DocStatus.QUARANTINED if reason else DocStatus.INDEXED).value, "reason": reason,
+            "chunks": counts.get(doc_id, 0), "version": doc_versions.get(doc_id, 1),
+            "fingerprint": fingerprints.get(doc_id),
+            "run_id": old["run_id"] if carried else run_id,
+            "indexed_at": old["indexed_at"] if carried else now,
+            "deleted_at": None,
+            **{column: (old[column] if carried else versions.get(column)) for column in VERSION_COLUMNS},
         })
     current_ids = set(documents["doc_id"].to_list())
-    for row in previous.iter_rows(named=True):
-        if row["doc_id"] in current_ids:
+    for doc_id, row in before.items():
+        if doc_id in current_ids:
             continue
         if row["status"] != DocStatus.DELETED:
-            row = {**row, "status": DocStatus.DELETED.value, "chunks": 0, "run_id": run_id, "updated_at": now}
+            row = {**row, "status": DocStatus.DELETED.value, "chunks": 0, "fingerprint": None,
+                   "run_id": run_id, "deleted_at": now}
         rows.append(row)
     return pl.DataFrame(rows, schema=MANIFEST).sort("source") if rows else pl.DataFrame(schema=MANIFEST)
 

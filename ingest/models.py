@@ -62,6 +62,7 @@ class ParsedDocument:
     pages: int
     ocr_pages: int
     quarantine_reason: str | None = None
+    strategy: str = ""  # text-layer, ocr, text-layer+ocr (PDF), partition (other formats)
 
     @property
     def ok(self) -> bool:

@@ -251,7 +251,13 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
         return quarantined(f"corrupt: {kind} parser failed ({type(error).__name__})")
     if not elements:
         return quarantined("empty: no text found", parser)
-    return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages)
+    if kind in UNSTRUCTURED_TYPES:
+        strategy = "partition"
+    elif ocr_pages == 0:
+        strategy = "text-layer"
+    else:
+        strategy = "ocr" if ocr_pages >= pages else "text-layer+ocr"
+    return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages, strategy=strategy)
 
 
 def parse_documents(
@@ -270,7 +276,7 @@ def parse_documents(
             "doc_id": parsed.doc_id, "parser": parsed.parser, "pages": parsed.pages,
             "ocr_pages": parsed.ocr_pages, "elements": len(parsed.elements),
             "ocr_confidence": round(sum(confidences) / len(confidences), 2) if confidences else None,
-            "quarantine_reason": parsed.quarantine_reason,
+            "quarantine_reason": parsed.quarantine_reason, "strategy": parsed.strategy,
             "parse_seconds": round(time.perf_counter() - started, 4),
         })
         element_rows.extend({"doc_id": parsed.doc_id, **asdict(element)} for element in parsed.elements)

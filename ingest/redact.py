@@ -6,14 +6,13 @@ returned, logged or stored.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
-
-from ingest import tables
 
 DEFAULT_ENTITIES = (
     "PERSON",
@@ -109,16 +108,18 @@ class Redactor:
         return redacted
 
 
-def redact_elements(elements: pl.DataFrame, redactor: Redactor) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(elements with redacted text, counts per document and entity type)."""
+def redact_elements(elements: pl.DataFrame, redactor: Redactor) -> pl.DataFrame:
+    """The elements with redacted text and an `entities` column: JSON counts by entity type."""
     redacted = redactor.redact(elements["text"].to_list())
-    counts = [
-        {"doc_id": doc_id, "entity_type": entity_type, "count": count}
-        for doc_id, result in zip(elements["doc_id"].to_list(), redacted, strict=True)
-        for entity_type, count in result.entity_counts.items()
-    ]
-    count_frame = tables.frame(counts, tables.REDACTIONS)
-    if count_frame.height:
-        count_frame = count_frame.group_by(["doc_id", "entity_type"]).agg(pl.col("count").sum()).sort(
-            ["doc_id", "entity_type"])
-    return elements.with_columns(pl.Series("text", [r.text for r in redacted], dtype=pl.String)), count_frame
+    return elements.with_columns(
+        pl.Series("text", [r.text for r in redacted], dtype=pl.String),
+        pl.Series("entities", [json.dumps(r.entity_counts, sort_keys=True) for r in redacted], dtype=pl.String),
+    )
+
+
+def entity_counts_by_document(redacted: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """doc id -> {entity type: count} over a redacted elements frame."""
+    totals: dict[str, Counter[str]] = {}
+    for doc_id, entities in redacted.select("doc_id", "entities").iter_rows():
+        totals.setdefault(doc_id, Counter()).update(json.loads(entities))
+    return {doc_id: dict(sorted(counts.items())) for doc_id, counts in totals.items()}

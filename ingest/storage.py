@@ -85,13 +85,19 @@ class TenantPaths:
     def enriched_chunks(self) -> Path:
         return self.root / "enriched_chunks.parquet"
 
-    @property
-    def embeddings(self) -> Path:
-        return self.root / "embeddings.parquet"
+    def embedding_cache(self, model_key: str) -> Path:
+        """Vectors by chunk text hash, one file per embedding model."""
+        return self.root / "embedding_cache" / f"{model_key}.parquet"
 
     @property
-    def redactions(self) -> Path:
-        return self.root / "redactions.parquet"
+    def audit_log(self) -> Path:
+        return self.root / "audit.jsonl"
+
+    @property
+    def forgotten(self) -> Path:
+        """Documents erased by `ingest forget`, skipped while their file is unchanged."""
+        return self.root / "forgotten.json"
+
 
     @property
     def manifest(self) -> Path:

@@ -18,18 +18,46 @@ SOURCE_DOCUMENTS = {
 PARSED_DOCUMENTS = {
     "doc_id": pl.String, "parser": pl.String, "pages": pl.Int64, "ocr_pages": pl.Int64,
     "elements": pl.Int64, "ocr_confidence": pl.Float64, "quarantine_reason": pl.String,
-    "parse_seconds": pl.Float64,
+    "strategy": pl.String, "parse_seconds": pl.Float64,
 }
 ELEMENTS = {
     "doc_id": pl.String, "index": pl.Int64, "category": pl.String, "text": pl.String,
     "page": pl.Int64, "depth": pl.Int64, "ocr": pl.Boolean, "ocr_confidence": pl.Float64,
 }
-REDACTIONS = {"doc_id": pl.String, "entity_type": pl.String, "count": pl.Int64}
+# Redacted elements: the element columns plus what was found in each (JSON counts by type).
+REDACTED_ELEMENTS = {**ELEMENTS, "entities": pl.String}
 CHUNKS = {
     "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String, "start": pl.Int64,
     "end": pl.Int64, "token_count": pl.Int64, "section_path": pl.List(pl.String),
     "pages": pl.List(pl.Int64), "element_types": pl.List(pl.String), "ocr": pl.Boolean,
 }
+
+
+FINGERPRINT = {"fingerprint": pl.String}
+ENRICHED_CHUNKS = {
+    **CHUNKS, "source": pl.String, "source_sha256": pl.String, "file_type": pl.String, "title": pl.String,
+    "language": pl.String, "source_modified_at": pl.String, "parser": pl.String, "strategy": pl.String,
+    "ocr_confidence": pl.Float64, "tenant": pl.String, "text_sha256": pl.String, "point_id": pl.String,
+    "section": pl.String, **FINGERPRINT,
+}
+
+
+def with_fingerprints(frame: pl.DataFrame, fingerprints: Mapping[str, str]) -> pl.DataFrame:
+    """The frame with each row's document fingerprint as the `fingerprint` column."""
+    values = [fingerprints[doc_id] for doc_id in frame["doc_id"].to_list()]
+    return frame.with_columns(pl.Series("fingerprint", values, dtype=pl.String))
+
+
+def read_or_empty(path, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """A stage's stored table, or an empty one on the first run (or after a schema change)."""
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        return pl.DataFrame(schema=dict(schema))
+    stored = pl.read_parquet(path)
+    if set(schema) - set(stored.columns):
+        return pl.DataFrame(schema=dict(schema))  # written by an older version: recompute everything
+    return stored.select(list(schema))
 
 
 def frame(records: Iterable, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:

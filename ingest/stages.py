@@ -1,0 +1,362 @@
+"""Each pipeline stage over a tenant's state files, incrementally.
+
+A stage reads its upstream table, works out from fingerprints which documents
+need work (see ingest.incremental), computes only those, and atomically
+rewrites its own table. Heavy clients are passed as factories and built only
+when there is work for them, so an unchanged re-run loads no model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ingest import tables
+from ingest.chunk import Chunker, chunk_documents
+from ingest.embed import Embedder, embedding_model_key
+from ingest.enrich import enrich_chunks
+from ingest.incremental import apply_plan, fingerprint, fingerprints_of, plan_stage
+from ingest.index import (
+    IndexPoint,
+    QdrantSettings,
+    TenantIndex,
+    build_points,
+    open_qdrant,
+)
+from ingest.manifest import build_manifest, classify_changes, read_manifest, write_manifest
+from ingest.models import DocStatus, ParsedDocument, SourceDocument
+from ingest.parse import ParseSettings, elements_by_document, parse_documents
+from ingest.redact import Redactor, entity_counts_by_document, redact_elements
+from ingest.sources import scan_source
+from ingest.storage import TenantPaths, read_parquet, write_parquet
+
+DEFAULT_MAX_DELETE_FRACTION = 0.5
+FAULT_VARIABLE = "INGEST_TEST_FAULT"  # crash-safety tests inject failures inside the index stage
+
+
+class MassDeleteRefused(RuntimeError):
+    """A run would delete more of a tenant's documents than allowed."""
+
+
+class InjectedFault(RuntimeError):
+    """Raised where INGEST_TEST_FAULT asks, to prove that an interrupted run converges."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    """Counts and timings a stage reports (as Dagster metadata)."""
+
+    metadata: dict = field(default_factory=dict)
+    log: list[str] = field(default_factory=list)
+
+
+def _elapsed(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+# --- source documents -----------------------------------------------------------
+
+def read_forgotten(paths: TenantPaths) -> dict[str, str]:
+    """doc id -> sha256 of documents erased with `ingest forget`."""
+    if not paths.forgotten.is_file():
+        return {}
+    return json.loads(paths.forgotten.read_text(encoding="utf-8"))
+
+
+def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_fraction: float,
+                 allow_mass_delete: bool) -> StageResult:
+    started = time.perf_counter()
+    manifest = read_manifest(paths.manifest)
+    forgotten = read_forgotten(paths)
+    scanned = scan_source(tenant, root)
+    kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]
+    documents = tables.frame(kept, tables.SOURCE_DOCUMENTS)
+    changes, deleted = classify_changes(documents, manifest)
+    live_before = manifest.filter(pl.col("status") != DocStatus.DELETED).height
+    if deleted and not allow_mass_delete and len(deleted) > max_delete_fraction * live_before:
+        raise MassDeleteRefused(
+            f"refusing to delete {len(deleted)} of {live_before} documents of tenant {tenant} "
+            f"(more than {max_delete_fraction:.0%}): is the source folder {root} mounted and complete? "
+            f"Nothing was deleted. If the deletions are intended, run "
+            f"`ingest run --tenant {tenant} --allow-mass-delete`."
+        )
+    documents = documents.with_columns(pl.Series("change", changes, dtype=pl.String))
+    write_parquet(documents, paths.source_documents)
+    counts = {change: changes.count(change) for change in ("new", "changed", "unchanged")}
+    by_type = documents["file_type"].value_counts().sort("file_type")
+    return StageResult(
+        metadata={
+            "seen": documents.height, **counts, "deleted": len(deleted),
+            "excluded_forgotten": len(scanned) - len(kept),
+            "bytes": int(documents["size"].sum() or 0),
+            "file_types": {kind: n for kind, n in by_type.iter_rows()},
+            "seconds": _elapsed(started),
+        },
+        log=[f"{tenant}: {documents.height} documents in {root} ({counts['new']} new, {counts['changed']} "
+             f"changed, {counts['unchanged']} unchanged, {len(deleted)} deleted)"],
+    )
+
+
+# --- parsing ------------------------------------------------------------------
+
+def parse_stage(paths: TenantPaths, settings: ParseSettings,
+                on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None) -> StageResult:
+    started = time.perf_counter()
+    sources = read_parquet(paths.source_documents)
+    expected = {row["doc_id"]: fingerprint("parse", row["sha256"], settings.version)
+                for row in sources.iter_rows(named=True)}
+    stored_documents = tables.read_or_empty(paths.parsed_documents, tables.PARSED_DOCUMENTS | tables.FINGERPRINT)
+    stored_elements = tables.read_or_empty(paths.elements, tables.ELEMENTS | tables.FINGERPRINT)
+    plan = plan_stage(expected, stored_documents)
+    todo = {row["doc_id"]: row for row in sources.iter_rows(named=True) if row["doc_id"] in set(plan.compute)}
+    documents = [SourceDocument(**{k: v for k, v in todo[doc_id].items() if k != "change"})
+                 for doc_id in plan.compute]
+
+    def progress(position: int, parsed: ParsedDocument) -> None:
+        if on_progress is not None:
+            on_progress(position, len(documents), todo[parsed.doc_id]["source"], parsed)
+
+    parsed, elements = parse_documents(documents, settings, on_progress=progress)
+    parsed = apply_plan(stored_documents, plan, tables.with_fingerprints(parsed, expected))
+    elements = apply_plan(stored_elements, plan, tables.with_fingerprints(elements, expected))
+    write_parquet(parsed, paths.parsed_documents)
+    write_parquet(elements, paths.elements)
+    quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
+        sources.select("doc_id", "source"), on="doc_id")
+    return StageResult(metadata={
+        "parsed": len(plan.compute),
+        "reused": len(plan.reuse),
+        "unchanged": len(plan.keep),
+        "quarantined": quarantined.height,
+        "quarantine_reasons": {row["source"]: row["quarantine_reason"] for row in quarantined.iter_rows(named=True)},
+        "elements": elements.height,
+        "pages": int(parsed["pages"].sum() or 0),
+        "ocr_pages": int(parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))["ocr_pages"].sum() or 0),
+        "parser_version": settings.version,
+        "seconds": _elapsed(started),
+    })
+
+
+# --- redaction ----------------------------------------------------------------
+
+def redact_stage(paths: TenantPaths, policy_version: str, redactor: Callable[[], Redactor]) -> StageResult:
+    started = time.perf_counter()
+    elements = read_parquet(paths.elements)
+    expected = {doc_id: fingerprint("redact", parsed, policy_version)
+                for doc_id, parsed in fingerprints_of(elements).items()}
+    stored = tables.read_or_empty(paths.redacted_elements, tables.REDACTED_ELEMENTS | tables.FINGERPRINT)
+    plan = plan_stage(expected, stored)
+    todo = elements.filter(pl.col("doc_id").is_in(list(plan.compute))).drop("fingerprint")
+    characters = int(todo["text"].str.len_chars().sum() or 0)
+    redacted = redact_elements(todo, redactor()) if todo.height else pl.DataFrame(schema=tables.REDACTED_ELEMENTS)
+    redacted = apply_plan(stored, plan, tables.with_fingerprints(redacted, expected))
+    write_parquet(redacted, paths.redacted_elements)
+    seconds = _elapsed(started)
+    found = entity_counts_by_document(redacted.filter(pl.col("doc_id").is_in(list(plan.compute))))
+    totals: dict[str, int] = {}
+    for counts in found.values():
+        for entity_type, count in counts.items():
+            totals[entity_type] = totals.get(entity_type, 0) + count
+    return StageResult(metadata={
+        "documents_redacted": len(plan.compute),
+        "reused": len(plan.reuse) + len(plan.keep),
+        "characters": characters,
+        "characters_per_second": round(characters / seconds, 1) if characters and seconds else 0.0,
+        "entities_redacted": sum(totals.values()),
+        "entities_by_type": dict(sorted(totals.items())),
+        "documents_with_pii": sum(1 for counts in found.values() if counts),
+        "policy_version": policy_version,
+        "seconds": seconds,
+    }, log=[f"redacted {len(plan.compute)} documents ({characters} characters)"])
+
+
+# --- chunking -------------------------------------------------------------------
+
+def chunk_stage(paths: TenantPaths, chunker_version: str, chunker: Callable[[], Chunker]) -> StageResult:
+    started = time.perf_counter()
+    redacted = read_parquet(paths.redacted_elements)
+    expected = {doc_id: fingerprint("chunk", upstream, chunker_version)
+                for doc_id, upstream in fingerprints_of(redacted).items()}
+    stored = tables.read_or_empty(paths.chunks, tables.CHUNKS | tables.FINGERPRINT)
+    plan = plan_stage(expected, stored)
+    todo = redacted.filter(pl.col("doc_id").is_in(list(plan.compute))).drop("fingerprint", "entities")
+    made = chunk_documents(elements_by_document(todo), chunker()) if todo.height else []
+    chunks = apply_plan(stored, plan, tables.with_fingerprints(tables.frame(made, tables.CHUNKS), expected))
+    write_parquet(chunks, paths.chunks)
+    tokens = chunks["token_count"]
+    return StageResult(metadata={
+        "chunks": chunks.height,
+        "documents_chunked": len(plan.compute),
+        "tokens_mean": round(float(tokens.mean() or 0), 1),
+        "tokens_max": int(tokens.max() or 0),
+        "chunker_version": chunker_version,
+        "seconds": _elapsed(started),
+    })
+
+
+# --- enrichment -------------------------------------------------------------------
+
+def enrich_stage(tenant: str, paths: TenantPaths) -> StageResult:
+    started = time.perf_counter()
+    chunks = read_parquet(paths.chunks)
+    sources = read_parquet(paths.source_documents)
+    parsed = read_parquet(paths.parsed_documents)
+    redacted = read_parquet(paths.redacted_elements)
+    described = {row["doc_id"]: f"{row['source']}|{row['sha256']}|{row['modified_at']}|{row['file_type']}"
+                 for row in sources.iter_rows(named=True)}
+    expected = {doc_id: fingerprint("enrich", upstream, described[doc_id])
+                for doc_id, upstream in fingerprints_of(chunks).items()}
+    stored = tables.read_or_empty(paths.enriched_chunks, tables.ENRICHED_CHUNKS)
+    plan = plan_stage(expected, stored)
+    todo = list(plan.compute) + list(plan.reuse)  # enrichment embeds the doc id: reuse means recompute
+    computed = enrich_chunks(
+        tenant,
+        chunks.filter(pl.col("doc_id").is_in(todo)),
+        sources.filter(pl.col("doc_id").is_in(todo)),
+        parsed,
+        elements_by_document(redacted.filter(pl.col("doc_id").is_in(todo)).drop("fingerprint", "entities")),
+    )
+    computed = tables.with_fingerprints(computed, expected).select(list(tables.ENRICHED_CHUNKS))
+    kept = stored.filter(pl.col("doc_id").is_in(list(plan.keep)))
+    enriched = pl.concat([kept, computed], how="vertical_relaxed").sort(["source", "chunk_index"])
+    write_parquet(enriched, paths.enriched_chunks)
+    languages = enriched.group_by("doc_id").agg(pl.col("language").first())["language"].value_counts()
+    return StageResult(metadata={
+        "chunks": enriched.height,
+        "documents_enriched": len(todo),
+        "ocr_chunks": int(enriched["ocr"].sum() or 0),
+        "languages": dict(languages.iter_rows()),
+        "seconds": _elapsed(started),
+    })
+
+
+# --- embeddings -------------------------------------------------------------------
+
+def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embedder]) -> StageResult:
+    """Vectors for every chunk text not yet in the tenant's cache for this model.
+
+    The cache is keyed by chunk text hash, so text that did not change is never
+    embedded again, whatever happened to its document; entries no live chunk
+    uses are dropped.
+    """
+    started = time.perf_counter()
+    enriched = read_parquet(paths.enriched_chunks)
+    cache_path = paths.embedding_cache(embedding_model_key(model_name))
+    cache = pl.read_parquet(cache_path) if cache_path.is_file() else None
+    wanted = enriched.select("text_sha256", "text").unique("text_sha256", keep="first").sort("text_sha256")
+    cached = set(cache["text_sha256"].to_list()) if cache is not None else set()
+    missing = wanted.filter(~pl.col("text_sha256").is_in(list(cached)))
+    parts = [cache.filter(pl.col("text_sha256").is_in(wanted["text_sha256"].to_list()))] if cache is not None else []
+    if missing.height:
+        model = embedder()
+        vectors = model.encode(missing["text"].to_list())
+        parts.append(pl.DataFrame({
+            "text_sha256": missing["text_sha256"],
+            "vector": pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, model.dimension)),
+        }))
+    if parts:
+        write_parquet(pl.concat(parts), cache_path)
+    seconds = _elapsed(started)
+    return StageResult(metadata={
+        "embedded": missing.height,
+        "cached": wanted.height - missing.height,
+        "model": model_name,
+        "chunks_per_second": round(missing.height / seconds, 1) if missing.height and seconds else 0.0,
+        "seconds": seconds,
+    }, log=[f"embedded {missing.height} new chunk texts with {model_name}; "
+            f"{wanted.height - missing.height} came from the cache"])
+
+
+# --- index --------------------------------------------------------------------------
+
+def _fault(point: str, value: int = 0) -> None:
+    wanted = os.environ.get(FAULT_VARIABLE, "")
+    if wanted == point or (wanted.startswith(point + "=") and value >= int(wanted.split("=", 1)[1])):
+        raise InjectedFault(f"{FAULT_VARIABLE}={wanted}: interrupted on purpose")
+
+
+def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, model_name: str, run_id: str,
+                now: str, versions: dict[str, str]) -> StageResult:
+    """Bring the tenant's collection to exactly the current chunks, then record that in the manifest.
+
+    Points of new and changed documents, and any point missing from the
+    collection, are upserted first; only then are points that no current chunk
+    has deleted. A run interrupted anywhere leaves the manifest as it was, and
+    the next run repeats what was not finished.
+    """
+    started = time.perf_counter()
+    enriched = read_parquet(paths.enriched_chunks)
+    sources = read_parquet(paths.source_documents)
+    parsed = read_parquet(paths.parsed_documents)
+    redacted = read_parquet(paths.redacted_elements)
+    manifest = read_manifest(paths.manifest)
+    model_key = embedding_model_key(model_name)
+    cache_path = paths.embedding_cache(model_key)
+    vectors: dict[str, list[float]] = {}
+    dimension = 0
+    if cache_path.is_file():
+        cache = pl.read_parquet(cache_path)
+        dimension = cache.schema["vector"].size
+        vectors = dict(zip(cache["text_sha256"].to_list(), cache["vector"].to_list(), strict=True))
+    doc_versions = _document_versions(sources, manifest)
+    entity_counts = entity_counts_by_document(redacted)
+    per_document = {doc_id: {"doc_version": doc_versions[doc_id],
+                             "redaction_entities": entity_counts.get(doc_id, {})}
+                    for doc_id in enriched["doc_id"].unique().to_list()}
+    points = build_points(enriched, vectors, per_document, {**versions, "run_id": run_id, "ingested_at": now})
+    indexed = {row["doc_id"]: row["fingerprint"] for row in manifest.iter_rows(named=True)
+               if row["status"] == DocStatus.INDEXED}
+    current = fingerprints_of(enriched)
+    with open_qdrant(qdrant) as client:
+        index = TenantIndex(client, tenant)
+        if not points and index.serving_collection() is None:
+            target, publish = None, False
+        else:
+            target, publish = index.prepare(model_key, dimension or len(points[0].vector))
+        existing = index.point_ids(target) if target else set()
+        to_write = [point for point in points
+                    if point.point_id not in existing or indexed.get(point.payload["doc_id"]) != current.get(
+                        point.payload["doc_id"])]
+        upserted = index.upsert(to_write, target, after_batch=lambda n: _fault("after-upserts", n)) if target else 0
+        _fault("before-delete")
+        stale = existing - {point.point_id for point in points}
+        deleted = index.delete(sorted(stale), target) if target else 0
+        dropped = index.publish(target) if publish else []
+        total = index.count()
+        serving = index.serving_collection()
+    upserted_docs = {point.payload["doc_id"] for point in to_write}
+    new_manifest = build_manifest(
+        sources, parsed, enriched.group_by("doc_id").len().iter_rows(), manifest, current,
+        doc_versions=doc_versions, upserted_docs=upserted_docs, run_id=run_id, now=now, versions=versions,
+    )
+    write_manifest(new_manifest, paths.manifest)
+    return StageResult(metadata={
+        "collection": index.collection,
+        "serving": serving or "",
+        "store": qdrant.describe(),
+        "upserted": upserted,
+        "deleted_points": deleted,
+        "points": total,
+        "published_new_collection": publish,
+        "dropped_collections": dropped,
+        "documents_indexed": len(current),
+        "seconds": _elapsed(started),
+    }, log=[f"{index.collection} -> {serving}: {upserted} points upserted, {deleted} stale points deleted, "
+            f"{total} in all" + (f"; published a new collection for {model_name}" if publish else "")])
+
+
+def _document_versions(sources: pl.DataFrame, manifest: pl.DataFrame) -> dict[str, int]:
+    """Each live document's version: 1 when first seen, +1 each time its content changes."""
+    previous = {row["doc_id"]: (row["sha256"], row["version"]) for row in manifest.iter_rows(named=True)}
+    versions = {}
+    for doc_id, sha256 in sources.select("doc_id", "sha256").iter_rows():
+        old_sha, old_version = previous.get(doc_id, (None, 0))
+        versions[doc_id] = old_version if old_sha == sha256 and old_version else (old_version or 0) + 1
+    return versions
+
