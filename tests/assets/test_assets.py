@@ -66,13 +66,16 @@ def test_whole_graph_materialises_one_tenant(tenant_home):
     assert metadata["source_documents"]["seen"] == 4
     assert metadata["source_documents"]["new"] == 4
     assert metadata["parsed_documents"]["quarantined"] == 1
-    assert "`locked.pdf`: encrypted" in metadata["parsed_documents"]["quarantine_reasons"]
+    assert metadata["parsed_documents"]["quarantine_reasons"]["locked.pdf"].startswith("encrypted")
     assert metadata["redacted_documents"]["entities_by_type"].get("PERSON", 0) >= 1
-    assert metadata["chunks"]["chunks"] == metadata["embeddings"]["embedded"] == metadata["qdrant_index"]["points"]
+    assert metadata["chunks"]["chunks"] == metadata["qdrant_index"]["upserted"] == metadata["qdrant_index"]["points"]
     assert metadata["qdrant_index"]["documents_indexed"] == 3
 
     paths = TenantPaths.for_tenant(home, TENANT)
     redacted = pl.read_parquet(paths.redacted_elements)
+    unique_texts = pl.read_parquet(paths.enriched_chunks)["text_sha256"].n_unique()
+    assert metadata["embeddings"]["embedded"] == unique_texts  # identical chunk texts are embedded once
+    assert metadata["qdrant_index"]["serving"].startswith("tenant_asset-test__")
     assert not redacted["text"].str.contains("Olivia Bennett").any()
     manifest = pl.read_parquet(paths.manifest)
     assert sorted(manifest["status"].to_list()) == ["indexed", "indexed", "indexed", "quarantined"]
@@ -122,3 +125,32 @@ def test_registry_sensor_adds_a_partition_for_each_configured_tenant(tmp_path):
         del os.environ["INGEST_CONFIG"]
     requests = result.dynamic_partitions_requests
     assert [(r.partitions_def_name, list(r.partition_keys)) for r in requests] == [(TENANTS_PARTITION, ["south"])]
+
+
+def test_an_unchanged_rerun_parses_redacts_and_embeds_nothing(tenant_home):
+    home, _, instance = tenant_home
+    resources = make_resources(home)
+    assert dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources).success
+    again = metadata_of(dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT,
+                                       resources=resources))
+    assert again["source_documents"]["unchanged"] == 4
+    assert again["parsed_documents"]["parsed"] == 0
+    assert again["redacted_documents"]["documents_redacted"] == 0
+    assert again["chunks"]["documents_chunked"] == 0
+    assert again["embeddings"]["embedded"] == 0
+    assert (again["qdrant_index"]["upserted"], again["qdrant_index"]["deleted_points"]) == (0, 0)
+
+
+def test_mass_deletion_is_refused_unless_allowed_by_run_config(tenant_home):
+    home, source, instance = tenant_home
+    resources = make_resources(home)
+    assert dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources).success
+    for path in source.iterdir():
+        path.unlink()
+    refused = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources,
+                             raise_on_error=False)
+    assert not refused.success and "--allow-mass-delete" in failure_message(refused)
+    allowed = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources,
+                             run_config={"ops": {"source_documents": {"config": {"allow_mass_delete": True}}}})
+    assert metadata_of(allowed)["source_documents"]["deleted"] == 4
+    assert metadata_of(allowed)["qdrant_index"]["points"] == 0

@@ -31,9 +31,11 @@ INGEST = str(Path(sys.executable).with_name("ingest"))
 PERSON, EMAIL, PHONE = "Margaret Thornton", "margaret.thornton@example.org", "+1 212 555 0187"
 
 
-def ingest(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in ("DAGSTER_HOME", "INGEST_CONFIG")}
-    env["INGEST_HOME"] = str(home)
+def ingest(home: Path, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the installed `ingest` command with its state in `home` (and extra environment)."""
+    base = {key: value for key, value in os.environ.items()
+            if key not in ("DAGSTER_HOME", "INGEST_CONFIG", "INGEST_EMBED_MODEL", "INGEST_TEST_FAULT")}
+    env = {**base, **(env or {}), "INGEST_HOME": str(home)}
     completed = subprocess.run([INGEST, *args], capture_output=True, text=True, env=env, timeout=600)
     if check and completed.returncode != 0:
         raise AssertionError(f"ingest {' '.join(args)} exited {completed.returncode}:\n{completed.stderr[-3000:]}")
@@ -206,7 +208,7 @@ def test_rerun_detects_unchanged_changed_and_deleted_documents(tmp_path):
     assert first["docs"]["new"] == 3
 
     again = last_json(ingest(home, "run", "--tenant", "gamma", "--json"))
-    assert again["docs"]["unchanged"] == 3 and again["points"]["deleted"] == 0
+    assert again["docs"]["unchanged"] == 3 and again["points"] == {"upserted": 0, "deleted": 0}
 
     write_markdown(source / "edit.md", [Section("Edit", ("The second version mentions a lighthouse.",))])
     (source / "drop.md").unlink()
