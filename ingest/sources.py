@@ -63,8 +63,14 @@ def _walk_visible_files(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def scan_source(tenant: str, root: Path) -> list[SourceDocument]:
-    """Every visible file under the tenant's source folder, in a stable order."""
+def scan_source(tenant: str, root: Path, known_types: dict[str, tuple[str, str]] | None = None
+                ) -> list[SourceDocument]:
+    """Every visible file under the tenant's source folder, in a stable order.
+
+    `known_types` maps sha256 to (kind, mime type) from an earlier scan, so an
+    unchanged file costs a hash and nothing more.
+    """
+    known_types = known_types or {}
     root = root.resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"source folder {root} does not exist or is not a folder")
@@ -72,13 +78,14 @@ def scan_source(tenant: str, root: Path) -> list[SourceDocument]:
     for path in _walk_visible_files(root):
         source = path.relative_to(root).as_posix()
         stat = path.stat()
-        kind, mime = detect_file_type(path)
+        sha256 = file_sha256(path)
+        kind, mime = known_types.get(sha256) or detect_file_type(path)
         documents.append(
             SourceDocument(
                 doc_id=make_doc_id(tenant, source),
                 source=source,
                 path=str(path),
-                sha256=file_sha256(path),
+                sha256=sha256,
                 size=stat.st_size,
                 modified_at=stat.st_mtime,
                 file_type=kind,

@@ -74,7 +74,10 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
     started = time.perf_counter()
     manifest = read_manifest(paths.manifest)
     forgotten = read_forgotten(paths)
-    scanned = scan_source(tenant, root)
+    previous = tables.read_or_empty(paths.source_documents, tables.SOURCE_DOCUMENTS)
+    known_types = {sha: (kind, mime) for sha, kind, mime in
+                   previous.select("sha256", "file_type", "mime_type").iter_rows()}
+    scanned = scan_source(tenant, root, known_types)
     kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]
     documents = tables.frame(kept, tables.SOURCE_DOCUMENTS)
     changes, deleted = classify_changes(documents, manifest)
@@ -336,7 +339,16 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         doc_versions=doc_versions, upserted_docs=upserted_docs, run_id=run_id, now=now, versions=versions,
     )
     write_manifest(new_manifest, paths.manifest)
+    changes = dict(sources["change"].value_counts().iter_rows()) if sources.height else {}
+    run_documents = {
+        "new": changes.get("new", 0), "changed": changes.get("changed", 0),
+        "unchanged": changes.get("unchanged", 0),
+        "deleted": int(new_manifest.filter((pl.col("status") == DocStatus.DELETED)
+                                           & (pl.col("deleted_at") == now)).height),
+        "quarantined": int(parsed["quarantine_reason"].is_not_null().sum()),
+    }
     return StageResult(metadata={
+        "documents_this_run": run_documents,
         "collection": index.collection,
         "serving": serving or "",
         "store": qdrant.describe(),

@@ -26,3 +26,163 @@ def scan_one():
         return documents[path.name]
 
     return scan
+
+
+# --- a tiny tenant driven through the stage functions ---------------------------------
+
+MODEL = "all-MiniLM-L6-v2"
+POLICY = "policy-1"
+CHUNKER = "chunker-1"
+
+# One phrase per document that appears nowhere else: erasure and lineage tests look for them.
+PHRASES = {
+    "policy.md": "unused item within 45 days",
+    "shipping.txt": "tracked couriers to every continent",
+    "hours.html": "warehouse opens at seven",
+}
+
+
+def _write_documents(source: Path) -> None:
+    from ingest.synthetic import Section, write_html, write_markdown, write_text
+
+    write_markdown(source / "policy.md", [
+        Section("Returns policy", (
+            "Customers may return any unused item within 45 days of delivery for a refund.",
+            "Questions about returns go to John Smith at 212-555-0199 on weekdays.",
+        )),
+        Section("Refunds", ("Refunds reach the original card within five business days.",)),
+    ])
+    write_text(source / "shipping.txt", [
+        Section("Shipping", ("Parcels travel with tracked couriers to every continent.",)),
+    ])
+    write_html(source / "hours.html", [
+        Section("Opening hours", ("The warehouse opens at seven and closes at noon on Saturdays.",)),
+    ])
+
+
+class TinyTenant:
+    """A tenant with three small documents (markdown, text, HTML) and its state under tmp_path.
+
+    `run` drives every stage function in order, with the real redactor, a real
+    chunker (regex tokenizer) and the real embedding model, each behind a
+    factory that counts how often it was built (or fails the test, with
+    forbid=True).
+    """
+
+    def __init__(self, root: Path, redactor, embedder, name: str = "acme") -> None:
+        from ingest.index import QdrantSettings
+        from ingest.storage import TenantPaths
+
+        self.name = name
+        self.source = root / "source"
+        self.home = root / "home"
+        self.paths = TenantPaths.for_tenant(self.home, name)
+        self.qdrant = QdrantSettings(path=self.home / "qdrant")
+        self._redactor = redactor
+        self._embedder = embedder
+        self.built: dict[str, int] = {}
+        self.source.mkdir(parents=True, exist_ok=True)
+        _write_documents(self.source)
+
+    # factories ---------------------------------------------------------------------
+    def _factory(self, kind: str, make, forbid: bool):
+        def build():
+            if forbid:
+                raise AssertionError(f"the {kind} was built although the stage had no work for it")
+            self.built[kind] = self.built.get(kind, 0) + 1
+            return make()
+
+        return build
+
+    def chunker(self):
+        from ingest.chunk import ChunkSettings, Chunker
+
+        return Chunker(word_offsets, ChunkSettings(max_tokens=24, overlap_tokens=4), model_limit=512)
+
+    @staticmethod
+    def versions(policy: str = POLICY, chunker: str = CHUNKER, model: str = MODEL) -> dict[str, str]:
+        from ingest.parse import ParseSettings
+
+        return {"parser_version": ParseSettings().version, "redaction_policy": policy,
+                "chunker_version": chunker, "embedding_model": model}
+
+    # stages ------------------------------------------------------------------------
+    def source_stage(self, *, allow_mass_delete: bool = False, max_delete_fraction: float = 0.5) -> dict:
+        from ingest.stages import source_stage
+
+        return source_stage(self.name, self.source, self.paths, max_delete_fraction=max_delete_fraction,
+                            allow_mass_delete=allow_mass_delete).metadata
+
+    def index_stage(self, run_id: str, *, model: str = MODEL, policy: str = POLICY,
+                    chunker: str = CHUNKER) -> dict:
+        from ingest.stages import index_stage
+
+        return index_stage(self.name, self.paths, self.qdrant, model_name=model, run_id=run_id,
+                           now=f"at-{run_id}", versions=self.versions(policy, chunker, model)).metadata
+
+    def run(self, run_id: str = "run-1", *, policy: str = POLICY, chunker: str = CHUNKER, model: str = MODEL,
+            embedder=None, forbid: bool = False, allow_mass_delete: bool = False, index: bool = True) -> dict:
+        """Every stage in order; the metadata of each, by stage name."""
+        from ingest.parse import ParseSettings
+        from ingest.stages import chunk_stage, embed_stage, enrich_stage, parse_stage, redact_stage
+
+        embedder = embedder or self._embedder
+        result = {"source": self.source_stage(allow_mass_delete=allow_mass_delete)}
+        result["parse"] = parse_stage(self.paths, ParseSettings()).metadata
+        result["redact"] = redact_stage(self.paths, policy,
+                                        self._factory("redactor", lambda: self._redactor, forbid)).metadata
+        result["chunk"] = chunk_stage(self.paths, chunker, self._factory("chunker", self.chunker, forbid)).metadata
+        result["enrich"] = enrich_stage(self.name, self.paths).metadata
+        result["embed"] = embed_stage(self.paths, model, self._factory("embedder", lambda: embedder,
+                                                                       forbid)).metadata
+        if index:
+            result["index"] = self.index_stage(run_id, model=model, policy=policy, chunker=chunker)
+        return result
+
+    # state -------------------------------------------------------------------------
+    def doc_id(self, source: str) -> str:
+        from ingest.sources import make_doc_id
+
+        return make_doc_id(self.name, source)
+
+    def enriched(self):
+        import polars as pl
+
+        return pl.read_parquet(self.paths.enriched_chunks)
+
+    def manifest(self):
+        from ingest.manifest import read_manifest
+
+        return read_manifest(self.paths.manifest)
+
+    def manifest_row(self, source: str) -> dict:
+        import polars as pl
+
+        return self.manifest().filter(pl.col("source") == source).row(0, named=True)
+
+    def points(self, collection: str | None = None) -> dict[str, dict]:
+        """point id -> payload of the collection the alias serves (or of `collection`)."""
+        from ingest.index import TenantIndex, open_qdrant
+
+        with open_qdrant(self.qdrant) as client:
+            hits = list(TenantIndex(client, self.name).scroll(collection))
+        ids = [hit.point_id for hit in hits]
+        assert len(ids) == len(set(ids))
+        return {hit.point_id: hit.payload for hit in hits}
+
+    def desired_point_ids(self) -> set[str]:
+        return set(self.enriched()["point_id"].to_list())
+
+    def store(self) -> tuple[str | None, list[str], int]:
+        """(collection the alias serves, every collection in the store, points the alias serves)."""
+        from ingest.index import TenantIndex, open_qdrant
+
+        with open_qdrant(self.qdrant) as client:
+            index = TenantIndex(client, self.name)
+            names = sorted(c.name for c in client.get_collections().collections)
+            return index.serving_collection(), names, index.count()
+
+
+@pytest.fixture
+def tenant(tmp_path, redactor, embedder) -> TinyTenant:
+    return TinyTenant(tmp_path, redactor, embedder)

@@ -1,9 +1,16 @@
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ingest.embed import PACKAGED_MINILM_NAMES, Embedder, ModelNotAvailable, resolve_model_path
+from ingest.embed import (
+    PACKAGED_MINILM_NAMES,
+    Embedder,
+    ModelNotAvailable,
+    embedding_model_key,
+    resolve_model_path,
+)
 
 
 def test_dimension_is_384(embedder):
@@ -72,3 +79,20 @@ def test_resolve_model_path_keeps_a_hub_name(tmp_path, monkeypatch):
 def test_missing_model_raises_model_not_available(tmp_path):
     with pytest.raises(ModelNotAvailable, match="INGEST_EMBED_MODEL"):
         Embedder(str(tmp_path / "no-such-model"))
+
+
+@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2",
+                                  "/opt/models/My Model (v2)!", "C:\\models\\e5", "../../etc/passwd", "é" * 80])
+def test_embedding_model_key_is_safe_for_file_and_collection_names(name):
+    from ingest.index import TenantIndex
+
+    key = embedding_model_key(name)
+    assert re.fullmatch(r"[a-z0-9-]{1,41}", key), key
+    assert key == embedding_model_key(name)
+    assert TenantIndex(None, "acme").physical_collection(key) == f"tenant_acme__{key}"
+
+
+def test_embedding_model_key_tells_apart_models_with_the_same_folder_name():
+    assert embedding_model_key("/a/model") != embedding_model_key("/b/model")
+    assert embedding_model_key("all-MiniLM-L6-v2") != embedding_model_key("sentence-transformers/all-MiniLM-L6-v2")
+    assert embedding_model_key("all-MiniLM-L6-v2").startswith("all-minilm-l6-v2-")

@@ -119,3 +119,13 @@ def test_enrich_drops_chunks_of_unknown_documents(pipeline):
     kept = documents.head(1)
     enriched = enrich_chunks("acme", chunks, kept, parsed, by_doc)
     assert set(enriched["doc_id"]) == set(kept["doc_id"])
+
+
+def test_enrich_carries_the_parse_strategy_and_drops_the_chunks_fingerprint(pipeline):
+    chunks, documents, parsed, by_doc = pipeline
+    fingerprinted = chunks.with_columns(pl.lit("f" * 32).alias("fingerprint"))
+    enriched = enrich_chunks("acme", fingerprinted, documents, parsed, by_doc)
+    assert "fingerprint" not in enriched.columns
+    assert set(enriched["strategy"]) == {"partition"}
+    assert set(enriched.columns) == set(tables.ENRICHED_CHUNKS) - {"fingerprint"}
+    assert enriched.equals(enrich_chunks("acme", chunks, documents, parsed, by_doc))

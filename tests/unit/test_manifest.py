@@ -1,7 +1,14 @@
 import polars as pl
 
 from ingest import tables
-from ingest.manifest import MANIFEST, build_manifest, classify_changes, read_manifest, write_manifest
+from ingest.manifest import (
+    MANIFEST,
+    VERSION_COLUMNS,
+    build_manifest,
+    classify_changes,
+    read_manifest,
+    write_manifest,
+)
 
 
 def documents(*rows):
@@ -13,16 +20,37 @@ def documents(*rows):
 
 def parsed(reasons):
     return tables.frame([{"doc_id": doc_id, "parser": "p", "pages": 1, "ocr_pages": 0, "elements": 1,
-                          "quarantine_reason": reason} for doc_id, reason in reasons.items()],
-                        tables.PARSED_DOCUMENTS)
+                          "quarantine_reason": reason, "strategy": "partition"}
+                         for doc_id, reason in reasons.items()], tables.PARSED_DOCUMENTS)
+
+
+OLD_VERSIONS = {"parser_version": "parse-1", "redaction_policy": "redact-1", "chunker_version": "chunk-1",
+                "embedding_model": "model-1"}
+NEW_VERSIONS = {"parser_version": "parse-2", "redaction_policy": "redact-2", "chunker_version": "chunk-2",
+                "embedding_model": "model-2"}
 
 
 def manifest(*rows):
-    """A manifest from (doc_id, sha256, status) triples."""
+    """A manifest written by run-0 from (doc_id, sha256, status) triples; fingerprint f-<doc_id>."""
     return pl.DataFrame([{"doc_id": doc_id, "source": f"{doc_id}.txt", "sha256": sha, "size": 10,
-                          "status": status, "reason": None, "chunks": 2, "run_id": "run-0",
-                          "updated_at": "2026-01-01", "versions": "v"} for doc_id, sha, status in rows],
-                        schema=MANIFEST)
+                          "status": status, "reason": None, "chunks": 2, "version": 1,
+                          "fingerprint": None if status == "deleted" else f"f-{doc_id}", "run_id": "run-0",
+                          "indexed_at": "2026-01-01", "deleted_at": "2026-01-01" if status == "deleted" else None,
+                          **OLD_VERSIONS} for doc_id, sha, status in rows], schema=MANIFEST)
+
+
+def build(docs, previous, *, reasons=None, counts=None, fingerprints=None, upserted=(), versions=None, run_id="run-1"):
+    ids = docs["doc_id"].to_list()
+    return build_manifest(
+        docs, parsed(reasons if reasons is not None else dict.fromkeys(ids)),
+        (counts if counts is not None else dict.fromkeys(ids, 1)).items(), previous,
+        fingerprints if fingerprints is not None else {doc_id: f"f-{doc_id}" for doc_id in ids},
+        doc_versions=dict.fromkeys(ids, 1), upserted_docs=set(upserted), run_id=run_id, now="2026-02-02",
+        versions=versions or NEW_VERSIONS)
+
+
+def row(frame, doc_id):
+    return frame.filter(pl.col("doc_id") == doc_id).row(0, named=True)
 
 
 EMPTY = pl.DataFrame(schema=MANIFEST)
@@ -55,40 +83,74 @@ def test_quarantined_documents_still_count_as_known():
 
 def test_build_manifest_records_indexed_and_quarantined_documents():
     reasons = {"a": None, "b": "encrypted: needs a password"}
-    result = build_manifest(documents(("a", "1"), ("b", "2")), parsed(reasons), {"a": 4}, EMPTY,
-                            run_id="run-1", now="2026-02-02", versions="v2")
-    rows = {row["doc_id"]: row for row in result.iter_rows(named=True)}
-    assert (rows["a"]["status"], rows["a"]["reason"], rows["a"]["chunks"]) == ("indexed", None, 4)
-    assert (rows["b"]["status"], rows["b"]["reason"], rows["b"]["chunks"]) == (
-        "quarantined", "encrypted: needs a password", 0)
-    assert {row["run_id"] for row in rows.values()} == {"run-1"}
-    assert {row["versions"] for row in rows.values()} == {"v2"}
+    result = build(documents(("a", "1"), ("b", "2")), EMPTY, reasons=reasons, counts={"a": 4},
+                   fingerprints={"a": "f-a"}, upserted={"a"})
+    a, b = row(result, "a"), row(result, "b")
+    assert (a["status"], a["reason"], a["chunks"], a["fingerprint"]) == ("indexed", None, 4, "f-a")
+    assert (b["status"], b["reason"], b["chunks"], b["fingerprint"]) == (
+        "quarantined", "encrypted: needs a password", 0, None)
+    for new in (a, b):
+        assert (new["run_id"], new["indexed_at"], new["deleted_at"], new["version"]) == (
+            "run-1", "2026-02-02", None, 1)
+        assert {column: new[column] for column in VERSION_COLUMNS} == NEW_VERSIONS
     assert result.schema == pl.Schema(MANIFEST)
+
+
+def test_build_manifest_records_each_documents_version():
+    result = build_manifest(documents(("a", "1"), ("b", "2")), parsed({"a": None, "b": None}), [], EMPTY, {},
+                            doc_versions={"a": 3, "b": 1}, upserted_docs=set(), run_id="r", now="n",
+                            versions=NEW_VERSIONS)
+    assert dict(result.select("doc_id", "version").iter_rows()) == {"a": 3, "b": 1}
+
+
+def test_a_document_this_run_did_not_rewrite_keeps_its_run_time_and_settings():
+    previous = manifest(("kept", "1", "indexed"), ("rewritten", "2", "indexed"))
+    result = build(documents(("kept", "1"), ("rewritten", "2")), previous, upserted={"rewritten"})
+    kept, rewritten = row(result, "kept"), row(result, "rewritten")
+    assert (kept["run_id"], kept["indexed_at"]) == ("run-0", "2026-01-01")
+    assert {column: kept[column] for column in VERSION_COLUMNS} == OLD_VERSIONS
+    assert (rewritten["run_id"], rewritten["indexed_at"]) == ("run-1", "2026-02-02")
+    assert {column: rewritten[column] for column in VERSION_COLUMNS} == NEW_VERSIONS
+
+
+def test_a_document_whose_fingerprint_changed_gets_this_runs_settings():
+    previous = manifest(("a", "1", "indexed"))
+    result = build(documents(("a", "1")), previous, fingerprints={"a": "f-a-2"})
+    a = row(result, "a")
+    assert (a["run_id"], a["fingerprint"], a["redaction_policy"]) == ("run-1", "f-a-2", "redact-2")
+
+
+def test_a_document_that_was_quarantined_and_now_indexes_gets_this_run():
+    previous = manifest(("a", "1", "quarantined"))
+    assert row(build(documents(("a", "1")), previous), "a")["run_id"] == "run-1"
 
 
 def test_build_manifest_writes_tombstones_for_documents_gone():
     previous = manifest(("kept", "1", "indexed"), ("gone", "2", "indexed"))
-    result = build_manifest(documents(("kept", "1")), parsed({"kept": None}), {"kept": 1}, previous,
-                            run_id="run-1", now="2026-02-02", versions="v")
-    gone = result.filter(pl.col("doc_id") == "gone").row(0, named=True)
-    assert gone["status"] == "deleted"
-    assert gone["chunks"] == 0
-    assert (gone["run_id"], gone["updated_at"]) == ("run-1", "2026-02-02")
-    assert gone["sha256"] == "2"
+    result = build(documents(("kept", "1")), previous)
+    gone = row(result, "gone")
+    assert (gone["status"], gone["chunks"], gone["fingerprint"]) == ("deleted", 0, None)
+    assert (gone["run_id"], gone["deleted_at"]) == ("run-1", "2026-02-02")
+    assert (gone["sha256"], gone["indexed_at"], gone["version"]) == ("2", "2026-01-01", 1)  # what it was
+    assert {column: gone[column] for column in VERSION_COLUMNS} == OLD_VERSIONS
 
 
 def test_old_tombstones_are_kept_unchanged():
     previous = manifest(("gone", "2", "deleted"))
-    result = build_manifest(documents(), parsed({}), {}, previous, run_id="run-2", now="later", versions="v")
+    result = build(documents(), previous, run_id="run-2")
     assert result.to_dicts() == previous.to_dicts()
 
 
 def test_a_manifest_row_per_document_sorted_by_source():
-    previous = manifest(("c", "3", "indexed"))
-    result = build_manifest(documents(("b", "2"), ("a", "1")), parsed({"a": None, "b": None}), {}, previous,
-                            run_id="r", now="n", versions="v")
+    previous = manifest(("c", "3", "indexed"), ("a", "1", "indexed"))
+    result = build(documents(("b", "2"), ("a", "1")), previous)
     assert result["source"].to_list() == ["a.txt", "b.txt", "c.txt"]
     assert result["doc_id"].n_unique() == result.height
+
+
+def test_build_manifest_of_nothing_is_empty_with_the_schema():
+    result = build(documents(), EMPTY)
+    assert result.height == 0 and result.schema == pl.Schema(MANIFEST)
 
 
 def test_manifest_round_trips_through_parquet(tmp_path):
@@ -102,3 +164,18 @@ def test_reading_a_missing_manifest_gives_an_empty_one(tmp_path):
     result = read_manifest(tmp_path / "nope.parquet")
     assert result.height == 0
     assert result.schema == pl.Schema(MANIFEST)
+
+
+def test_reading_a_manifest_of_an_older_version_fills_the_new_columns(tmp_path):
+    path = tmp_path / "manifest.parquet"
+    pl.DataFrame({"doc_id": ["a"], "source": ["a.txt"], "sha256": ["1"], "size": [10], "status": ["indexed"],
+                  "reason": [None], "chunks": [2], "run_id": ["run-0"], "updated_at": ["2026-01-01"],
+                  "versions": ["v"]}, schema_overrides={"reason": pl.String}).write_parquet(path)
+    result = read_manifest(path)
+    assert result.schema == pl.Schema(MANIFEST)
+    a = result.row(0, named=True)
+    assert (a["doc_id"], a["sha256"], a["status"], a["chunks"], a["run_id"]) == ("a", "1", "indexed", 2, "run-0")
+    assert a["fingerprint"] is None and a["version"] is None and a["embedding_model"] is None
+    # its documents count as known, and nothing carries over from a row without a fingerprint
+    assert classify_changes(documents(("a", "1")), result)[0] == ["unchanged"]
+    assert row(build(documents(("a", "1")), result), "a")["run_id"] == "run-1"

@@ -106,6 +106,14 @@ def test_text_layer_pdf_is_not_ocrd_and_has_page_numbers(corpus):
     assert all(element.page in (1, 2) for element in parsed.elements)
 
 
+@pytest.mark.parametrize("name, strategy", [
+    ("report.pdf", "text-layer"), ("scan.pdf", "ocr"), ("photo.png", "ocr"), ("readme.md", "partition"),
+    ("memo.docx", "partition"), ("mail.eml", "partition"),
+])
+def test_each_document_records_how_its_text_was_obtained(corpus, name, strategy):
+    assert corpus(name).strategy == strategy
+
+
 def test_scanned_pdf_is_ocrd_with_confidence(corpus):
     parsed = corpus("scan.pdf")
     assert (parsed.pages, parsed.ocr_pages) == (1, 1)
@@ -143,6 +151,7 @@ def test_pdf_mixing_text_and_scanned_pages_ocrs_only_the_scanned_page(tmp_path, 
     assert "invoice number 4711" in " ".join(e.text for e in second)
     assert [e.index for e in parsed.elements] == list(range(len(parsed.elements)))
     assert [e.page for e in parsed.elements] == sorted(e.page for e in parsed.elements)
+    assert parsed.strategy == "text-layer+ocr"
 
 
 @pytest.mark.parametrize("name", HEADED)
@@ -226,6 +235,9 @@ def test_parse_documents_returns_one_row_per_document_and_all_elements(source_di
     assert reasons[empty].startswith("empty")
     assert elements.height == parsed["elements"].sum() > 0
     assert empty not in elements["doc_id"].to_list()
+    strategies = dict(zip(parsed["doc_id"], parsed["strategy"], strict=True))
+    assert strategies.pop(empty) == ""  # nothing was read from a quarantined file
+    assert set(strategies.values()) == {"partition"}
 
 
 def test_elements_by_document_round_trips_the_elements(source_dir, sections):

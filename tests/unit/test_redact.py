@@ -1,8 +1,16 @@
+import json
+
 import polars as pl
 import pytest
 
 from ingest import tables
-from ingest.redact import RedactionPolicy, _Span, apply_placeholders, redact_elements
+from ingest.redact import (
+    RedactionPolicy,
+    _Span,
+    apply_placeholders,
+    entity_counts_by_document,
+    redact_elements,
+)
 
 NAME = "John Smith"
 EMAIL = "john.smith@example.com"
@@ -107,30 +115,43 @@ def elements():
     return tables.frame(rows, tables.ELEMENTS)
 
 
-def test_redact_elements_counts_per_document_and_entity_type(elements, redactor):
-    _, counts = redact_elements(elements, redactor)
-    assert counts.columns == list(tables.REDACTIONS)
-    assert sorted(counts.iter_rows()) == [
-        ("doc-a", "EMAIL_ADDRESS", 2), ("doc-a", "PERSON", 1), ("doc-a", "PHONE_NUMBER", 1)]
+def test_redact_elements_records_what_was_found_in_each_element(elements, redactor):
+    redacted = redact_elements(elements, redactor)
+    assert [json.loads(entities) for entities in redacted["entities"]] == [
+        {}, {"EMAIL_ADDRESS": 1, "PERSON": 1, "PHONE_NUMBER": 1}, {"EMAIL_ADDRESS": 1}, {}]
+    assert redacted["text"][1] == "Please contact <PERSON> at <EMAIL_ADDRESS> or call <PHONE_NUMBER> before Friday."
 
 
 def test_redact_elements_keeps_rows_and_other_columns(elements, redactor):
-    redacted, _ = redact_elements(elements, redactor)
-    assert redacted.columns == elements.columns
-    assert redacted.drop("text").equals(elements.drop("text"))
+    redacted = redact_elements(elements, redactor)
+    assert redacted.columns == list(tables.REDACTED_ELEMENTS)
+    assert redacted.schema == pl.Schema(tables.REDACTED_ELEMENTS)
+    assert redacted.drop("text", "entities").equals(elements.drop("text"))
     assert redacted["text"][3] == elements["text"][3]
 
 
 def test_redact_elements_never_contains_raw_values(elements, redactor):
-    redacted, counts = redact_elements(elements, redactor)
-    for frame in (redacted, counts):
-        for column in frame.columns:
-            rendered = " ".join(str(value) for value in frame[column].to_list())
-            for value in (NAME, EMAIL, PHONE, "anna.berg@example.net"):
-                assert value not in rendered, (column, value)
+    redacted = redact_elements(elements, redactor)
+    for column in redacted.columns:
+        rendered = " ".join(str(value) for value in redacted[column].to_list())
+        for value in (NAME, EMAIL, PHONE, "anna.berg@example.net"):
+            assert value not in rendered, (column, value)
 
 
 def test_redact_elements_of_no_elements_is_empty(redactor):
-    redacted, counts = redact_elements(tables.frame([], tables.ELEMENTS), redactor)
-    assert redacted.height == 0 and counts.height == 0
-    assert counts.schema == pl.Schema(tables.REDACTIONS)
+    redacted = redact_elements(tables.frame([], tables.ELEMENTS), redactor)
+    assert redacted.height == 0
+    assert redacted.schema == pl.Schema(tables.REDACTED_ELEMENTS)
+    assert entity_counts_by_document(redacted) == {}
+
+
+def test_entity_counts_by_document_adds_up_each_documents_elements(elements, redactor):
+    counts = entity_counts_by_document(redact_elements(elements, redactor))
+    assert counts == {"doc-a": {"EMAIL_ADDRESS": 2, "PERSON": 1, "PHONE_NUMBER": 1}, "doc-b": {}}
+    assert list(counts["doc-a"]) == sorted(counts["doc-a"])
+
+
+def test_entity_counts_by_document_of_a_stored_frame():
+    frame = pl.DataFrame({"doc_id": ["x", "x", "y", "x"],
+                          "entities": ['{"PERSON": 2}', '{"IBAN_CODE": 1, "PERSON": 1}', "{}", "{}"]})
+    assert entity_counts_by_document(frame) == {"x": {"IBAN_CODE": 1, "PERSON": 3}, "y": {}}

@@ -46,10 +46,23 @@ def test_read_parquet_of_missing_file_says_what_to_do(tmp_path):
 
 def test_tenant_paths_live_under_the_tenant_folder(tmp_path):
     paths = TenantPaths.for_tenant(tmp_path, "acme")
+    root = tmp_path / "tenants" / "acme"
     stage_files = [paths.source_documents, paths.parsed_documents, paths.elements, paths.redacted_elements,
-                   paths.chunks, paths.enriched_chunks, paths.embeddings, paths.redactions, paths.manifest]
-    assert all(path.parent == tmp_path / "tenants" / "acme" for path in stage_files)
+                   paths.chunks, paths.enriched_chunks, paths.manifest, paths.audit_log, paths.forgotten]
+    assert all(path.parent == root for path in stage_files)
     assert len(set(stage_files)) == len(stage_files)
+
+
+def test_each_embedding_model_has_its_own_cache_file_in_the_tenant_folder(tmp_path):
+    from ingest.embed import embedding_model_key
+
+    paths = TenantPaths.for_tenant(tmp_path, "acme")
+    first = paths.embedding_cache(embedding_model_key("all-MiniLM-L6-v2"))
+    second = paths.embedding_cache(embedding_model_key("/models/all-MiniLM-L6-v2"))
+    assert first != second
+    assert first.parent == second.parent == tmp_path / "tenants" / "acme" / "embedding_cache"
+    assert first.suffix == ".parquet"
+    assert paths.embedding_cache("k") != TenantPaths.for_tenant(tmp_path, "globex").embedding_cache("k")
 
 
 @pytest.mark.parametrize("tenant", ["../other", "acme/../../x", ""])

@@ -1,0 +1,99 @@
+"""Lineage: from a point back to its chunk, document version, source file and run."""
+
+import polars as pl
+import pytest
+
+from ingest.config import ConfigError
+from ingest.embed import embedding_model_key
+from ingest.lineage import trace
+from ingest.sources import file_sha256
+from tests.unit.conftest import MODEL, PHRASES, TinyTenant
+
+
+class Runs:
+    """describe_run for the tests: answers from a dict and remembers what it was asked."""
+
+    def __init__(self):
+        self.asked = []
+
+    def __call__(self, run_id: str) -> dict:
+        self.asked.append(run_id)
+        return {"run_id": run_id, "status": "SUCCESS", "url": f"http://ui/runs/{run_id}"}
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory, redactor, embedder):
+    """One indexed tenant that the read-only tests share."""
+    tenant = TinyTenant(tmp_path_factory.mktemp("lineage"), redactor, embedder)
+    tenant.run("run-1")
+    return tenant
+
+
+def trace_of(tenant, **start):
+    runs = Runs()
+    return trace("acme", tenant.source, tenant.paths, tenant.qdrant, describe_run=runs, **start), runs
+
+
+def chunk_row(tenant, point_id) -> dict:
+    return tenant.enriched().filter(pl.col("point_id") == point_id).row(0, named=True)
+
+
+def test_a_point_leads_to_its_chunk_document_file_and_run(indexed):
+    enriched = indexed.enriched().filter(pl.col("source") == "policy.md")
+    row = enriched.filter(pl.col("text").str.contains(PHRASES["policy.md"])).row(0, named=True)
+    [chain], runs = trace_of(indexed, point_id=row["point_id"])
+    point = chain["point"]
+    assert point["id"] == row["point_id"]
+    assert point["collection"] == f"tenant_acme__{embedding_model_key(MODEL)}"
+    for name in ("chunk_index", "start", "end", "pages", "section_path", "text_sha256", "parser", "strategy",
+                 "ocr", "ocr_confidence"):
+        assert point[name] == row[name], name
+    assert (point["parser"], point["strategy"]) == ("unstructured:md", "partition")
+    assert (point["doc_version"], point["ingested_at"]) == (1, "at-run-1")
+    assert point["redaction_entities"] == {"PERSON": 1, "PHONE_NUMBER": 1}
+    assert chain["document"] == indexed.manifest_row("policy.md")
+    assert chain["source"] == {"path": "policy.md", "absolute_path": str(indexed.source / "policy.md"),
+                               "exists": True, "sha256": file_sha256(indexed.source / "policy.md"),
+                               "unchanged": True}
+    assert chain["run"] == {"run_id": "run-1", "status": "SUCCESS", "url": "http://ui/runs/run-1"}
+    assert runs.asked == ["run-1"]
+
+
+def test_a_source_path_leads_to_all_its_points_in_chunk_order(indexed):
+    chains, runs = trace_of(indexed, source="policy.md")
+    expected = indexed.enriched().filter(pl.col("source") == "policy.md").sort("chunk_index")
+    assert len(expected) > 1  # the test needs a document of several chunks
+    assert [chain["point"]["id"] for chain in chains] == expected["point_id"].to_list()
+    assert [chain["point"]["chunk_index"] for chain in chains] == list(range(len(expected)))
+    assert {chain["document"]["doc_id"] for chain in chains} == {indexed.doc_id("policy.md")}
+    assert runs.asked == ["run-1"] * len(expected)
+
+
+def test_an_unknown_point_or_source_is_a_config_error(indexed):
+    with pytest.raises(ConfigError, match="no point"):
+        trace_of(indexed, point_id="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(ConfigError, match="no document"):
+        trace_of(indexed, source="missing.md")
+
+
+def test_lineage_follows_the_run_and_version_that_last_wrote_the_point(tenant):
+    tenant.run("run-1")
+    with (tenant.source / "hours.html").open("a", encoding="utf-8") as handle:
+        handle.write("<p>Closed on public holidays.</p>\n")
+    tenant.run("run-2")
+    [hours] = [chain for chain in trace_of(tenant, source="hours.html")[0]]
+    assert (hours["run"]["run_id"], hours["point"]["doc_version"], hours["document"]["version"]) == ("run-2", 2, 2)
+    [shipping] = trace_of(tenant, source="shipping.txt")[0]
+    assert (shipping["run"]["run_id"], shipping["document"]["run_id"]) == ("run-1", "run-1")
+
+
+def test_lineage_says_when_the_file_changed_or_is_gone_since_indexing(tenant):
+    tenant.run("run-1")
+    with (tenant.source / "hours.html").open("a", encoding="utf-8") as handle:
+        handle.write("<p>Closed on public holidays.</p>\n")
+    [chain] = trace_of(tenant, source="hours.html")[0]
+    assert (chain["source"]["exists"], chain["source"]["unchanged"]) == (True, False)
+    assert chain["source"]["sha256"] == tenant.manifest_row("hours.html")["sha256"]  # what was indexed
+    (tenant.source / "hours.html").unlink()
+    [chain] = trace_of(tenant, point_id=chain["point"]["id"])[0]
+    assert (chain["source"]["exists"], chain["source"]["unchanged"]) == (False, False)
