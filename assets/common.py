@@ -1,18 +1,44 @@
 """Shared settings and helpers of the ingestion assets."""
 
+import functools
 from collections.abc import Callable
 
 import dagster as dg
 
 from assets.partitions import tenants_partitions
-from ingest.stages import StageResult
+from ingest.config import ConfigError
+from ingest.embed import ModelNotAvailable
+from ingest.ocr import OcrUnavailable
+from ingest.stages import MassDeleteRefused, StageResult
+from resources import ChunkerResource, EmbedderResource, ParserResource, RedactorResource
 
 INGESTION_GROUP = "ingestion"
 
 
+# Transient failures (a Qdrant server restarting, a full disk freed) are retried with backoff.
+# Documents that cannot be parsed never fail a step: they are quarantined.
+TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
+                                   jitter=dg.Jitter.PLUS_MINUS)
+# Failures that a retry cannot fix: wrong settings, a refused mass deletion, a missing model or tool.
+PERMANENT_ERRORS = (ConfigError, MassDeleteRefused, ModelNotAvailable, OcrUnavailable, FileNotFoundError)
+
+
 def tenant_stage(**asset_arguments) -> Callable[[Callable], dg.AssetsDefinition]:
-    """@dg.asset for a pipeline stage: partitioned by tenant, in the ingestion group."""
-    return dg.asset(partitions_def=tenants_partitions, group_name=INGESTION_GROUP, **asset_arguments)
+    """@dg.asset for a pipeline stage: partitioned by tenant, in the ingestion group, retried on
+    transient failures only."""
+
+    def decorate(compute: Callable) -> dg.AssetsDefinition:
+        @functools.wraps(compute)
+        def guarded(*args, **kwargs):
+            try:
+                return compute(*args, **kwargs)
+            except PERMANENT_ERRORS as error:
+                raise dg.Failure(description=str(error), allow_retries=False) from error
+
+        return dg.asset(partitions_def=tenants_partitions, group_name=INGESTION_GROUP,
+                        retry_policy=TRANSIENT_RETRIES, **asset_arguments)(guarded)
+
+    return decorate
 
 
 def report(context: dg.AssetExecutionContext, result: StageResult) -> dg.MaterializeResult:
@@ -22,3 +48,14 @@ def report(context: dg.AssetExecutionContext, result: StageResult) -> dg.Materia
     metadata = {key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
                 for key, value in result.metadata.items()}
     return dg.MaterializeResult(metadata=metadata)
+
+
+def stage_versions(parser: ParserResource, redactor: RedactorResource, chunker: ChunkerResource,
+                   embedder: EmbedderResource) -> dict[str, str]:
+    """The settings versions every point and manifest row records."""
+    return {
+        "parser_version": parser.settings().version,
+        "redaction_policy": redactor.policy().version,
+        "chunker_version": chunker.settings().version(embedder.model_name),
+        "embedding_model": embedder.model_name,
+    }

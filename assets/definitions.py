@@ -1,33 +1,21 @@
-"""The one Definitions object: assets, the per-tenant job, sensors and resources."""
+"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources."""
 
 import dagster as dg
 
 import ingest  # noqa: F401  (switches off phoning home before any heavy import)
-from assets.chunks import chunks
-from assets.embeddings import embeddings
-from assets.enriched_chunks import enriched_chunks
-from assets.parsed_documents import parsed_documents
-from assets.qdrant_index import qdrant_index
-from assets.redacted_documents import redacted_documents
-from assets.sensors import tenant_registry_sensor
-from assets.source_documents import source_documents
+from assets.alerts import alerts_on_failure, alerts_on_success
+from assets.jobs import INGEST_JOB, ingest_tenant_job, ingestion_assets, ingestion_checks, tenant_freshness_job
+from assets.schedules import hourly_freshness, nightly_refresh
+from assets.sensors import source_change_sensor, tenant_registry_sensor
 from resources import default_resources
 
-INGEST_JOB = "ingest_tenant"
-
-ingestion_assets = [
-    source_documents, parsed_documents, redacted_documents, chunks, enriched_chunks, embeddings, qdrant_index,
-]
-
-ingest_tenant_job = dg.define_asset_job(
-    INGEST_JOB,
-    selection=dg.AssetSelection.assets(*ingestion_assets),
-    description="Runs one tenant's documents through every stage into its Qdrant collection.",
-)
+__all__ = ["INGEST_JOB", "defs", "ingestion_assets"]
 
 defs = dg.Definitions(
     assets=ingestion_assets,
-    jobs=[ingest_tenant_job],
-    sensors=[tenant_registry_sensor],
+    asset_checks=ingestion_checks,
+    jobs=[ingest_tenant_job, tenant_freshness_job],
+    schedules=[nightly_refresh, hourly_freshness],
+    sensors=[tenant_registry_sensor, source_change_sensor, alerts_on_success, alerts_on_failure],
     resources=default_resources(),
 )

@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.common import report, tenant_stage
+from assets.common import report, stage_versions, tenant_stage
 from assets.embeddings import embeddings
 from ingest.stages import index_stage
 from resources import (
@@ -18,10 +18,9 @@ from resources import (
 @tenant_stage(
     deps=[embeddings],
     kinds={"qdrant"},
-    description="The tenant's Qdrant collection (alias tenant_<name>): points of new and changed documents "
-    "upserted with deterministic ids, then points of deleted and changed documents removed; a new "
-    "embedding model is built into a new collection and published by moving the alias. The manifest "
-    "records what the index now holds.",
+    description="The tenant's staging collection, brought to exactly the current chunks: points of new and "
+    "changed documents upserted with deterministic ids, then points of deleted and old versions removed. "
+    "Queries keep reading the published collection until the checks on this one pass.",
 )
 def qdrant_index(
     context: dg.AssetExecutionContext,
@@ -33,13 +32,8 @@ def qdrant_index(
     chunker: ChunkerResource,
 ) -> dg.MaterializeResult:
     tenant = context.partition_key
-    versions = {
-        "parser_version": parser.settings().version,
-        "redaction_policy": redactor.policy().version,
-        "chunker_version": chunker.settings().version(embedder.model_name),
-        "embedding_model": embedder.model_name,
-    }
     return report(context, index_stage(
         tenant, storage.paths(tenant), qdrant.settings(), model_name=embedder.model_name,
-        run_id=context.run.run_id, now=datetime.now(UTC).isoformat(timespec="seconds"), versions=versions,
+        run_id=context.run.run_id, now=datetime.now(UTC).isoformat(timespec="seconds"),
+        versions=stage_versions(parser, redactor, chunker, embedder),
     ))

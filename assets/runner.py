@@ -6,6 +6,7 @@ Dagster UI opened on the same DAGSTER_HOME.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -13,8 +14,16 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
+from filelock import FileLock, Timeout
+
+from assets.alerts import notify_run
 from assets.definitions import INGEST_JOB, defs
 from assets.partitions import TENANTS_PARTITION
+from resources import default_resources
+
+
+class TenantBusy(RuntimeError):
+    """Another run of the same tenant holds its lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +81,40 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
     instance = dg.DagsterInstance.get()
     register_tenant_partition(instance, tenant)
     job = defs.resolve_job_def(INGEST_JOB)
-    result = job.execute_in_process(
+    storage = default_resources()["storage"]
+    root = storage.paths(tenant).root
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / ".run.lock")
+    try:
+        lock.acquire(timeout=0)  # one run per tenant at a time; the UI's runs queue by tenant instead
+    except Timeout:
+        raise TenantBusy(f"another run of tenant {tenant} is in progress; wait for it to finish") from None
+    try:
+        result = _execute(job, instance, tenant, log_level, allow_mass_delete)
+    finally:
+        lock.release()
+    metadata = {
+        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    _send_alerts(instance, result.run_id)
+    error = None if result.success else failure_message(result)
+    return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)
+
+
+def _send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Alerts for this run now, in case no Dagster daemon is running (the sensors do it otherwise)."""
+    notifier = default_resources()["notifier"].process_config_and_initialize()
+    try:
+        for alert in notify_run(instance, instance.get_run_by_id(run_id), notifier):
+            logging.getLogger("ingest").warning(f"alert {alert.action}: {alert.key}: {alert.summary}")
+    except Exception as error:  # a broken alert channel must not hide the run's own outcome
+        logging.getLogger("ingest").error(f"could not deliver alerts: {error}")
+
+
+def _execute(job, instance: dg.DagsterInstance, tenant: str, log_level: str,
+             allow_mass_delete: bool) -> dg.ExecuteInProcessResult:
+    return job.execute_in_process(
         partition_key=tenant,
         instance=instance,
         raise_on_error=False,
@@ -82,12 +124,6 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
         },
         tags={"tenant": tenant, "launched_by": "ingest-cli"},
     )
-    metadata = {
-        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()}
-        for event in result.get_asset_materialization_events()
-    }
-    error = None if result.success else failure_message(result)
-    return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)
 
 
 def describe_run(run_id: str) -> dict:

@@ -1,8 +1,11 @@
-"""Sensors: keep the tenant partitions in step with the tenant registry."""
+"""Sensors: tenant partitions from the registry, and runs when a source folder changes."""
+
+import json
 
 import dagster as dg
 
 from assets.partitions import TENANTS_PARTITION, tenants_partitions
+from ingest.sources import folder_signature
 from resources import StorageResource
 
 
@@ -22,3 +25,27 @@ def tenant_registry_sensor(context: dg.SensorEvaluationContext, storage: Storage
         dynamic_partitions_requests=[tenants_partitions.build_add_request(new)] if new else [],
         skip_reason=None if new else "every registered tenant already has a partition",
     )
+
+
+@dg.sensor(
+    job_name="ingest_tenant",
+    minimum_interval_seconds=120,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Notices new, changed or deleted files in each tenant's source folder (names, sizes and "
+    "modification times) and launches a run for that tenant only.",
+)
+def source_change_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
+    seen = json.loads(context.cursor) if context.cursor else {}
+    requests = []
+    for name, tenant in storage.registry().all().items():
+        if not tenant.source.is_dir():
+            context.log.warning(f"tenant {name}: source folder {tenant.source} is not reachable")
+            continue
+        signature = folder_signature(tenant.source)
+        never_indexed = not storage.paths(name).manifest.is_file()
+        if seen.get(name) != signature and (name in seen or never_indexed):
+            requests.append(dg.RunRequest(run_key=f"{name}:{signature}", partition_key=name,
+                                          tags={"tenant": name, "trigger": "source_change"}))
+        seen[name] = signature
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    return requests or dg.SkipReason("no source folder changed")

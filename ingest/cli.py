@@ -66,12 +66,19 @@ def _log(message: str) -> None:
 
 def command_run(args: argparse.Namespace) -> int:
     registry = TenantRegistry(ingest_home())
-    tenant = registry.register(args.tenant, Path(args.source)) if args.source else registry.get(args.tenant)
+    if args.source or args.golden:
+        tenant = registry.register(args.tenant, Path(args.source) if args.source else None,
+                                   golden=Path(args.golden) if args.golden else None)
+    else:
+        tenant = registry.get(args.tenant)
     prepare_dagster_home()
     _log(f"ingest: running tenant {tenant.name} from {tenant.source} (state in {ingest_home()})")
-    from assets.runner import run_tenant
+    from assets.runner import TenantBusy, run_tenant
 
-    outcome = run_tenant(tenant.name, log_level=args.log_level, allow_mass_delete=args.allow_mass_delete)
+    try:
+        outcome = run_tenant(tenant.name, log_level=args.log_level, allow_mass_delete=args.allow_mass_delete)
+    except TenantBusy as busy:
+        raise CommandError(str(busy)) from None
     summary = outcome.summary()
     if not outcome.success:
         _log(f"ingest: run {outcome.run_id} for tenant {tenant.name} FAILED: {outcome.error}")
@@ -263,10 +270,10 @@ def command_demo(args: argparse.Namespace) -> int:
     questions = json.loads((SAMPLE_CORPUS / "questions.json").read_text(encoding="utf-8"))
     registry = TenantRegistry(ingest_home())
     for tenant in questions:
-        registry.register(tenant, SAMPLE_CORPUS / tenant)
+        registry.register(tenant, SAMPLE_CORPUS / tenant, golden=SAMPLE_CORPUS / "golden" / f"{tenant}.jsonl")
     failures = 0
     for tenant, question in questions.items():
-        failures += command_run(argparse.Namespace(tenant=tenant, source=None, json=False,
+        failures += command_run(argparse.Namespace(tenant=tenant, source=None, golden=None, json=False,
                                                    log_level=args.log_level, allow_mass_delete=False))
     print()
     for tenant, question in questions.items():
@@ -321,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tenant", required=True)
     run.add_argument("--source", help="the tenant's source folder (registers or updates the tenant)")
     run.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    run.add_argument("--golden", help="JSON lines golden set {\"query\", \"expected\": [paths]} for the "
+                     "retrieval-quality check (remembered for later runs)")
     run.add_argument("--allow-mass-delete", action="store_true",
                      help="proceed even when the run would delete more than half of the tenant's documents")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

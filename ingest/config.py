@@ -11,7 +11,7 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.storage import atomic_write_text
@@ -48,19 +48,32 @@ def embed_model_name() -> str:
     return os.environ.get("INGEST_EMBED_MODEL") or DEFAULT_EMBED_MODEL
 
 
+DEFAULT_REFRESH_HOUR = 2  # the nightly refresh, in UTC
+
+
 @dataclass(frozen=True, slots=True)
 class TenantConfig:
     name: str
     source: Path
+    golden: Path | None = None  # JSON lines {"query", "expected": [source paths]} for the quality check
+    quality: dict = field(default_factory=dict)  # thresholds for the retrieval-quality check
+    refresh_hour: int | None = DEFAULT_REFRESH_HOUR  # hour (UTC) of the nightly refresh; None: no schedule
+
+
+def _resolve(path: str | Path, base: Path) -> Path:
+    path = Path(path).expanduser()
+    return (path if path.is_absolute() else base / path).resolve()
 
 
 class TenantRegistry:
     """Tenants known to the pipeline.
 
     Two places register tenants: a TOML configuration file (INGEST_CONFIG, with
-    `[tenants.NAME] source = "DIR"` tables; relative paths are relative to the
-    file) and the command line (`ingest run --tenant T --source DIR`), which
-    records them in INGEST_HOME/tenants.json. The command line wins on conflict.
+    `[tenants.NAME]` tables holding `source = "DIR"` and optionally `golden =
+    "FILE"`, `refresh_hour = 2` and a `[tenants.NAME.quality]` table; relative
+    paths are relative to the file) and the command line (`ingest run --tenant T
+    --source DIR [--golden FILE]`), which records them in INGEST_HOME/tenants.json.
+    The command line wins, setting by setting.
     """
 
     def __init__(self, home: Path, config_file: Path | None = None) -> None:
@@ -70,32 +83,47 @@ class TenantRegistry:
             config_file = Path(os.environ["INGEST_CONFIG"]).expanduser()
         self.config_file = config_file
 
-    def _from_config_file(self) -> dict[str, Path]:
+    def _from_config_file(self) -> dict[str, dict]:
         if self.config_file is None:
             return {}
         if not self.config_file.is_file():
             raise ConfigError(f"INGEST_CONFIG points to {self.config_file}, which is not a file")
         with self.config_file.open("rb") as handle:
             data = tomllib.load(handle)
-        tenants: dict[str, Path] = {}
+        tenants: dict[str, dict] = {}
         for name, table in (data.get("tenants") or {}).items():
             if "source" not in table:
                 raise ConfigError(f"{self.config_file}: [tenants.{name}] needs a 'source' folder")
-            source = Path(table["source"]).expanduser()
-            if not source.is_absolute():
-                source = self.config_file.parent / source
-            tenants[validate_tenant(name)] = source.resolve()
+            entry = dict(table, source=str(_resolve(table["source"], self.config_file.parent)))
+            if "golden" in table:
+                entry["golden"] = str(_resolve(table["golden"], self.config_file.parent))
+            tenants[validate_tenant(name)] = entry
         return tenants
 
-    def _from_registry_file(self) -> dict[str, Path]:
+    def _from_registry_file(self) -> dict[str, dict]:
         if not self.registry_file.is_file():
             return {}
         data = json.loads(self.registry_file.read_text(encoding="utf-8"))
-        return {validate_tenant(name): Path(entry["source"]) for name, entry in data.items()}
+        return {validate_tenant(name): entry for name, entry in data.items()}
 
     def all(self) -> dict[str, TenantConfig]:
-        sources = self._from_config_file() | self._from_registry_file()
-        return {name: TenantConfig(name, source) for name, source in sorted(sources.items())}
+        configured = self._from_config_file()
+        for name, entry in self._from_registry_file().items():
+            configured[name] = {**configured.get(name, {}), **entry}
+        return {name: self._tenant(name, entry) for name, entry in sorted(configured.items())}
+
+    @staticmethod
+    def _tenant(name: str, entry: dict) -> TenantConfig:
+        hour = entry.get("refresh_hour", DEFAULT_REFRESH_HOUR)
+        if hour is not None and (not isinstance(hour, int) or not 0 <= hour <= 23):
+            raise ConfigError(f"tenant {name}: refresh_hour must be an hour 0-23 (UTC), or absent")
+        return TenantConfig(
+            name=name,
+            source=Path(entry["source"]),
+            golden=Path(entry["golden"]) if entry.get("golden") else None,
+            quality=dict(entry.get("quality") or {}),
+            refresh_hour=hour,
+        )
 
     def get(self, name: str) -> TenantConfig:
         validate_tenant(name)
@@ -107,13 +135,23 @@ class TenantRegistry:
             )
         return tenants[name]
 
-    def register(self, name: str, source: Path) -> TenantConfig:
+    def register(self, name: str, source: Path | None = None, *, golden: Path | None = None) -> TenantConfig:
+        """Record a tenant's source folder (and golden set) given on the command line."""
         validate_tenant(name)
-        source = source.expanduser().resolve()
-        if not source.is_dir():
-            raise ConfigError(f"source folder {source} does not exist or is not a folder")
-        current = {n: {"source": str(t.source)} for n, t in
-                   ((n, TenantConfig(n, p)) for n, p in self._from_registry_file().items())}
-        current[name] = {"source": str(source)}
+        current = self._from_registry_file()
+        entry = dict(current.get(name, {}))
+        if source is not None:
+            source = source.expanduser().resolve()
+            if not source.is_dir():
+                raise ConfigError(f"source folder {source} does not exist or is not a folder")
+            entry["source"] = str(source)
+        if golden is not None:
+            golden = golden.expanduser().resolve()
+            if not golden.is_file():
+                raise ConfigError(f"golden set {golden} does not exist")
+            entry["golden"] = str(golden)
+        if "source" not in entry and name not in self._from_config_file():
+            raise ConfigError(f"tenant {name!r} is not registered: give its folder with --source DIR")
+        current[name] = entry
         atomic_write_text(self.registry_file, json.dumps(current, indent=2, sort_keys=True) + "\n")
-        return TenantConfig(name, source)
+        return self.get(name)

@@ -17,6 +17,7 @@ import polars as pl
 from ingest.config import validate_tenant
 from ingest.models import SearchHit
 
+COLORS = ("a", "b")  # two physical collections per model: one serves while the other is staged
 POINT_ID_NAMESPACE = uuid.UUID("6f1c1f7e-3f0a-4a43-9a55-5b7c9d2e8a10")
 UPSERT_BATCH = 256
 
@@ -110,10 +111,10 @@ class TenantIndex:
         self.tenant = validate_tenant(tenant)
         self.collection = collection_name(tenant)  # the alias queries use
 
-    def physical_collection(self, model_key: str) -> str:
-        if not model_key.replace("-", "").isalnum():
-            raise ValueError(f"invalid model key {model_key!r}")
-        return f"{self.collection}__{model_key}"
+    def physical_collection(self, model_key: str, color: str) -> str:
+        if not model_key.replace("-", "").isalnum() or color not in COLORS:
+            raise ValueError(f"invalid model key {model_key!r} or color {color!r}")
+        return f"{self.collection}__{model_key}__{color}"
 
     def exists(self) -> bool:
         return self._client.collection_exists(self.collection)
@@ -135,16 +136,17 @@ class TenantIndex:
         prefix = f"{self.collection}__"
         return [c.name for c in self._client.get_collections().collections if c.name.startswith(prefix)]
 
-    def prepare(self, model_key: str, dimension: int) -> tuple[str, bool]:
-        """(collection to write, whether it must be published when complete).
+    def staging_collection(self, model_key: str) -> str:
+        """Where a run writes: the model's collection that is not serving (blue/green)."""
+        serving = self.serving_collection()
+        first = self.physical_collection(model_key, COLORS[0])
+        return self.physical_collection(model_key, COLORS[1]) if serving == first else first
 
-        The serving collection is written in place when it was built with this
-        model; otherwise a new one is created (or a half-built one from an
-        interrupted run is reused).
-        """
+    def prepare_staging(self, model_key: str, dimension: int) -> str:
+        """The staging collection, created when missing; its vector size must match the model."""
         from qdrant_client import models
 
-        target = self.physical_collection(model_key)
+        target = self.staging_collection(model_key)
         if self._client.collection_exists(target):
             size = self._client.get_collection(target).config.params.vectors.size
             if size != dimension:
@@ -155,24 +157,46 @@ class TenantIndex:
         else:
             self._client.create_collection(
                 target, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE))
-        return target, self.serving_collection() != target
+        return target
+
+    def vector_size(self, collection: str) -> int:
+        return self._client.get_collection(collection).config.params.vectors.size
 
     def publish(self, target: str) -> list[str]:
-        """Point the alias at `target` in one step, then drop the tenant's other collections."""
+        """Point the alias at `target` in one step; drop collections of other models.
+
+        The other color of the same model stays: it holds the previous version,
+        which `rollback` can bring back, and it is the next run's staging.
+        """
         from qdrant_client import models
 
-        operations = []
         if self.serving_collection() is None and self._client.collection_exists(self.collection):
             self._client.delete_collection(self.collection)  # a collection from before aliases: replace it
+        operations = []
         if self.serving_collection() is not None:
             operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.collection)))
         operations.append(models.CreateAliasOperation(
             create_alias=models.CreateAlias(collection_name=target, alias_name=self.collection)))
         self._client.update_collection_aliases(change_aliases_operations=operations)
-        dropped = [name for name in self._physical_collections() if name != target]
+        family = target.rsplit("__", 1)[0] + "__"
+        dropped = [name for name in self._physical_collections() if not name.startswith(family)]
         for name in dropped:
             self._client.delete_collection(name)
         return dropped
+
+    def previous_collection(self) -> str | None:
+        """The other color of the serving model, if it exists: the version published before."""
+        serving = self.serving_collection()
+        if serving is None:
+            return None
+        family, color = serving.rsplit("__", 1)
+        other = f"{family}__{COLORS[1] if color == COLORS[0] else COLORS[0]}"
+        return other if self._client.collection_exists(other) else None
+
+    def document_fingerprints(self, collection: str) -> dict[str, str]:
+        """point id -> the fingerprint of the document version the point was written for."""
+        return {hit.point_id: hit.payload.get("doc_fingerprint", "")
+                for hit in self.scroll(collection, with_payload=["doc_fingerprint"])}
 
     def upsert(self, points: Iterable[IndexPoint], collection: str | None = None,
                after_batch: Callable[[int], None] | None = None) -> int:
@@ -228,10 +252,11 @@ class TenantIndex:
             return 0
         return self._client.count(self.collection, exact=True).count
 
-    def search(self, vector: Sequence[float], top_k: int) -> list[SearchHit]:
-        if not self.exists():
+    def search(self, vector: Sequence[float], top_k: int, collection: str | None = None) -> list[SearchHit]:
+        collection = collection or self.collection
+        if not self._client.collection_exists(collection):
             return []
-        response = self._client.query_points(self.collection, query=list(map(float, vector)),
+        response = self._client.query_points(collection, query=list(map(float, vector)),
                                              limit=top_k, with_payload=True)
         return [SearchHit(point_id=str(point.id), score=float(point.score),
                           text=(point.payload or {}).get("text", ""), payload=dict(point.payload or {}))
@@ -246,7 +271,7 @@ class TenantIndex:
         payload = dict(records[0].payload or {})
         return SearchHit(point_id=str(records[0].id), score=0.0, text=payload.get("text", ""), payload=payload)
 
-    def scroll(self, collection: str | None = None, *, with_payload: bool = True,
+    def scroll(self, collection: str | None = None, *, with_payload: bool | list[str] = True,
                doc_id: str | None = None) -> Iterator[SearchHit]:
         """Every point (of one document, if doc_id is given), in id order."""
         from qdrant_client import models

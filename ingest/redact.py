@@ -6,6 +6,7 @@ returned, logged or stored.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections import Counter
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+# Entity types found by patterns and checksums, not by a language model: a re-scan for them is
+# fast and precise, so any left after redaction blocks the run.
+BLOCKING_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 DEFAULT_ENTITIES = (
     "PERSON",
     "EMAIL_ADDRESS",
@@ -123,3 +127,32 @@ def entity_counts_by_document(redacted: pl.DataFrame) -> dict[str, dict[str, int
     for doc_id, entities in redacted.select("doc_id", "entities").iter_rows():
         totals.setdefault(doc_id, Counter()).update(json.loads(entities))
     return {doc_id: dict(sorted(counts.items())) for doc_id, counts in totals.items()}
+
+
+@functools.cache
+def _pattern_recognizers(entities: tuple[str, ...]) -> list:
+    from presidio_analyzer import RecognizerRegistry
+
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(languages=["en"])
+    return [r for r in registry.recognizers if set(r.supported_entities) & set(entities)]
+
+
+def residue_scan(texts: Sequence[str], entities: Sequence[str] = BLOCKING_ENTITIES,
+                 score_threshold: float = 0.4) -> list[dict[str, int]]:
+    """Counts by entity type of PII still present in already-redacted texts.
+
+    Uses Presidio's pattern and checksum recognisers directly, without the spaCy
+    pipeline: fast enough to re-scan everything before it is embedded.
+    """
+    recognizers = _pattern_recognizers(tuple(entities))
+    results = []
+    for text in texts:
+        counts: Counter[str] = Counter()
+        for recognizer in recognizers:
+            for finding in recognizer.analyze(text, entities=list(entities), nlp_artifacts=None) or []:
+                if finding.score >= score_threshold and finding.entity_type in entities:
+                    counts[finding.entity_type] += 1
+        results.append(dict(counts))
+    return results

@@ -100,3 +100,16 @@ def source_frame(tenant: str, root: Path, manifest: pl.DataFrame) -> tuple[pl.Da
     documents = tables.frame(scan_source(tenant, root), tables.SOURCE_DOCUMENTS)
     changes, deleted = classify_changes(documents, manifest)
     return documents.with_columns(pl.Series("change", changes, dtype=pl.String)), deleted
+
+
+def folder_signature(root: Path) -> str:
+    """A cheap fingerprint of a folder's visible files (paths, sizes, modification times).
+
+    Detects new, changed and deleted files without reading them; a run then
+    hashes the files to find out what really changed.
+    """
+    digest = hashlib.sha256()
+    for path in _walk_visible_files(root.resolve()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root.resolve()).as_posix()}\x00{stat.st_size}\x00{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]

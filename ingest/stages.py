@@ -34,7 +34,7 @@ from ingest.models import DocStatus, ParsedDocument, SourceDocument
 from ingest.parse import ParseSettings, elements_by_document, parse_documents
 from ingest.redact import Redactor, entity_counts_by_document, redact_elements
 from ingest.sources import scan_source
-from ingest.storage import TenantPaths, read_parquet, write_parquet
+from ingest.storage import TenantPaths, atomic_write_text, read_parquet, write_parquet
 
 DEFAULT_MAX_DELETE_FRACTION = 0.5
 FAULT_VARIABLE = "INGEST_TEST_FAULT"  # crash-safety tests inject failures inside the index stage
@@ -286,17 +286,18 @@ def _fault(point: str, value: int = 0) -> None:
 
 def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, model_name: str, run_id: str,
                 now: str, versions: dict[str, str]) -> StageResult:
-    """Bring the tenant's collection to exactly the current chunks, then record that in the manifest.
+    """Bring the tenant's staging collection to exactly the current chunks.
 
-    Points of new and changed documents, and any point missing from the
-    collection, are upserted first; only then are points that no current chunk
-    has deleted. A run interrupted anywhere leaves the manifest as it was, and
-    the next run repeats what was not finished.
+    Queries keep reading the serving collection meanwhile; `publish_stage`
+    switches them over once the checks pass. Points missing from the staging
+    collection or written for another version of their document are upserted
+    first; only then are points that no current chunk has deleted. An
+    interrupted run leaves the serving collection and the manifest as they
+    were, and the next run repeats what was not finished.
     """
     started = time.perf_counter()
     enriched = read_parquet(paths.enriched_chunks)
     sources = read_parquet(paths.source_documents)
-    parsed = read_parquet(paths.parsed_documents)
     redacted = read_parquet(paths.redacted_elements)
     manifest = read_manifest(paths.manifest)
     model_key = embedding_model_key(model_name)
@@ -307,38 +308,72 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         cache = pl.read_parquet(cache_path)
         dimension = cache.schema["vector"].size
         vectors = dict(zip(cache["text_sha256"].to_list(), cache["vector"].to_list(), strict=True))
+    current = fingerprints_of(enriched)
     doc_versions = _document_versions(sources, manifest)
     entity_counts = entity_counts_by_document(redacted)
-    per_document = {doc_id: {"doc_version": doc_versions[doc_id],
+    per_document = {doc_id: {"doc_version": doc_versions[doc_id], "doc_fingerprint": fingerprint_value,
                              "redaction_entities": entity_counts.get(doc_id, {})}
-                    for doc_id in enriched["doc_id"].unique().to_list()}
+                    for doc_id, fingerprint_value in current.items()}
     points = build_points(enriched, vectors, per_document, {**versions, "run_id": run_id, "ingested_at": now})
-    indexed = {row["doc_id"]: row["fingerprint"] for row in manifest.iter_rows(named=True)
-               if row["status"] == DocStatus.INDEXED}
-    current = fingerprints_of(enriched)
     with open_qdrant(qdrant) as client:
         index = TenantIndex(client, tenant)
-        if not points and index.serving_collection() is None:
-            target, publish = None, False
-        else:
-            target, publish = index.prepare(model_key, dimension or len(points[0].vector))
-        existing = index.point_ids(target) if target else set()
+        staging = index.prepare_staging(model_key, dimension or (len(points[0].vector) if points else 384))
+        existing = index.document_fingerprints(staging)
         to_write = [point for point in points
-                    if point.point_id not in existing or indexed.get(point.payload["doc_id"]) != current.get(
-                        point.payload["doc_id"])]
-        upserted = index.upsert(to_write, target, after_batch=lambda n: _fault("after-upserts", n)) if target else 0
+                    if existing.get(point.point_id) != point.payload["doc_fingerprint"]]
+        upserted = index.upsert(to_write, staging, after_batch=lambda n: _fault("after-upserts", n))
         _fault("before-delete")
-        stale = existing - {point.point_id for point in points}
-        deleted = index.delete(sorted(stale), target) if target else 0
-        dropped = index.publish(target) if publish else []
-        total = index.count()
+        stale = set(existing) - {point.point_id for point in points}
+        deleted = index.delete(sorted(stale), staging)
         serving = index.serving_collection()
-    upserted_docs = {point.payload["doc_id"] for point in to_write}
+    written_docs = sorted({point.payload["doc_id"] for point in to_write})
+    atomic_write_text(paths.staging, json.dumps({
+        "collection": staging, "model": model_name, "run_id": run_id, "written_documents": written_docs,
+        "points": len(points), "dimension": dimension,
+    }, indent=2) + "\n")
+    return StageResult(metadata={
+        "collection": staging,
+        "serving": serving or "",
+        "store": qdrant.describe(),
+        "upserted": upserted,
+        "deleted_points": deleted,
+        "points": len(points),
+        "documents": len(current),
+        "seconds": _elapsed(started),
+    }, log=[f"staged {staging}: {upserted} points upserted, {deleted} stale points deleted, {len(points)} in "
+            f"all; {serving or 'nothing'} keeps serving until the checks pass"])
+
+
+def read_staging(paths: TenantPaths) -> dict:
+    if not paths.staging.is_file():
+        raise FileNotFoundError(f"{paths.staging} does not exist: materialise qdrant_index first")
+    return json.loads(paths.staging.read_text(encoding="utf-8"))
+
+
+def publish_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, run_id: str, now: str,
+                  versions: dict[str, str]) -> StageResult:
+    """Move the tenant's alias to the checked staging collection, then record it in the manifest."""
+    started = time.perf_counter()
+    staging = read_staging(paths)
+    sources = read_parquet(paths.source_documents)
+    parsed = read_parquet(paths.parsed_documents)
+    enriched = read_parquet(paths.enriched_chunks)
+    manifest = read_manifest(paths.manifest)
+    with open_qdrant(qdrant) as client:
+        index = TenantIndex(client, tenant)
+        previous = index.serving_collection()
+        dropped = index.publish(staging["collection"])
+        total = index.count()
     new_manifest = build_manifest(
-        sources, parsed, enriched.group_by("doc_id").len().iter_rows(), manifest, current,
-        doc_versions=doc_versions, upserted_docs=upserted_docs, run_id=run_id, now=now, versions=versions,
+        sources, parsed, enriched.group_by("doc_id").len().iter_rows(), manifest, fingerprints_of(enriched),
+        doc_versions=_document_versions(sources, manifest), upserted_docs=set(staging["written_documents"]),
+        run_id=run_id, now=now, versions=versions,
     )
     write_manifest(new_manifest, paths.manifest)
+    atomic_write_text(paths.published, json.dumps(
+        {"at": now, "run_id": run_id, "collection": staging["collection"]}, indent=2) + "\n")
+    if paths.candidate_evaluation.is_file():
+        os.replace(paths.candidate_evaluation, paths.published_evaluation)
     changes = dict(sources["change"].value_counts().iter_rows()) if sources.height else {}
     run_documents = {
         "new": changes.get("new", 0), "changed": changes.get("changed", 0),
@@ -349,18 +384,14 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
     }
     return StageResult(metadata={
         "documents_this_run": run_documents,
-        "collection": index.collection,
-        "serving": serving or "",
-        "store": qdrant.describe(),
-        "upserted": upserted,
-        "deleted_points": deleted,
-        "points": total,
-        "published_new_collection": publish,
+        "serving": staging["collection"],
+        "previous": previous or "",
         "dropped_collections": dropped,
-        "documents_indexed": len(current),
+        "points": total,
+        "documents_indexed": int((new_manifest["status"] == DocStatus.INDEXED).sum()),
         "seconds": _elapsed(started),
-    }, log=[f"{index.collection} -> {serving}: {upserted} points upserted, {deleted} stale points deleted, "
-            f"{total} in all" + (f"; published a new collection for {model_name}" if publish else "")])
+    }, log=[f"published {staging['collection']} as {tenant}'s index ({total} points)"
+            + (f"; previous {previous} kept for rollback" if previous else "")])
 
 
 def _document_versions(sources: pl.DataFrame, manifest: pl.DataFrame) -> dict[str, int]:

@@ -90,6 +90,26 @@ class TenantPaths:
         return self.root / "embedding_cache" / f"{model_key}.parquet"
 
     @property
+    def staging(self) -> Path:
+        """What the last index stage staged, for the publish stage."""
+        return self.root / "staging.json"
+
+    @property
+    def published(self) -> Path:
+        """When and by which run the tenant's index was last published."""
+        return self.root / "published.json"
+
+    @property
+    def candidate_evaluation(self) -> Path:
+        """The retrieval evaluation of the staged index, awaiting publication."""
+        return self.root / "evaluations" / "candidate.json"
+
+    @property
+    def published_evaluation(self) -> Path:
+        """The evaluation of the index that serves now: the baseline for regressions."""
+        return self.root / "evaluations" / "published.json"
+
+    @property
     def audit_log(self) -> Path:
         return self.root / "audit.jsonl"
 

@@ -107,14 +107,46 @@ class ChunkerResource(dg.ConfigurableResource):
         return Chunker(embedder.token_offsets, self.settings(), embedder.max_tokens)
 
 
+class ChecksResource(dg.ConfigurableResource):
+    """Thresholds of the warning-level checks (retrieval thresholds are per tenant)."""
+
+    min_ocr_confidence: float = 60.0
+    quarantine_warn_above: float = 0.10
+    quarantine_error_above: float = 0.50
+    freshness_warn_hours: float = 26.0
+    freshness_fail_hours: float = 36.0
+
+
+class NotifierResource(dg.ConfigurableResource):
+    """Where on-call alerts go: INGEST_ALERT_KIND (log, webhook, slack, pagerduty), INGEST_ALERT_URL and
+    INGEST_ALERT_SECRET (a bearer token or PagerDuty routing key), read through EnvVars."""
+
+    kind: str = "log"
+    url: str | None = None
+    secret: str | None = None
+    log_path: str
+    state_path: str
+
+    def notifier(self):
+        from ingest.notify import build_notifier
+
+        return build_notifier(self.kind, url=self.url, secret=self.secret, log_path=Path(self.log_path))
+
+    def state(self):
+        from ingest.notify import AlertState
+
+        return AlertState(Path(self.state_path))
+
+
+def _env(name: str) -> dg.EnvVar | None:
+    """An EnvVar for a setting that is set, so its value never shows in the UI; None when unset."""
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
 def default_resources(home: Path | None = None) -> dict[str, dg.ConfigurableResource]:
     """Resources from the environment: INGEST_HOME (or `home`), INGEST_EMBED_MODEL, QDRANT_URL, QDRANT_API_KEY."""
     home = home or ingest_home()
-    qdrant = QdrantResource(
-        path=str(home / "qdrant"),
-        url=dg.EnvVar("QDRANT_URL") if os.environ.get("QDRANT_URL") else None,
-        api_key=dg.EnvVar("QDRANT_API_KEY") if os.environ.get("QDRANT_API_KEY") else None,
-    )
+    qdrant = QdrantResource(path=str(home / "qdrant"), url=_env("QDRANT_URL"), api_key=_env("QDRANT_API_KEY"))
     return {
         "storage": StorageResource(home=str(home)),
         "qdrant": qdrant,
@@ -122,4 +154,10 @@ def default_resources(home: Path | None = None) -> dict[str, dg.ConfigurableReso
         "parser": ParserResource(),
         "redactor": RedactorResource(),
         "chunker": ChunkerResource(),
+        "thresholds": ChecksResource(),
+        "notifier": NotifierResource(
+            kind=os.environ.get("INGEST_ALERT_KIND") or "log", url=_env("INGEST_ALERT_URL"),
+            secret=_env("INGEST_ALERT_SECRET"), log_path=str(home / "alerts" / "alerts.jsonl"),
+            state_path=str(home / "alerts" / "state.json"),
+        ),
     }

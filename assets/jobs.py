@@ -1,0 +1,37 @@
+"""Jobs: a tenant's whole ingestion, and its freshness check alone."""
+
+import dagster as dg
+
+from assets.checks import index_freshness, ingestion_checks
+from assets.chunks import chunks
+from assets.embeddings import embeddings
+from assets.enriched_chunks import enriched_chunks
+from assets.parsed_documents import parsed_documents
+from assets.published_index import published_index
+from assets.qdrant_index import qdrant_index
+from assets.redacted_documents import redacted_documents
+from assets.source_documents import source_documents
+
+INGEST_JOB = "ingest_tenant"
+FRESHNESS_JOB = "tenant_freshness"
+
+ingestion_assets = [
+    source_documents, parsed_documents, redacted_documents, chunks, enriched_chunks, embeddings, qdrant_index,
+    published_index,
+]
+
+ingest_tenant_job = dg.define_asset_job(
+    INGEST_JOB,
+    selection=dg.AssetSelection.assets(*ingestion_assets),
+    description="Runs one tenant's documents through every stage and its checks, and publishes the index "
+    "when the blocking checks pass.",
+)
+
+tenant_freshness_job = dg.define_asset_job(
+    FRESHNESS_JOB,
+    selection=dg.AssetSelection.checks(index_freshness),
+    description="Checks how long ago one tenant's index was published.",
+)
+
+__all__ = ["FRESHNESS_JOB", "INGEST_JOB", "ingestion_assets", "ingestion_checks", "ingest_tenant_job",
+           "tenant_freshness_job"]
