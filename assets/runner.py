@@ -60,7 +60,11 @@ class RunOutcome:
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
     """What went wrong, step by step: the innermost error, not Dagster's wrapper."""
-    messages = []
+    messages = [f"{evaluation.asset_check_key.name} failed: {evaluation.description}"
+                for evaluation in result.get_asset_check_evaluations()
+                if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR]
+    if messages:  # a blocking check stopped the run: its own words say more than the step error
+        return "; ".join(messages)
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         while error is not None and error.cause is not None:
