@@ -264,6 +264,18 @@ def command_lineage(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_rollback(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ingest.stages import rollback
+
+    TenantRegistry(ingest_home()).get(args.tenant)
+    outcome = rollback(args.tenant, TenantPaths.for_tenant(ingest_home(), args.tenant), qdrant_settings(),
+                       now=datetime.now(UTC).isoformat(timespec="seconds"))
+    print(f"tenant {args.tenant}: now serving {outcome['serving']} (was {outcome['replaced']})")
+    return 0
+
+
 # --- demo and doctor ----------------------------------------------------------
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -368,6 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--source", help="a path relative to the tenant's source folder: all its points")
     lineage.add_argument("--json", action="store_true")
     lineage.set_defaults(handler=command_lineage)
+
+    roll = commands.add_parser("rollback", help="serve the previously published index of a tenant again")
+    roll.add_argument("--tenant", required=True)
+    roll.set_defaults(handler=command_rollback)
 
     demo = commands.add_parser("demo", help="ingest the bundled sample corpus and ask it one question per tenant")
     demo.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -317,7 +317,13 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
     points = build_points(enriched, vectors, per_document, {**versions, "run_id": run_id, "ingested_at": now})
     with open_qdrant(qdrant) as client:
         index = TenantIndex(client, tenant)
-        staging = index.prepare_staging(model_key, dimension or (len(points[0].vector) if points else 384))
+        wanted = {point.point_id: point.payload["doc_fingerprint"] for point in points}
+        serving = index.serving_collection()
+        if serving and serving.startswith(index.physical_collection(model_key, "a")[:-1]) \
+                and index.document_fingerprints(serving) == wanted:
+            staging = serving  # the published index is already exactly right: nothing to stage
+        else:
+            staging = index.prepare_staging(model_key, dimension or (len(points[0].vector) if points else 384))
         existing = index.document_fingerprints(staging)
         to_write = [point for point in points
                     if existing.get(point.point_id) != point.payload["doc_fingerprint"]]
@@ -325,7 +331,6 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         _fault("before-delete")
         stale = set(existing) - {point.point_id for point in points}
         deleted = index.delete(sorted(stale), staging)
-        serving = index.serving_collection()
     written_docs = sorted({point.payload["doc_id"] for point in to_write})
     atomic_write_text(paths.staging, json.dumps({
         "collection": staging, "model": model_name, "run_id": run_id, "written_documents": written_docs,
@@ -369,6 +374,8 @@ def publish_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, ru
         doc_versions=_document_versions(sources, manifest), upserted_docs=set(staging["written_documents"]),
         run_id=run_id, now=now, versions=versions,
     )
+    if paths.manifest.is_file():
+        write_parquet(manifest, paths.previous_manifest)  # what `ingest rollback` restores
     write_manifest(new_manifest, paths.manifest)
     atomic_write_text(paths.published, json.dumps(
         {"at": now, "run_id": run_id, "collection": staging["collection"]}, indent=2) + "\n")
@@ -392,6 +399,22 @@ def publish_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, ru
         "seconds": _elapsed(started),
     }, log=[f"published {staging['collection']} as {tenant}'s index ({total} points)"
             + (f"; previous {previous} kept for rollback" if previous else "")])
+
+
+def rollback(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, now: str) -> dict:
+    """Serve the previously published collection again, with its manifest."""
+    with open_qdrant(qdrant) as client:
+        index = TenantIndex(client, tenant)
+        current, previous = index.serving_collection(), index.previous_collection()
+        if previous is None or not paths.previous_manifest.is_file():
+            raise FileNotFoundError(f"tenant {tenant} has no previous index to roll back to")
+        index.publish(previous)
+    rolled_back = read_manifest(paths.manifest)
+    os.replace(paths.previous_manifest, paths.manifest)
+    write_parquet(rolled_back, paths.previous_manifest)
+    atomic_write_text(paths.published, json.dumps({"at": now, "run_id": "rollback", "collection": previous},
+                                                  indent=2) + "\n")
+    return {"tenant": tenant, "serving": previous, "replaced": current}
 
 
 def _document_versions(sources: pl.DataFrame, manifest: pl.DataFrame) -> dict[str, int]:

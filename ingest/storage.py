@@ -120,5 +120,10 @@ class TenantPaths:
 
 
     @property
+    def previous_manifest(self) -> Path:
+        """The manifest of the index published before the current one."""
+        return self.root / "manifest.previous.parquet"
+
+    @property
     def manifest(self) -> Path:
         return self.root / "manifest.parquet"

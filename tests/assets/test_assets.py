@@ -54,7 +54,7 @@ def test_definitions_load_without_warnings():
     job = defs.resolve_job_def("ingest_tenant")
     assert {node.name for node in job.graph.node_defs} >= {
         "source_documents", "parsed_documents", "redacted_documents", "chunks", "enriched_chunks",
-        "embeddings", "qdrant_index"}
+        "embeddings", "qdrant_index", "published_index"}
 
 
 def test_whole_graph_materialises_one_tenant(tenant_home):
@@ -69,13 +69,14 @@ def test_whole_graph_materialises_one_tenant(tenant_home):
     assert metadata["parsed_documents"]["quarantine_reasons"]["locked.pdf"].startswith("encrypted")
     assert metadata["redacted_documents"]["entities_by_type"].get("PERSON", 0) >= 1
     assert metadata["chunks"]["chunks"] == metadata["qdrant_index"]["upserted"] == metadata["qdrant_index"]["points"]
-    assert metadata["qdrant_index"]["documents_indexed"] == 3
+    assert metadata["published_index"]["documents_indexed"] == 3
 
     paths = TenantPaths.for_tenant(home, TENANT)
     redacted = pl.read_parquet(paths.redacted_elements)
     unique_texts = pl.read_parquet(paths.enriched_chunks)["text_sha256"].n_unique()
     assert metadata["embeddings"]["embedded"] == unique_texts  # identical chunk texts are embedded once
-    assert metadata["qdrant_index"]["serving"].startswith("tenant_asset-test__")
+    assert metadata["published_index"]["serving"] == metadata["qdrant_index"]["collection"]
+    assert metadata["published_index"]["serving"].startswith("tenant_asset-test__")
     assert not redacted["text"].str.contains("Olivia Bennett").any()
     manifest = pl.read_parquet(paths.manifest)
     assert sorted(manifest["status"].to_list()) == ["indexed", "indexed", "indexed", "quarantined"]
