@@ -120,9 +120,22 @@ class TinyTenant:
         return index_stage(self.name, self.paths, self.qdrant, model_name=model, run_id=run_id,
                            now=f"at-{run_id}", versions=self.versions(policy, chunker, model)).metadata
 
+    def publish_stage(self, run_id: str, *, model: str = MODEL, policy: str = POLICY,
+                      chunker: str = CHUNKER) -> dict:
+        from ingest.stages import publish_stage
+
+        return publish_stage(self.name, self.paths, self.qdrant, run_id=run_id, now=f"at-{run_id}",
+                             versions=self.versions(policy, chunker, model)).metadata
+
+    def rollback(self, when: str = "at-rollback") -> dict:
+        from ingest.stages import rollback
+
+        return rollback(self.name, self.paths, self.qdrant, now=when)
+
     def run(self, run_id: str = "run-1", *, policy: str = POLICY, chunker: str = CHUNKER, model: str = MODEL,
-            embedder=None, forbid: bool = False, allow_mass_delete: bool = False, index: bool = True) -> dict:
-        """Every stage in order; the metadata of each, by stage name."""
+            embedder=None, forbid: bool = False, allow_mass_delete: bool = False, index: bool = True,
+            publish: bool = True) -> dict:
+        """Every stage in order (index and publish unless told otherwise); each one's metadata by name."""
         from ingest.parse import ParseSettings
         from ingest.stages import chunk_stage, embed_stage, enrich_stage, parse_stage, redact_stage
 
@@ -137,6 +150,8 @@ class TinyTenant:
                                                                        forbid)).metadata
         if index:
             result["index"] = self.index_stage(run_id, model=model, policy=policy, chunker=chunker)
+            if publish:
+                result["publish"] = self.publish_stage(run_id, model=model, policy=policy, chunker=chunker)
         return result
 
     # state -------------------------------------------------------------------------
@@ -172,6 +187,11 @@ class TinyTenant:
 
     def desired_point_ids(self) -> set[str]:
         return set(self.enriched()["point_id"].to_list())
+
+    def staged(self) -> str:
+        from ingest.stages import read_staging
+
+        return read_staging(self.paths)["collection"]
 
     def store(self) -> tuple[str | None, list[str], int]:
         """(collection the alias serves, every collection in the store, points the alias serves)."""

@@ -153,8 +153,8 @@ def test_publish_replaces_a_collection_from_before_aliases(client):
 @pytest.mark.xfail(strict=True, reason=(
     "BUG ingest/index.py TenantIndex._physical_collections: it selects collections by the prefix "
     "'tenant_<name>__', which also matches the collections of tenant '<name>__x' (and '<name>_'), both valid "
-    "tenant names; so publish() of tenant 'acme' deletes tenant 'acme__b''s collection and its alias, and "
-    "delete_document() scans it"))
+    "tenant names; so publish() of tenant 'acme' deletes tenant 'acme__b''s serving collection (and with it "
+    "that tenant's alias), and delete_document() of 'acme' also scans 'acme__b''s collections"))
 def test_publishing_one_tenant_never_drops_another_tenants_collection(client):
     other = published(client, tenant="acme__b", points=[_point("acme__b", 0, [1.0, 0.0, 0.0], "b's own")])
     published(client, tenant="acme")

@@ -1,0 +1,114 @@
+"""Asset checks in a tenant's run, passing and failing on purpose."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.jobs import INGEST_JOB, ingest_tenant_job, ingestion_assets, ingestion_checks
+from assets.partitions import TENANTS_PARTITION
+from ingest.config import TenantRegistry
+from ingest.index import TenantIndex, open_qdrant
+from ingest.synthetic import Section, write_eml, write_image, write_markdown
+from resources import ChecksResource, RedactorResource, default_resources
+
+TENANT = "checked"
+
+
+def run_tenant(home: Path, overrides: dict | None = None, instance: dg.DagsterInstance | None = None):
+    defs = dg.Definitions(assets=ingestion_assets, asset_checks=ingestion_checks, jobs=[ingest_tenant_job],
+                          resources={**default_resources(home), **(overrides or {})})
+    instance = instance or dg.DagsterInstance.ephemeral()
+    if not instance.has_dynamic_partition(TENANTS_PARTITION, TENANT):
+        instance.add_dynamic_partitions(TENANTS_PARTITION, [TENANT])
+    result = defs.resolve_job_def(INGEST_JOB).execute_in_process(partition_key=TENANT, instance=instance,
+                                                                 raise_on_error=False)
+    evaluations = {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    return result, evaluations, materialized
+
+
+def metadata(evaluation) -> dict:
+    return {key: value.value for key, value in evaluation.metadata.items()}
+
+
+@pytest.fixture
+def tenant(tmp_path) -> tuple[Path, Path]:
+    source, home = tmp_path / "source", tmp_path / "home"
+    write_markdown(source / "returns.md", [Section("Returns", ("Items can be returned within 45 days.",))])
+    write_markdown(source / "delivery.md", [Section("Delivery", ("Parcels arrive in three working days.",))])
+    write_eml(source / "mail.eml", sender="Support <support@example.com>", to="desk@example.com",
+              subject="Callback", body="Please call the customer back at nina.berg@example.org today.")
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text('{"query": "How long do I have to return an item?", "expected": ["returns.md"]}\n'
+                      '{"query": "When will my parcel arrive?", "expected": ["delivery.md"]}\n', encoding="utf-8")
+    TenantRegistry(home).register(TENANT, source, golden=golden)
+    return source, home
+
+
+def test_a_healthy_tenant_passes_every_check_and_is_published(tenant):
+    _, home = tenant
+    result, evaluations, materialized = run_tenant(home)
+    assert result.success
+    assert set(evaluations) == {key.name for check in ingestion_checks for key in check.check_keys}
+    failed = {name: e.description for name, e in evaluations.items() if not e.passed}
+    assert failed == {}
+    assert "published_index" in materialized
+    quality = metadata(evaluations["retrieval_quality"])
+    assert quality["recall_at_k"] == 1.0 and quality["queries"] == 2
+
+
+def test_pii_left_after_redaction_blocks_embedding(tenant):
+    _, home = tenant
+    weak_policy = RedactorResource(entities=["PERSON"])  # e-mail addresses are not redacted
+    result, evaluations, materialized = run_tenant(home, {"redactor": weak_policy})
+    residue = evaluations["pii_residue"]
+    assert not residue.passed and residue.severity == dg.AssetCheckSeverity.ERROR
+    found = metadata(residue)
+    assert found["left_by_type"] == {"EMAIL_ADDRESS": 1} and list(found["documents"]) == ["mail.eml"]
+    assert "nina.berg@example.org" not in str(found) and "nina.berg" not in residue.description
+    assert not result.success
+    assert {"chunks", "embeddings", "qdrant_index", "published_index"}.isdisjoint(materialized)
+
+
+def test_a_regressed_index_is_not_published_and_the_previous_one_keeps_serving(tenant, tmp_path):
+    source, home = tenant
+    instance = dg.DagsterInstance.ephemeral()
+    first, _, _ = run_tenant(home, instance=instance)
+    assert first.success
+    with open_qdrant(default_resources(home)["qdrant"].settings()) as client:
+        serving_before = TenantIndex(client, TENANT).serving_collection()
+
+    write_markdown(source / "returns.md", [Section("Returns", ("Returns are no longer accepted.",))])
+    impossible = tmp_path / "impossible.jsonl"
+    impossible.write_text('{"query": "How long do I have to return an item?", "expected": ["mail.eml"]}\n')
+    TenantRegistry(home).register(TENANT, golden=impossible)
+    second, evaluations, materialized = run_tenant(home, instance=instance)
+    quality = evaluations["retrieval_quality"]
+    assert not quality.passed and "NOT PUBLISHED" in quality.description
+    assert metadata(quality)["worst_queries"][0]["expected"] == ["mail.eml"]
+    assert "qdrant_index" in materialized and "published_index" not in materialized
+    with open_qdrant(default_resources(home)["qdrant"].settings()) as client:
+        index = TenantIndex(client, TENANT)
+        assert index.serving_collection() == serving_before
+        texts = [hit.text for hit in index.scroll()]
+    assert any("45 days" in text for text in texts) and not any("no longer" in text for text in texts)
+
+
+def test_quarantine_rate_and_ocr_quality_fail_on_purpose(tenant):
+    source, home = tenant
+    (source / "broken.pdf").write_bytes(b"%PDF-1.7 this is not really a pdf")
+    (source / "empty.docx").write_bytes(b"")
+    (source / "random.pptx").write_bytes(bytes(range(256)) * 4)
+    write_image(source / "scan.png", ["Blurry receipt 42"])
+    strict = ChecksResource(min_ocr_confidence=99.9, quarantine_warn_above=0.1, quarantine_error_above=0.4)
+    _, evaluations, materialized = run_tenant(home, {"thresholds": strict})
+    rate = evaluations["quarantine_rate"]
+    assert not rate.passed and rate.severity == dg.AssetCheckSeverity.ERROR
+    assert set(metadata(rate)["reasons"]) == {"broken.pdf", "empty.docx", "random.pptx"}
+    ocr = evaluations["ocr_quality"]
+    assert not ocr.passed and ocr.severity == dg.AssetCheckSeverity.WARN
+    assert list(metadata(ocr)["low_confidence"]) == ["scan.png"]
+    assert "published_index" in materialized  # neither check blocks publication
