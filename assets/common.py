@@ -9,7 +9,7 @@ from assets.partitions import tenants_partitions
 from ingest.config import ConfigError
 from ingest.embed import ModelNotAvailable
 from ingest.ocr import OcrUnavailable
-from ingest.stages import MassDeleteRefused, StageResult
+from ingest.stages import InjectedFault, MassDeleteRefused, StageResult
 from resources import ChunkerResource, EmbedderResource, ParserResource, RedactorResource
 
 INGESTION_GROUP = "ingestion"
@@ -19,8 +19,10 @@ INGESTION_GROUP = "ingestion"
 # Documents that cannot be parsed never fail a step: they are quarantined.
 TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
                                    jitter=dg.Jitter.PLUS_MINUS)
-# Failures that a retry cannot fix: wrong settings, a refused mass deletion, a missing model or tool.
-PERMANENT_ERRORS = (ConfigError, MassDeleteRefused, ModelNotAvailable, OcrUnavailable, FileNotFoundError)
+# Failures that a retry cannot fix: wrong settings, a refused mass deletion, a missing model or tool;
+# and the test hook's simulated crash, which stands for a killed process (nothing retries that).
+PERMANENT_ERRORS = (ConfigError, MassDeleteRefused, ModelNotAvailable, OcrUnavailable, FileNotFoundError,
+                    InjectedFault)
 
 
 def tenant_stage(**asset_arguments) -> Callable[[Callable], dg.AssetsDefinition]:

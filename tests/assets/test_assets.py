@@ -155,3 +155,25 @@ def test_mass_deletion_is_refused_unless_allowed_by_run_config(tenant_home):
                              run_config={"ops": {"source_documents": {"config": {"allow_mass_delete": True}}}})
     assert metadata_of(allowed)["source_documents"]["deleted"] == 4
     assert metadata_of(allowed)["qdrant_index"]["points"] == 0
+
+
+def test_permanent_failures_are_not_retried(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(TENANTS_PARTITION, ["ghost"])
+    result = dg.materialize([source_documents], instance=instance, partition_key="ghost",
+                            resources={"storage": StorageResource(home=str(tmp_path))}, raise_on_error=False)
+    retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert not result.success and retries == []
+
+
+def test_transient_failures_are_retried(tenant_home):
+    from ingest.index import open_qdrant
+
+    home, _, instance = tenant_home
+    resources = make_resources(home)
+    # The embedded store locked by another client is transient: it clears when that client closes.
+    with open_qdrant(resources["qdrant"].settings()):
+        result = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources,
+                                raise_on_error=False)
+    retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert not result.success and {e.step_key for e in retries} == {"qdrant_index"}

@@ -89,7 +89,7 @@ def test_embedding_model_key_is_safe_for_file_and_collection_names(name):
     key = embedding_model_key(name)
     assert re.fullmatch(r"[a-z0-9-]{1,41}", key), key
     assert key == embedding_model_key(name)
-    assert TenantIndex(None, "acme").physical_collection(key) == f"tenant_acme__{key}"
+    assert TenantIndex(None, "acme").physical_collection(key, "a") == f"tenant_acme__{key}__a"
 
 
 def test_embedding_model_key_tells_apart_models_with_the_same_folder_name():

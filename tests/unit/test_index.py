@@ -55,6 +55,7 @@ def _point(tenant, index, vector, text, doc="doc"):
 POINTS = [_point("acme", 0, [1.0, 0.0, 0.0], "east"), _point("acme", 1, [0.0, 1.0, 0.0], "north"),
           _point("acme", 2, [0.0, 0.0, 1.0], "up")]
 KEY = "model-a-1234abcd"
+OTHER_KEY = "model-b-99999999"
 
 
 @pytest.fixture
@@ -69,12 +70,11 @@ def client(settings):
 
 
 def published(client, tenant="acme", points=POINTS, key=KEY, dimension=3) -> TenantIndex:
-    """A tenant index serving `points` from the physical collection of `key`."""
+    """A tenant index serving `points` from a freshly staged collection of `key`."""
     index = TenantIndex(client, tenant)
-    target, must_publish = index.prepare(key, dimension)
+    target = index.prepare_staging(key, dimension)
     index.upsert(points, target)
-    if must_publish:
-        index.publish(target)
+    index.publish(target)
     return index
 
 
@@ -89,51 +89,78 @@ def test_settings_describe_where_the_index_lives(tmp_path):
     assert not server.is_local and "http://qdrant:6333" in server.describe()
 
 
-# --- collections and the alias -----------------------------------------------------------------
+# --- collections, colors and the alias -----------------------------------------------------------
 
-def test_physical_collection_is_the_alias_plus_the_model_key(client):
-    assert TenantIndex(client, "acme").physical_collection(KEY) == f"tenant_acme__{KEY}"
-
-
-@pytest.mark.parametrize("key", ["a_b", "../x", "a b", "a/b", ""])
-def test_physical_collection_rejects_unsafe_model_keys(client, key):
-    with pytest.raises(ValueError):
-        TenantIndex(client, "acme").physical_collection(key)
-
-
-def test_prepare_creates_the_physical_collection_and_asks_to_publish_it(client):
+def test_physical_collection_is_the_alias_plus_model_key_and_color(client):
     index = TenantIndex(client, "acme")
-    target, must_publish = index.prepare(KEY, 3)
-    assert (target, must_publish) == (f"tenant_acme__{KEY}", True)
-    assert collections(client) == [target]
-    assert index.serving_collection() is None and not index.exists()
-    assert index.prepare(KEY, 3) == (target, True)  # a half-built collection is reused, still unpublished
-    assert collections(client) == [target]
+    assert index.physical_collection(KEY, "a") == f"tenant_acme__{KEY}__a"
+    assert index.physical_collection(KEY, "b") == f"tenant_acme__{KEY}__b"
+
+
+@pytest.mark.parametrize("key, color", [("a_b", "a"), ("../x", "a"), ("a b", "a"), ("a/b", "b"), ("", "a"),
+                                        (KEY, "c"), (KEY, ""), (KEY, "a/../b")])
+def test_physical_collection_rejects_unsafe_model_keys_and_unknown_colors(client, key, color):
+    with pytest.raises(ValueError):
+        TenantIndex(client, "acme").physical_collection(key, color)
+
+
+def test_the_staging_collection_is_the_color_that_does_not_serve(client):
+    index = TenantIndex(client, "acme")
+    assert index.staging_collection(KEY) == f"tenant_acme__{KEY}__a"  # nothing serves yet
+    index.publish(index.prepare_staging(KEY, 3))
+    assert index.staging_collection(KEY) == f"tenant_acme__{KEY}__b"
+    index.publish(index.prepare_staging(KEY, 3))
+    assert index.serving_collection() == f"tenant_acme__{KEY}__b"
+    assert index.staging_collection(KEY) == f"tenant_acme__{KEY}__a"
+    assert index.staging_collection(OTHER_KEY) == f"tenant_acme__{OTHER_KEY}__a"  # another model: its own pair
+
+
+def test_prepare_staging_creates_the_collection_but_serves_nothing(client):
+    index = TenantIndex(client, "acme")
+    target = index.prepare_staging(KEY, 3)
+    assert target == f"tenant_acme__{KEY}__a" and collections(client) == [target]
+    assert index.vector_size(target) == 3
+    assert index.serving_collection() is None and not index.exists() and index.count() == 0
+    index.upsert(POINTS[:1], target)
+    assert index.prepare_staging(KEY, 3) == target  # a half-built staging collection is reused as it is
+    assert index.point_ids(target) == {POINTS[0].point_id}
+
+
+def test_prepare_staging_of_the_same_model_with_another_dimension_is_refused(client):
+    index = TenantIndex(client, "acme")
+    target = index.prepare_staging(KEY, 3)
+    with pytest.raises(IndexUnavailable, match="INGEST_EMBED_MODEL") as refused:
+        index.prepare_staging(KEY, 384)
+    assert target in str(refused.value)
 
 
 def test_publish_points_the_alias_at_the_collection(client):
     index = published(client)
-    assert index.serving_collection() == f"tenant_acme__{KEY}"
+    assert index.serving_collection() == f"tenant_acme__{KEY}__a"
     assert index.exists() and index.count() == 3
-    assert index.prepare(KEY, 3) == (f"tenant_acme__{KEY}", False)  # written in place from now on
+    assert [hit.text for hit in index.search([0.0, 1.0, 0.0], top_k=1)] == ["north"]
 
 
-def test_prepare_of_the_same_model_with_another_dimension_is_refused(client):
-    published(client)
-    with pytest.raises(IndexUnavailable, match="INGEST_EMBED_MODEL") as refused:
-        TenantIndex(client, "acme").prepare(KEY, 384)
-    assert f"tenant_acme__{KEY}" in str(refused.value)
-
-
-def test_publishing_a_new_models_collection_moves_the_alias_and_drops_the_old(client):
+def test_publishing_the_other_color_keeps_the_previous_one_for_rollback(client):
     index = published(client)
-    target, must_publish = index.prepare("model-b-99999999", 2)
-    assert must_publish and index.serving_collection() == f"tenant_acme__{KEY}"
+    assert index.previous_collection() is None  # only one color exists
+    staging = index.prepare_staging(KEY, 3)
+    index.upsert(POINTS[:1], staging)
+    assert index.count() == 3  # queries read the published color until the staged one is published
+    assert index.publish(staging) == []
+    assert (index.serving_collection(), index.count()) == (staging, 1)
+    assert index.previous_collection() == f"tenant_acme__{KEY}__a"
+    assert collections(client) == [f"tenant_acme__{KEY}__a", staging]
+
+
+def test_publishing_a_new_models_collection_drops_both_colors_of_the_old_model(client):
+    index = published(client)
+    index.publish(index.prepare_staging(KEY, 3))  # both colors of the first model exist now
+    target = index.prepare_staging(OTHER_KEY, 2)
     index.upsert([_point("acme", 0, [1.0, 0.0], "only"), _point("acme", 1, [0.0, 1.0], "two")], target)
-    assert index.count() == 3  # queries still read the old collection until it is published
-    assert index.publish(target) == [f"tenant_acme__{KEY}"]
+    assert sorted(index.publish(target)) == [f"tenant_acme__{KEY}__a", f"tenant_acme__{KEY}__b"]
     assert index.serving_collection() == target and collections(client) == [target]
-    assert index.count() == 2
+    assert index.count() == 2 and index.previous_collection() is None
     assert [hit.text for hit in index.search([1.0, 0.0], top_k=1)] == ["only"]
 
 
@@ -143,9 +170,8 @@ def test_publish_replaces_a_collection_from_before_aliases(client):
     client.create_collection("tenant_acme", vectors_config=models.VectorParams(size=3,
                                                                               distance=models.Distance.COSINE))
     index = TenantIndex(client, "acme")
-    target, must_publish = index.prepare(KEY, 3)
+    target = index.prepare_staging(KEY, 3)
     index.upsert(POINTS, target)
-    assert must_publish
     index.publish(target)
     assert collections(client) == [target] and index.serving_collection() == target and index.count() == 3
 
@@ -156,10 +182,30 @@ def test_publish_replaces_a_collection_from_before_aliases(client):
     "tenant names; so publish() of tenant 'acme' deletes tenant 'acme__b''s serving collection (and with it "
     "that tenant's alias), and delete_document() of 'acme' also scans 'acme__b''s collections"))
 def test_publishing_one_tenant_never_drops_another_tenants_collection(client):
-    other = published(client, tenant="acme__b", points=[_point("acme__b", 0, [1.0, 0.0, 0.0], "b's own")])
+    other = published(client, tenant="acme__b", points=[_point("acme__b", 0, [1.0, 0.0, 0.0], "b's own")],
+                      key=OTHER_KEY)
     published(client, tenant="acme")
-    assert other.serving_collection() == f"tenant_acme__b__{KEY}"
+    assert other.serving_collection() == f"tenant_acme__b__{OTHER_KEY}__a"
     assert other.count() == 1
+
+
+def test_document_fingerprints_map_each_point_to_its_document_version(client):
+    index = TenantIndex(client, "acme")
+    target = index.prepare_staging(KEY, 3)
+    index.upsert([IndexPoint(POINTS[0].point_id, [1.0, 0.0, 0.0], {"doc_fingerprint": "f1", "text": "x"}),
+                  IndexPoint(POINTS[1].point_id, [0.0, 1.0, 0.0], {"text": "written before fingerprints"})],
+                 target)
+    assert index.document_fingerprints(target) == {POINTS[0].point_id: "f1", POINTS[1].point_id: ""}
+    assert index.document_fingerprints(f"tenant_acme__{OTHER_KEY}__a") == {}
+
+
+def test_search_of_a_named_collection_reads_that_collection(client):
+    index = published(client)
+    staging = index.prepare_staging(KEY, 3)
+    index.upsert([_point("acme", 7, [0.0, 1.0, 0.0], "staged only")], staging)
+    assert [hit.text for hit in index.search([0.0, 1.0, 0.0], top_k=5, collection=staging)] == ["staged only"]
+    assert "staged only" not in [hit.text for hit in index.search([0.0, 1.0, 0.0], top_k=5)]
+    assert index.search([0.0, 1.0, 0.0], top_k=5, collection=f"tenant_acme__{OTHER_KEY}__a") == []
 
 
 # --- writes and reads --------------------------------------------------------------------------------
@@ -167,7 +213,7 @@ def test_publishing_one_tenant_never_drops_another_tenants_collection(client):
 def test_upsert_reports_each_batch_and_overwrites_instead_of_duplicating(client, monkeypatch):
     monkeypatch.setattr(ingest.index, "UPSERT_BATCH", 2)
     index = TenantIndex(client, "acme")
-    target, _ = index.prepare(KEY, 3)
+    target = index.prepare_staging(KEY, 3)
     points = POINTS + [_point("acme", 3, [1.0, 1.0, 0.0], "ne"), _point("acme", 4, [0.0, 1.0, 1.0], "nu")]
     batches = []
     assert index.upsert(points, target, after_batch=batches.append) == 5
@@ -180,7 +226,7 @@ def test_upsert_reports_each_batch_and_overwrites_instead_of_duplicating(client,
 def test_an_exception_after_a_batch_stops_the_upsert_there(client, monkeypatch):
     monkeypatch.setattr(ingest.index, "UPSERT_BATCH", 2)
     index = TenantIndex(client, "acme")
-    target, _ = index.prepare(KEY, 3)
+    target = index.prepare_staging(KEY, 3)
 
     def stop(written):
         raise RuntimeError(f"stopped after {written}")
@@ -193,7 +239,7 @@ def test_an_exception_after_a_batch_stops_the_upsert_there(client, monkeypatch):
 def test_delete_removes_exactly_the_given_points(client, monkeypatch):
     monkeypatch.setattr(ingest.index, "UPSERT_BATCH", 2)  # deletes go in batches too
     index = published(client)
-    assert index.delete([POINTS[0].point_id, POINTS[2].point_id], f"tenant_acme__{KEY}") == 2
+    assert index.delete([POINTS[0].point_id, POINTS[2].point_id], f"tenant_acme__{KEY}__a") == 2
     assert index.point_ids() == {POINTS[1].point_id}
     assert index.delete([]) == 0 and index.count() == 1
 
@@ -202,10 +248,13 @@ def test_delete_document_removes_its_points_from_every_collection_of_the_tenant(
     mine = [_point("acme", 0, [1.0, 0.0, 0.0], "mine", doc="d1"), _point("acme", 1, [0.0, 1.0, 0.0], "mine2", doc="d1")]
     theirs = [_point("acme", 0, [0.0, 0.0, 1.0], "theirs", doc="d2")]
     index = published(client, points=mine + theirs)
-    half_built, _ = index.prepare("model-b-99999999", 3)  # an unpublished collection of a new model
+    previous = index.prepare_staging(KEY, 3)
+    index.upsert(mine + theirs, previous)
+    index.publish(previous)  # color a now holds the previous version, kept for rollback
+    half_built = index.prepare_staging(OTHER_KEY, 3)  # an unpublished collection of a new model
     index.upsert(mine + theirs, half_built)
-    assert index.delete_document("d1") == 4
-    for collection in (None, half_built):
+    assert index.delete_document("d1") == 6
+    for collection in (None, f"tenant_acme__{KEY}__a", half_built):
         assert {hit.payload["doc_id"] for hit in index.scroll(collection)} == {"d2"}
 
 
@@ -258,10 +307,9 @@ def test_tenants_in_one_store_never_see_each_other(client):
     assert {hit.payload["tenant"] for hit in acme.search([1.0, 0.0, 0.0], top_k=10)} == {"acme"}
     assert [hit.text for hit in globex.search([0.0, 1.0, 0.0], top_k=10)] == ["globex secret"]
     assert acme.count() == 3 and globex.count() == 1
-    # publishing a new model for one tenant drops only that tenant's old collection
-    target, _ = globex.prepare("model-b-99999999", 3)
-    globex.publish(target)
-    assert acme.count() == 3 and acme.serving_collection() == f"tenant_acme__{KEY}"
+    # publishing a new model for one tenant drops only that tenant's old collections
+    globex.publish(globex.prepare_staging(OTHER_KEY, 3))
+    assert acme.count() == 3 and acme.serving_collection() == f"tenant_acme__{KEY}__a"
 
 
 def test_the_store_and_its_alias_persist_across_clients(settings):
@@ -269,7 +317,7 @@ def test_the_store_and_its_alias_persist_across_clients(settings):
         published(client)
     with open_qdrant(settings) as client:
         index = TenantIndex(client, "acme")
-        assert index.serving_collection() == f"tenant_acme__{KEY}" and index.count() == 3
+        assert index.serving_collection() == f"tenant_acme__{KEY}__a" and index.count() == 3
 
 
 def test_opening_the_same_local_store_twice_raises_index_unavailable(settings):
