@@ -319,8 +319,10 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         index = TenantIndex(client, tenant)
         wanted = {point.point_id: point.payload["doc_fingerprint"] for point in points}
         serving = index.serving_collection()
-        if serving and serving.startswith(index.physical_collection(model_key, "a")[:-1]) \
-                and index.document_fingerprints(serving) == wanted:
+        live = index.document_fingerprints(serving) if serving else {}
+        going_live = sum(1 for point_id, value in wanted.items() if live.get(point_id) != value)
+        leaving = len(set(live) - set(wanted))
+        if serving and serving.startswith(index.physical_collection(model_key, "a")[:-1]) and live == wanted:
             staging = serving  # the published index is already exactly right: nothing to stage
         else:
             staging = index.prepare_staging(model_key, dimension or (len(points[0].vector) if points else 384))
@@ -340,13 +342,18 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         "collection": staging,
         "serving": serving or "",
         "store": qdrant.describe(),
-        "upserted": upserted,
-        "deleted_points": deleted,
+        # Relative to the index that serves now: what publishing this staging collection changes.
+        "upserted": going_live,
+        "deleted_points": leaving,
+        # What this run wrote to and removed from the staging collection itself.
+        "written": upserted,
+        "removed": deleted,
         "points": len(points),
         "documents": len(current),
         "seconds": _elapsed(started),
-    }, log=[f"staged {staging}: {upserted} points upserted, {deleted} stale points deleted, {len(points)} in "
-            f"all; {serving or 'nothing'} keeps serving until the checks pass"])
+    }, log=[f"staged {staging}: {upserted} points written, {deleted} stale points removed, {len(points)} in "
+            f"all ({going_live} new or changed and {leaving} gone compared with the published index); "
+            f"{serving or 'nothing'} keeps serving until the checks pass"])
 
 
 def read_staging(paths: TenantPaths) -> dict:

@@ -69,7 +69,7 @@ class TinyTenant:
     forbid=True).
     """
 
-    def __init__(self, root: Path, redactor, embedder, name: str = "acme") -> None:
+    def __init__(self, root: Path, redactor, embedder, name: str = "acme", *, write: bool = True) -> None:
         from ingest.index import QdrantSettings
         from ingest.storage import TenantPaths
 
@@ -81,8 +81,17 @@ class TinyTenant:
         self._redactor = redactor
         self._embedder = embedder
         self.built: dict[str, int] = {}
-        self.source.mkdir(parents=True, exist_ok=True)
-        _write_documents(self.source)
+        if write:
+            self.source.mkdir(parents=True, exist_ok=True)
+            _write_documents(self.source)
+
+    def copy_to(self, root: Path) -> "TinyTenant":
+        """The same tenant, files and state (modification times included), in another folder."""
+        import shutil
+
+        shutil.copytree(self.source, root / "source")
+        shutil.copytree(self.home, root / "home")
+        return TinyTenant(root, self._redactor, self._embedder, self.name, write=False)
 
     # factories ---------------------------------------------------------------------
     def _factory(self, kind: str, make, forbid: bool):
@@ -205,4 +214,18 @@ class TinyTenant:
 
 @pytest.fixture
 def tenant(tmp_path, redactor, embedder) -> TinyTenant:
+    """The tiny tenant before its first run."""
     return TinyTenant(tmp_path, redactor, embedder)
+
+
+@pytest.fixture(scope="session")
+def indexed_template(tmp_path_factory, redactor, embedder) -> TinyTenant:
+    tenant = TinyTenant(tmp_path_factory.mktemp("indexed-template"), redactor, embedder)
+    tenant.run("run-1")
+    return tenant
+
+
+@pytest.fixture
+def indexed(tmp_path, indexed_template) -> TinyTenant:
+    """The tiny tenant after run-1 (staged and published), copied from a template built once per session."""
+    return indexed_template.copy_to(tmp_path)

@@ -46,44 +46,71 @@ def rows_of(tenant, doc_id) -> dict[str, int]:
                          "enriched_chunks")}
 
 
-@pytest.fixture
-def indexed(tenant):
-    tenant.run("run-1")
-    return tenant
+def all_points(tenant) -> dict[str, dict]:
+    """point id -> payload over every collection in the store (served, previous and staged)."""
+    points = {}
+    for collection in tenant.store()[1]:
+        points.update(tenant.points(collection))
+    return points
 
 
 def test_forget_removes_every_trace_of_the_document(indexed):
     tenant, home = indexed, indexed.home
+    with (tenant.source / "hours.html").open("a", encoding="utf-8") as handle:
+        handle.write("<p>Closed on public holidays.</p>\n")
+    tenant.run("run-2")  # both colors now hold the document: the served one and the previous one
+    assert len(tenant.store()[1]) == 2
     doc_id = tenant.doc_id(FORGET)
-    stored_points = {pid for pid, p in tenant.points().items() if p["doc_id"] == doc_id}
+    stored = [pid for collection in tenant.store()[1] for pid, p in tenant.points(collection).items()
+              if p["doc_id"] == doc_id]
     before_rows = rows_of(tenant, doc_id)
     own_texts = set(tenant.enriched().filter(pl.col("doc_id") == doc_id)["text_sha256"])
     total = len(tenant.points())
-    # the search finds what is there: in tables and in the index store's files
+    served = {pid for pid, p in tenant.points().items() if p["doc_id"] == doc_id}
+    # the search finds what is there: in tables and in the files of both collections
     assert {"tenants/acme/elements.parquet", "tenants/acme/chunks.parquet"} <= where(home, PHRASE)
-    assert any(name.startswith("qdrant/collection/") for name in where(home, PHRASE))
+    assert len([name for name in where(home, PHRASE) if name.startswith("qdrant/collection/")]) == 2
     assert where(home, RAW_PII) == {"tenants/acme/elements.parquet"}
 
     entry = forget_document("acme", tenant.paths, tenant.qdrant, source=FORGET, requested_by="dpo@example.com")
 
     assert entry["doc_id"] == doc_id and entry["action"] == "forget" and entry["tenant"] == "acme"
-    assert entry["removed"] == {"points": len(stored_points), **before_rows, "cached_vectors": len(own_texts),
+    assert entry["removed"] == {"points": len(stored), **before_rows, "cached_vectors": len(own_texts),
                                 "manifest_rows": 1}
     assert where(home, PHRASE) == set()
     assert where(home, RAW_PII) == set()
-    assert where(home, doc_id) <= {"tenants/acme/audit.jsonl", "tenants/acme/forgotten.json"}
     # another document is untouched, and the same search still finds it in the tables and the store
     others = where(home, OTHER)
-    assert "tenants/acme/elements.parquet" in others and any(n.startswith("qdrant/collection/") for n in others)
+    assert "tenants/acme/elements.parquet" in others
+    assert len([name for name in others if name.startswith("qdrant/collection/")]) == 2
     with open_qdrant(tenant.qdrant) as client:  # a fresh client reads the store from disk
         index = TenantIndex(client, "acme")
         assert list(index.scroll(doc_id=doc_id)) == []
-        assert all(index.retrieve(pid) is None for pid in stored_points)
-        assert index.count() == total - len(stored_points)
+        assert all(index.retrieve(pid) is None for pid in served)
+        assert index.count() == total - len(served)
         assert any(OTHER in hit.text for hit in index.scroll())
+    assert not [p for p in all_points(tenant).values() if p["doc_id"] == doc_id]
     assert where(home, PHRASE) == set()  # reopening the store brought nothing back
     cached = pl.read_parquet(next(tenant.paths.root.glob("embedding_cache/*.parquet")))
     assert not own_texts & set(cached["text_sha256"])
+    assert FORGET not in tenant.manifest()["source"].to_list()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG ingest/erase.py forget_document: it removes the document's row from manifest.parquet but not from "
+    "manifest.previous.parquet (written by publish_stage for rollback), which keeps its source path, sha256 "
+    "and doc id; `ingest rollback` then restores a manifest that lists the erased document as indexed"))
+def test_forget_leaves_no_row_of_the_document_in_any_table(indexed):
+    tenant = indexed
+    with (tenant.source / "hours.html").open("a", encoding="utf-8") as handle:
+        handle.write("<p>Closed on public holidays.</p>\n")
+    tenant.run("run-2")  # publishing again keeps the previous manifest for rollback
+    doc_id = tenant.doc_id(FORGET)
+    forget_document("acme", tenant.paths, tenant.qdrant, source=FORGET)
+    holding = [path.name for path in sorted(tenant.paths.root.rglob("*.parquet"))
+               if any(FORGET in value or doc_id in value for value in _strings(pl.read_parquet(path)))]
+    assert holding == []
+    tenant.rollback()
     assert FORGET not in tenant.manifest()["source"].to_list()
 
 

@@ -7,7 +7,7 @@ from ingest.config import ConfigError
 from ingest.embed import embedding_model_key
 from ingest.lineage import trace
 from ingest.sources import file_sha256
-from tests.unit.conftest import MODEL, PHRASES, TinyTenant
+from tests.unit.conftest import MODEL, PHRASES
 
 
 class Runs:
@@ -19,14 +19,6 @@ class Runs:
     def __call__(self, run_id: str) -> dict:
         self.asked.append(run_id)
         return {"run_id": run_id, "status": "SUCCESS", "url": f"http://ui/runs/{run_id}"}
-
-
-@pytest.fixture(scope="module")
-def indexed(tmp_path_factory, redactor, embedder):
-    """One indexed tenant that the read-only tests share."""
-    tenant = TinyTenant(tmp_path_factory.mktemp("lineage"), redactor, embedder)
-    tenant.run("run-1")
-    return tenant
 
 
 def trace_of(tenant, **start):
@@ -44,7 +36,7 @@ def test_a_point_leads_to_its_chunk_document_file_and_run(indexed):
     [chain], runs = trace_of(indexed, point_id=row["point_id"])
     point = chain["point"]
     assert point["id"] == row["point_id"]
-    assert point["collection"] == f"tenant_acme__{embedding_model_key(MODEL)}"
+    assert point["collection"] == f"tenant_acme__{embedding_model_key(MODEL)}__a" == indexed.store()[0]
     for name in ("chunk_index", "start", "end", "pages", "section_path", "text_sha256", "parser", "strategy",
                  "ocr", "ocr_confidence"):
         assert point[name] == row[name], name
@@ -76,24 +68,40 @@ def test_an_unknown_point_or_source_is_a_config_error(indexed):
         trace_of(indexed, source="missing.md")
 
 
-def test_lineage_follows_the_run_and_version_that_last_wrote_the_point(tenant):
-    tenant.run("run-1")
+def append_to_hours(tenant, text: str) -> None:
     with (tenant.source / "hours.html").open("a", encoding="utf-8") as handle:
-        handle.write("<p>Closed on public holidays.</p>\n")
-    tenant.run("run-2")
-    [hours] = [chain for chain in trace_of(tenant, source="hours.html")[0]]
+        handle.write(f"<p>{text}</p>\n")
+
+
+def test_lineage_follows_the_run_and_version_that_wrote_the_served_point(indexed):
+    append_to_hours(indexed, "Closed on public holidays.")
+    indexed.run("run-2")
+    [hours] = trace_of(indexed, source="hours.html")[0]
     assert (hours["run"]["run_id"], hours["point"]["doc_version"], hours["document"]["version"]) == ("run-2", 2, 2)
-    [shipping] = trace_of(tenant, source="shipping.txt")[0]
-    assert (shipping["run"]["run_id"], shipping["document"]["run_id"]) == ("run-1", "run-1")
+    assert hours["point"]["collection"] == indexed.store()[0]
+    assert hours["point"]["ingested_at"] == hours["document"]["indexed_at"] == "at-run-2"
 
 
-def test_lineage_says_when_the_file_changed_or_is_gone_since_indexing(tenant):
-    tenant.run("run-1")
-    with (tenant.source / "hours.html").open("a", encoding="utf-8") as handle:
-        handle.write("<p>Closed on public holidays.</p>\n")
-    [chain] = trace_of(tenant, source="hours.html")[0]
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG ingest/stages.py publish_stage/build_manifest with blue/green colors: a document unchanged since "
+    "run 1 is copied into the fresh color by run 2 (the manifest then names run 2), and when run 3 publishes "
+    "the first color again, the served points are run 1's while the manifest still names run 2 and its "
+    "indexed_at; lineage shows a document row and a run that disagree about who wrote the point"))
+def test_lineage_names_one_run_for_a_point_and_its_document(indexed):
+    append_to_hours(indexed, "Closed on public holidays.")
+    indexed.run("run-2")
+    append_to_hours(indexed, "Closed on Christmas Eve as well.")
+    indexed.run("run-3")
+    [shipping] = trace_of(indexed, source="shipping.txt")[0]
+    assert shipping["run"]["run_id"] == shipping["document"]["run_id"]
+    assert shipping["point"]["ingested_at"] == shipping["document"]["indexed_at"]
+
+
+def test_lineage_says_when_the_file_changed_or_is_gone_since_indexing(indexed):
+    append_to_hours(indexed, "Closed on public holidays.")
+    [chain] = trace_of(indexed, source="hours.html")[0]
     assert (chain["source"]["exists"], chain["source"]["unchanged"]) == (True, False)
-    assert chain["source"]["sha256"] == tenant.manifest_row("hours.html")["sha256"]  # what was indexed
-    (tenant.source / "hours.html").unlink()
-    [chain] = trace_of(tenant, point_id=chain["point"]["id"])[0]
+    assert chain["source"]["sha256"] == indexed.manifest_row("hours.html")["sha256"]  # what was indexed
+    (indexed.source / "hours.html").unlink()
+    [chain] = trace_of(indexed, point_id=chain["point"]["id"])[0]
     assert (chain["source"]["exists"], chain["source"]["unchanged"]) == (False, False)

@@ -67,10 +67,9 @@ def test_first_run_computes_every_stage_for_every_document(tenant):
     assert "<PERSON>" in " ".join(enriched["text"])
 
 
-def test_an_unchanged_second_run_computes_nothing_and_builds_no_client(tenant):
-    tenant.run("run-1")
-    before, manifest_before = tables(tenant), tenant.manifest()
-    result = tenant.run("run-2", forbid=True)  # any factory call fails the test
+def test_an_unchanged_second_run_computes_nothing_and_builds_no_client(indexed):
+    before, manifest_before = tables(indexed), indexed.manifest()
+    result = indexed.run("run-2", forbid=True)  # any factory call fails the test
     assert result["source"]["unchanged"] == 3 and result["source"]["new"] == result["source"]["changed"] == 0
     assert (result["parse"]["parsed"], result["parse"]["reused"], result["parse"]["unchanged"]) == (0, 0, 3)
     assert result["redact"]["documents_redacted"] == 0
@@ -78,78 +77,74 @@ def test_an_unchanged_second_run_computes_nothing_and_builds_no_client(tenant):
     assert result["enrich"]["documents_enriched"] == 0
     assert result["embed"]["embedded"] == 0
     assert (result["index"]["upserted"], result["index"]["deleted_points"]) == (0, 0)
-    after = tables(tenant)
+    after = tables(indexed)
     for name in STAGE_FILES[1:]:  # the source table records this run's "change" column
         assert after[name].sort(after[name].columns[:2]).equals(before[name].sort(before[name].columns[:2])), name
-    assert tenant.manifest().drop("size").equals(manifest_before.drop("size"))  # run-1 still indexed it all
+    assert indexed.manifest().drop("size").equals(manifest_before.drop("size"))  # run-1 still indexed it all
 
 
-def test_a_new_redaction_policy_recomputes_redaction_and_what_follows_only(tenant):
-    tenant.run("run-1")
-    before = tables(tenant)
-    tenant.built.clear()
-    result = tenant.run("run-2", policy="policy-2")
+def test_a_new_redaction_policy_recomputes_redaction_and_what_follows_only(indexed):
+    before = tables(indexed)
+    indexed.built.clear()
+    result = indexed.run("run-2", policy="policy-2")
     assert (result["parse"]["parsed"], result["parse"]["unchanged"]) == (0, 3)
     assert result["redact"]["documents_redacted"] == 3
     assert result["chunk"]["documents_chunked"] == 3
     assert result["enrich"]["documents_enriched"] == 3
     assert result["embed"]["embedded"] == 0  # the same redacted text: every vector comes from the cache
-    assert tenant.built == {"redactor": 1, "chunker": 1}
-    assert tables(tenant)["elements"].equals(before["elements"])
-    assert set(tenant.manifest()["redaction_policy"]) == {"policy-2"}
-    assert set(tenant.manifest()["run_id"]) == {"run-2"}
+    assert indexed.built == {"redactor": 1, "chunker": 1}
+    assert tables(indexed)["elements"].equals(before["elements"])
+    assert set(indexed.manifest()["redaction_policy"]) == {"policy-2"}
+    assert set(indexed.manifest()["run_id"]) == {"run-2"}
 
 
-def test_a_new_chunker_version_recomputes_chunking_and_what_follows_only(tenant):
-    tenant.run("run-1")
-    before = tables(tenant)
-    tenant.built.clear()
-    result = tenant.run("run-2", chunker="chunker-2")
+def test_a_new_chunker_version_recomputes_chunking_and_what_follows_only(indexed):
+    before = tables(indexed)
+    indexed.built.clear()
+    result = indexed.run("run-2", chunker="chunker-2")
     assert result["parse"]["parsed"] == 0 and result["redact"]["documents_redacted"] == 0
     assert result["chunk"]["documents_chunked"] == 3
     assert result["embed"]["embedded"] == 0
-    assert tenant.built == {"chunker": 1}
-    assert tables(tenant)["redacted_elements"].equals(before["redacted_elements"])
-    manifest = tenant.manifest()
+    assert indexed.built == {"chunker": 1}
+    assert tables(indexed)["redacted_elements"].equals(before["redacted_elements"])
+    manifest = indexed.manifest()
     assert set(manifest["chunker_version"]) == {"chunker-2"} and set(manifest["redaction_policy"]) == {POLICY}
 
 
-def test_an_edited_document_is_the_only_one_processed_again(tenant):
-    tenant.run("run-1")
-    tenant.built.clear()
-    edit_hours(tenant)
-    result = tenant.run("run-2")
+def test_an_edited_document_is_the_only_one_processed_again(indexed):
+    indexed.built.clear()
+    edit_hours(indexed)
+    result = indexed.run("run-2")
     assert (result["source"]["changed"], result["source"]["unchanged"]) == (1, 2)
     assert (result["parse"]["parsed"], result["parse"]["unchanged"]) == (1, 2)
     assert result["redact"]["documents_redacted"] == 1
     assert result["chunk"]["documents_chunked"] == 1
-    assert result["embed"]["embedded"] == 1 and result["embed"]["cached"] == tenant.enriched().height - 1
-    versions = {source: tenant.manifest_row(source)["version"] for source in ALL}
+    assert result["embed"]["embedded"] == 1 and result["embed"]["cached"] == indexed.enriched().height - 1
+    versions = {source: indexed.manifest_row(source)["version"] for source in ALL}
     assert versions == {"hours.html": 2, "policy.md": 1, "shipping.txt": 1}
 
 
-def test_a_moved_file_reuses_its_parse_and_embeds_no_new_text(tenant):
-    tenant.run("run-1")
-    old_points = points_of(tenant, "shipping.txt")
-    (tenant.source / "archive").mkdir()
-    (tenant.source / "shipping.txt").rename(tenant.source / "archive" / "shipping.txt")
-    tenant.built.clear()
-    result = tenant.run("run-2")
+def test_a_moved_file_reuses_its_parse_and_embeds_no_new_text(indexed):
+    old_points = points_of(indexed, "shipping.txt")
+    (indexed.source / "archive").mkdir()
+    (indexed.source / "shipping.txt").rename(indexed.source / "archive" / "shipping.txt")
+    indexed.built.clear()
+    result = indexed.run("run-2")
     assert (result["source"]["new"], result["source"]["deleted"], result["source"]["unchanged"]) == (1, 1, 2)
     assert (result["parse"]["parsed"], result["parse"]["reused"]) == (0, 1)
     assert result["redact"]["documents_redacted"] == 0
     assert result["chunk"]["documents_chunked"] == 0
     assert result["enrich"]["documents_enriched"] == 1  # its doc id, source and point ids are new
     assert result["embed"]["embedded"] == 0
-    assert tenant.built == {}
-    moved = points_of(tenant, "archive/shipping.txt")
-    assert len(moved) == len(old_points) and not points_of(tenant, "shipping.txt")
+    assert indexed.built == {}
+    moved = points_of(indexed, "archive/shipping.txt")
+    assert len(moved) == len(old_points) and not points_of(indexed, "shipping.txt")
     assert (result["publish"]["documents_this_run"]["new"], result["publish"]["documents_this_run"]["deleted"]) \
         == (1, 1)
-    parsed = pl.read_parquet(tenant.paths.parsed_documents)
-    assert set(parsed["doc_id"]) == {tenant.doc_id(s) for s in ("policy.md", "hours.html", "archive/shipping.txt")}
-    assert tenant.manifest_row("shipping.txt")["status"] == "deleted"
-    assert tenant.manifest_row("archive/shipping.txt")["status"] == "indexed"
+    parsed = pl.read_parquet(indexed.paths.parsed_documents)
+    assert set(parsed["doc_id"]) == {indexed.doc_id(s) for s in ("policy.md", "hours.html", "archive/shipping.txt")}
+    assert indexed.manifest_row("shipping.txt")["status"] == "deleted"
+    assert indexed.manifest_row("archive/shipping.txt")["status"] == "indexed"
 
 
 def test_a_quarantined_document_is_parsed_once_and_never_indexed(tenant):
@@ -166,34 +161,31 @@ def test_a_quarantined_document_is_parsed_once_and_never_indexed(tenant):
 
 # --- source stage: the mass-delete guard -------------------------------------------------------
 
-def test_deleting_more_than_the_allowed_fraction_is_refused_and_writes_nothing(tenant):
-    tenant.run("run-1")
-    state = {path: path.read_bytes() for path in tenant.paths.root.rglob("*") if path.is_file()}
-    (tenant.source / "shipping.txt").unlink()
-    (tenant.source / "hours.html").unlink()
+def test_deleting_more_than_the_allowed_fraction_is_refused_and_writes_nothing(indexed):
+    state = {path: path.read_bytes() for path in indexed.paths.root.rglob("*") if path.is_file()}
+    (indexed.source / "shipping.txt").unlink()
+    (indexed.source / "hours.html").unlink()
     with pytest.raises(MassDeleteRefused) as refused:
-        tenant.source_stage()
+        indexed.source_stage()
     assert "2 of 3" in str(refused.value) and "--allow-mass-delete" in str(refused.value)
-    assert {path: path.read_bytes() for path in tenant.paths.root.rglob("*") if path.is_file()} == state
-    assert len(tenant.points()) == tenant.enriched().height  # nothing left the index
+    assert {path: path.read_bytes() for path in indexed.paths.root.rglob("*") if path.is_file()} == state
+    assert len(indexed.points()) == indexed.enriched().height  # nothing left the index
 
 
-def test_an_empty_source_folder_is_refused(tenant):
-    tenant.run("run-1")
+def test_an_empty_source_folder_is_refused(indexed):
     for name in ALL:
-        (tenant.source / name).unlink()
+        (indexed.source / name).unlink()
     with pytest.raises(MassDeleteRefused):
-        tenant.source_stage()
+        indexed.source_stage()
 
 
-def test_a_mass_delete_proceeds_when_allowed(tenant):
-    tenant.run("run-1")
-    (tenant.source / "shipping.txt").unlink()
-    (tenant.source / "hours.html").unlink()
-    result = tenant.run("run-2", allow_mass_delete=True)
+def test_a_mass_delete_proceeds_when_allowed(indexed):
+    (indexed.source / "shipping.txt").unlink()
+    (indexed.source / "hours.html").unlink()
+    result = indexed.run("run-2", allow_mass_delete=True)
     assert result["source"]["deleted"] == 2
-    assert {payload["source"] for payload in tenant.points().values()} == {"policy.md"}
-    assert {row["source"]: row["status"] for row in tenant.manifest().iter_rows(named=True)} == {
+    assert {payload["source"] for payload in indexed.points().values()} == {"policy.md"}
+    assert {row["source"]: row["status"] for row in indexed.manifest().iter_rows(named=True)} == {
         "policy.md": "indexed", "shipping.txt": "deleted", "hours.html": "deleted"}
 
 
@@ -202,16 +194,15 @@ def test_a_mass_delete_proceeds_when_allowed(tenant):
     (["hours.html", "shipping.txt"], 0.7, False),  # 2 of 3 is within 70%
     (["hours.html"], 0.3, True),  # 1 of 3 is more than 30%
 ])
-def test_the_guard_compares_deletions_with_the_fraction(tenant, deleted, fraction, refused):
-    tenant.run("run-1")
+def test_the_guard_compares_deletions_with_the_fraction(indexed, deleted, fraction, refused):
     for name in deleted:
-        (tenant.source / name).unlink()
+        (indexed.source / name).unlink()
     if refused:
         with pytest.raises(MassDeleteRefused):
-            tenant.source_stage(max_delete_fraction=fraction)
+            indexed.source_stage(max_delete_fraction=fraction)
     else:
-        assert tenant.source_stage(max_delete_fraction=fraction)["deleted"] == len(deleted)
-        assert pl.read_parquet(tenant.paths.source_documents).height == 3 - len(deleted)
+        assert indexed.source_stage(max_delete_fraction=fraction)["deleted"] == len(deleted)
+        assert pl.read_parquet(indexed.paths.source_documents).height == 3 - len(deleted)
 
 
 # --- embed stage: the cache ------------------------------------------------------------------------
@@ -286,40 +277,38 @@ def test_the_first_run_stages_a_collection_and_publishing_serves_it(tenant):
     assert set(tenant.manifest()["status"]) == {"indexed"}
 
 
-def test_an_unchanged_run_stages_nothing_and_keeps_serving_the_same_collection(tenant):
-    tenant.run("run-1")
-    before, manifest = tenant.points(), tenant.manifest()
-    result = tenant.run("run-2", forbid=True)
+def test_an_unchanged_run_stages_nothing_and_keeps_serving_the_same_collection(indexed):
+    before, manifest = indexed.points(), indexed.manifest()
+    result = indexed.run("run-2", forbid=True)
     assert (result["index"]["collection"], result["index"]["upserted"], result["index"]["deleted_points"]) == (
         physical(MODEL), 0, 0)  # the published index is already exact: it is its own staging
-    assert json.loads(tenant.paths.staging.read_text())["written_documents"] == []
-    assert tenant.store()[:2] == (physical(MODEL), [physical(MODEL)])  # no second color was built
-    assert tenant.points() == before  # payloads still name run-1
-    assert tenant.manifest().equals(manifest)
+    assert json.loads(indexed.paths.staging.read_text())["written_documents"] == []
+    assert indexed.store()[:2] == (physical(MODEL), [physical(MODEL)])  # no second color was built
+    assert indexed.points() == before  # payloads still name run-1
+    assert indexed.manifest().equals(manifest)
 
 
-def test_a_change_is_staged_in_the_other_color_while_the_old_index_keeps_serving(tenant):
-    tenant.run("run-1")
-    old = tenant.points()
-    edit_hours(tenant)
-    result = tenant.run("run-2", publish=False)["index"]
+def test_a_change_is_staged_in_the_other_color_while_the_old_index_keeps_serving(indexed):
+    old = indexed.points()
+    edit_hours(indexed)
+    result = indexed.run("run-2", publish=False)["index"]
     assert (result["collection"], result["serving"]) == (physical(MODEL, "b"), physical(MODEL))
-    assert tenant.points() == old  # queries still read the published color
-    assert set(tenant.points(physical(MODEL, "b"))) == tenant.desired_point_ids()
-    published = tenant.publish_stage("run-2")
+    assert indexed.points() == old  # queries still read the published color
+    assert set(indexed.points(physical(MODEL, "b"))) == indexed.desired_point_ids()
+    published = indexed.publish_stage("run-2")
     assert (published["serving"], published["previous"]) == (physical(MODEL, "b"), physical(MODEL))
-    points = tenant.points()
-    assert set(points) == tenant.desired_point_ids()
+    points = indexed.points()
+    assert set(points) == indexed.desired_point_ids()
     assert texts_of(points, "hours.html") == [
         "Opening hours\n\nThe warehouse now opens at eight and stays closed on Saturdays."]
     assert texts_of(points, "policy.md") == texts_of(old, "policy.md")
     assert {p["doc_version"] for p in points.values() if p["source"] == "hours.html"} == {2}
-    with open_qdrant(tenant.qdrant) as client:
+    with open_qdrant(indexed.qdrant) as client:
         assert TenantIndex(client, "acme").previous_collection() == physical(MODEL)  # kept for rollback
 
 
-def test_a_staging_color_is_brought_to_exactly_the_current_chunks(tenant):
-    tenant.run("run-1")  # color a: version 1
+def test_a_staging_color_is_brought_to_exactly_the_current_chunks(indexed):
+    tenant = indexed  # run-1 published color a: version 1
     edit_hours(tenant)
     tenant.run("run-2")  # color b: version 2 of hours.html
     v1_hours = {pid for pid, p in tenant.points(physical(MODEL)).items() if p["source"] == "hours.html"}
@@ -335,71 +324,66 @@ def test_a_staging_color_is_brought_to_exactly_the_current_chunks(tenant):
     assert json.loads(tenant.paths.staging.read_text())["written_documents"] == [tenant.doc_id("hours.html")]
 
 
-def test_a_deleted_documents_points_are_removed_and_its_manifest_row_is_a_tombstone(tenant):
-    tenant.run("run-1")
-    (tenant.source / "hours.html").unlink()
-    result = tenant.run("run-2")
+def test_a_deleted_documents_points_are_removed_and_its_manifest_row_is_a_tombstone(indexed):
+    (indexed.source / "hours.html").unlink()
+    result = indexed.run("run-2")
     assert result["publish"]["documents_this_run"]["deleted"] == 1
-    points = tenant.points()
-    assert not texts_of(points, "hours.html") and set(points) == tenant.desired_point_ids()
-    row = tenant.manifest_row("hours.html")
+    points = indexed.points()
+    assert not texts_of(points, "hours.html") and set(points) == indexed.desired_point_ids()
+    row = indexed.manifest_row("hours.html")
     assert (row["status"], row["chunks"], row["fingerprint"]) == ("deleted", 0, None)
     assert (row["run_id"], row["deleted_at"], row["indexed_at"]) == ("run-2", "at-run-2", "at-run-1")
-    assert tenant.run("run-3")["publish"]["documents_this_run"]["deleted"] == 0  # deleted once, not again
-    assert tenant.manifest_row("hours.html")["deleted_at"] == "at-run-2"
+    assert indexed.run("run-3")["publish"]["documents_this_run"]["deleted"] == 0  # deleted once, not again
+    assert indexed.manifest_row("hours.html")["deleted_at"] == "at-run-2"
 
 
-def test_a_new_model_is_built_into_its_own_collection_and_the_old_model_is_dropped(tenant, second_model):
-    tenant.run("run-1")
-    edit_hours(tenant)
-    tenant.run("run-2")  # both colors of the first model exist now
+def test_a_new_model_is_built_into_its_own_collection_and_the_old_model_is_dropped(indexed, second_model):
+    edit_hours(indexed)
+    indexed.run("run-2")  # both colors of the first model exist now
     name, model = second_model
-    result = tenant.run("run-3", model=name, embedder=model)
-    assert result["embed"]["embedded"] == tenant.enriched()["text_sha256"].n_unique()  # a cache per model
+    result = indexed.run("run-3", model=name, embedder=model)
+    assert result["embed"]["embedded"] == indexed.enriched()["text_sha256"].n_unique()  # a cache per model
     assert result["index"]["collection"] == physical(name)
     assert sorted(result["publish"]["dropped_collections"]) == [physical(MODEL), physical(MODEL, "b")]
-    serving, collections, count = tenant.store()
+    serving, collections, count = indexed.store()
     assert serving == physical(name) and collections == [physical(name)]
-    points = tenant.points()
-    assert set(points) == tenant.desired_point_ids() and count == len(points)
+    points = indexed.points()
+    assert set(points) == indexed.desired_point_ids() and count == len(points)
     assert {p["embedding_model"] for p in points.values()} == {name}
-    assert set(tenant.manifest().filter(pl.col("status") == "indexed")["embedding_model"]) == {name}
-    with open_qdrant(tenant.qdrant) as client:
+    assert set(indexed.manifest().filter(pl.col("status") == "indexed")["embedding_model"]) == {name}
+    with open_qdrant(indexed.qdrant) as client:
         assert TenantIndex(client, "acme").serving_model() == name
 
 
-def test_emptying_a_tenant_while_switching_models_serves_an_empty_index(tenant, second_model):
-    tenant.run("run-1")
+def test_emptying_a_tenant_while_switching_models_serves_an_empty_index(indexed, second_model):
     for source in ALL:
-        (tenant.source / source).unlink()
+        (indexed.source / source).unlink()
     name, model = second_model
-    result = tenant.run("run-2", model=name, embedder=model, allow_mass_delete=True)
+    result = indexed.run("run-2", model=name, embedder=model, allow_mass_delete=True)
     assert result["embed"]["embedded"] == 0 and result["publish"]["documents_this_run"]["deleted"] == 3
-    assert tenant.store() == (physical(name), [physical(name)], 0)
-    assert set(tenant.manifest()["status"]) == {"deleted"}
+    assert indexed.store() == (physical(name), [physical(name)], 0)
+    assert set(indexed.manifest()["status"]) == {"deleted"}
 
 
 # --- rollback ---------------------------------------------------------------------------------------------
 
-def test_rollback_serves_the_previously_published_index_with_its_manifest(tenant):
-    tenant.run("run-1")
-    v1_points, v1_manifest = tenant.points(), tenant.manifest()
-    edit_hours(tenant)
-    tenant.run("run-2")
-    v2_points, v2_manifest = tenant.points(), tenant.manifest()
-    assert tenant.rollback() == {"tenant": "acme", "serving": physical(MODEL), "replaced": physical(MODEL, "b")}
-    assert tenant.points() == v1_points and tenant.manifest().equals(v1_manifest)
-    assert json.loads(tenant.paths.published.read_text())["run_id"] == "rollback"
-    tenant.rollback()  # and forward again
-    assert tenant.points() == v2_points and tenant.manifest().equals(v2_manifest)
+def test_rollback_serves_the_previously_published_index_with_its_manifest(indexed):
+    v1_points, v1_manifest = indexed.points(), indexed.manifest()
+    edit_hours(indexed)
+    indexed.run("run-2")
+    v2_points, v2_manifest = indexed.points(), indexed.manifest()
+    assert indexed.rollback() == {"indexed": "acme", "serving": physical(MODEL), "replaced": physical(MODEL, "b")}
+    assert indexed.points() == v1_points and indexed.manifest().equals(v1_manifest)
+    assert json.loads(indexed.paths.published.read_text())["run_id"] == "rollback"
+    indexed.rollback()  # and forward again
+    assert indexed.points() == v2_points and indexed.manifest().equals(v2_manifest)
 
 
-def test_rollback_without_a_previous_index_is_refused_and_changes_nothing(tenant):
-    tenant.run("run-1")
-    before = tenant.points()
+def test_rollback_without_a_previous_index_is_refused_and_changes_nothing(indexed):
+    before = indexed.points()
     with pytest.raises(FileNotFoundError, match="no previous index"):
-        tenant.rollback()
-    assert tenant.points() == before and tenant.store()[0] == physical(MODEL)
+        indexed.rollback()
+    assert indexed.points() == before and indexed.store()[0] == physical(MODEL)
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -408,15 +392,14 @@ def test_rollback_without_a_previous_index_is_refused_and_changes_nothing(tenant
     "collection. After a run whose staged index was not published (a blocking check failed, or the run "
     "crashed), rollback serves that unchecked, possibly half-built collection, with the manifest of the "
     "index published two runs earlier"))
-def test_rollback_after_a_run_that_was_not_published_serves_the_previous_published_index(tenant):
-    tenant.run("run-1")
-    v1_points = tenant.points()
-    edit_hours(tenant)
-    tenant.run("run-2")
-    write_html(tenant.source / "hours.html", [Section("Opening hours", ("Version three, never checked.",))])
-    tenant.run("run-3", publish=False)  # e.g. retrieval_quality failed: not published
-    tenant.rollback()
-    points = tenant.points()
+def test_rollback_after_a_run_that_was_not_published_serves_the_previous_published_index(indexed):
+    v1_points = indexed.points()
+    edit_hours(indexed)
+    indexed.run("run-2")
+    write_html(indexed.source / "hours.html", [Section("Opening hours", ("Version three, never checked.",))])
+    indexed.run("run-3", publish=False)  # e.g. retrieval_quality failed: not published
+    indexed.rollback()
+    points = indexed.points()
     assert "Version three" not in " ".join(p["text"] for p in points.values())
     assert points == v1_points
 
@@ -426,15 +409,14 @@ def test_rollback_after_a_run_that_was_not_published_serves_the_previous_publish
     "but publish_stage still overwrites manifest.previous.parquet with the current manifest; a later "
     "rollback then serves the older color with the current manifest, so the manifest describes documents "
     "(versions, sha256, chunk counts) that the served index does not hold"))
-def test_rollback_after_an_unchanged_run_restores_the_matching_manifest(tenant):
-    tenant.run("run-1")
-    v1_points, v1_manifest = tenant.points(), tenant.manifest()
-    edit_hours(tenant)
-    tenant.run("run-2")
-    tenant.run("run-3")  # nothing changed
-    tenant.rollback()
-    assert tenant.points() == v1_points
-    assert tenant.manifest_row("hours.html")["sha256"] == v1_manifest.filter(
+def test_rollback_after_an_unchanged_run_restores_the_matching_manifest(indexed):
+    v1_points, v1_manifest = indexed.points(), indexed.manifest()
+    edit_hours(indexed)
+    indexed.run("run-2")
+    indexed.run("run-3")  # nothing changed
+    indexed.rollback()
+    assert indexed.points() == v1_points
+    assert indexed.manifest_row("hours.html")["sha256"] == v1_manifest.filter(
         pl.col("source") == "hours.html")["sha256"][0]
 
 
@@ -463,38 +445,37 @@ def converge(tenant, run_id: str) -> None:
 
 @pytest.mark.parametrize("published_twice", [False, True], ids=["staging-empty", "staging-holds-old-version"])
 def test_an_index_run_interrupted_after_some_upserts_changes_nothing_served_and_converges(
-        tenant, monkeypatch, published_twice):
-    tenant.run("run-1")
+        indexed, monkeypatch, published_twice):
     if published_twice:  # the staging color then holds an older version, with points to keep and to delete
-        edit_hours(tenant)
-        tenant.run("run-1b")
-    change_everything(tenant)
-    manifest, served = tenant.paths.manifest.read_bytes(), tenant.points()
+        edit_hours(indexed)
+        indexed.run("run-1b")
+    change_everything(indexed)
+    manifest, served = indexed.paths.manifest.read_bytes(), indexed.points()
     monkeypatch.setattr(ingest.index, "UPSERT_BATCH", 2)
     monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=2")
     with pytest.raises(InjectedFault):
-        tenant.run("run-2")
-    assert tenant.paths.manifest.read_bytes() == manifest and tenant.points() == served
-    staged = set(tenant.points(tenant.staged() if tenant.paths.staging.exists() else physical(MODEL, "b")))
-    assert tenant.desired_point_ids() - staged  # it really stopped half way
+        indexed.run("run-2")
+    assert indexed.paths.manifest.read_bytes() == manifest and indexed.points() == served
+    staging = physical(MODEL, "a" if published_twice else "b")  # the color that was not serving
+    assert indexed.store()[0] != staging
+    assert indexed.desired_point_ids() - set(indexed.points(staging))  # it really stopped half way
     monkeypatch.delenv(FAULT_VARIABLE)
-    converge(tenant, "run-3")
+    converge(indexed, "run-3")
 
 
-def test_an_index_run_interrupted_before_deleting_changes_nothing_served_and_converges(tenant, monkeypatch):
-    tenant.run("run-1")
-    edit_hours(tenant)
-    tenant.run("run-1b")  # the next staging color holds version 1: it has stale points to delete
-    change_everything(tenant)
-    manifest, served = tenant.paths.manifest.read_bytes(), tenant.points()
+def test_an_index_run_interrupted_before_deleting_changes_nothing_served_and_converges(indexed, monkeypatch):
+    edit_hours(indexed)
+    indexed.run("run-1b")  # the next staging color holds version 1: it has stale points to delete
+    change_everything(indexed)
+    manifest, served = indexed.paths.manifest.read_bytes(), indexed.points()
     monkeypatch.setenv(FAULT_VARIABLE, "before-delete")
     with pytest.raises(InjectedFault):
-        tenant.run("run-2")
-    assert tenant.paths.manifest.read_bytes() == manifest and tenant.points() == served
-    staged = set(tenant.points(physical(MODEL)))
-    assert tenant.desired_point_ids() < staged  # every upsert done, stale points still there
+        indexed.run("run-2")
+    assert indexed.paths.manifest.read_bytes() == manifest and indexed.points() == served
+    assert indexed.store()[0] == physical(MODEL, "b")
+    assert indexed.desired_point_ids() < set(indexed.points(physical(MODEL)))  # upserts done, stale points left
     monkeypatch.delenv(FAULT_VARIABLE)
-    converge(tenant, "run-3")
+    converge(indexed, "run-3")
 
 
 def test_an_interrupted_first_run_serves_nothing_and_the_next_run_completes(tenant, monkeypatch):
@@ -538,22 +519,20 @@ def test_a_model_switch_interrupted_after_its_upserts_converges_on_the_new_model
     "chunker version does not name the model, the next run writes nothing, publishes the new model's "
     "collection, and build_manifest carries the old run id, indexed_at and embedding_model for every "
     "document. Masked in the shipped assets, whose chunker version includes the model name"))
-def test_a_model_switch_interrupted_after_its_upserts_records_the_new_model(tenant, second_model, monkeypatch):
-    tenant.run("run-1")
+def test_a_model_switch_interrupted_after_its_upserts_records_the_new_model(indexed, second_model, monkeypatch):
     name, model = second_model
     monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=1")
     with pytest.raises(InjectedFault):
-        tenant.run("run-2", model=name, embedder=model)
+        indexed.run("run-2", model=name, embedder=model)
     monkeypatch.delenv(FAULT_VARIABLE)
-    tenant.index_stage("run-3", model=name)
-    tenant.publish_stage("run-3", model=name)
-    assert tenant.store()[0] == physical(name)
-    assert set(tenant.manifest()["embedding_model"]) == {name}
+    indexed.index_stage("run-3", model=name)
+    indexed.publish_stage("run-3", model=name)
+    assert indexed.store()[0] == physical(name)
+    assert set(indexed.manifest()["embedding_model"]) == {name}
 
 
-def test_every_phrase_of_the_tiny_tenant_reaches_the_index(tenant):
+def test_every_phrase_of_the_tiny_tenant_reaches_the_index(indexed):
     """The fixture the erasure and lineage tests rely on: each phrase is in exactly one document's points."""
-    tenant.run("run-1")
     for source, phrase in PHRASES.items():
-        holders = {p["source"] for p in tenant.points().values() if phrase in p["text"]}
+        holders = {p["source"] for p in indexed.points().values() if phrase in p["text"]}
         assert holders == {source}
