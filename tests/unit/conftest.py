@@ -197,11 +197,6 @@ class TinyTenant:
     def desired_point_ids(self) -> set[str]:
         return set(self.enriched()["point_id"].to_list())
 
-    def staged(self) -> str:
-        from ingest.stages import read_staging
-
-        return read_staging(self.paths)["collection"]
-
     def store(self) -> tuple[str | None, list[str], int]:
         """(collection the alias serves, every collection in the store, points the alias serves)."""
         from ingest.index import TenantIndex, open_qdrant

@@ -57,7 +57,7 @@ def test_first_run_computes_every_stage_for_every_document(tenant):
     assert result["enrich"]["documents_enriched"] == 3
     enriched = tenant.enriched()
     assert result["embed"]["embedded"] == enriched["text_sha256"].n_unique() and result["embed"]["cached"] == 0
-    assert result["index"]["upserted"] == enriched.height == result["index"]["points"]
+    assert result["index"]["upserted"] == result["index"]["written"] == enriched.height == result["index"]["points"]
     assert tenant.built == {"redactor": 1, "chunker": 1, "embedder": 1}
     manifest = tenant.manifest()
     assert sorted(manifest["source"]) == sorted(ALL)
@@ -77,6 +77,7 @@ def test_an_unchanged_second_run_computes_nothing_and_builds_no_client(indexed):
     assert result["enrich"]["documents_enriched"] == 0
     assert result["embed"]["embedded"] == 0
     assert (result["index"]["upserted"], result["index"]["deleted_points"]) == (0, 0)
+    assert (result["index"]["written"], result["index"]["removed"]) == (0, 0)
     after = tables(indexed)
     for name in STAGE_FILES[1:]:  # the source table records this run's "change" column
         assert after[name].sort(after[name].columns[:2]).equals(before[name].sort(before[name].columns[:2])), name
@@ -139,8 +140,7 @@ def test_a_moved_file_reuses_its_parse_and_embeds_no_new_text(indexed):
     assert indexed.built == {}
     moved = points_of(indexed, "archive/shipping.txt")
     assert len(moved) == len(old_points) and not points_of(indexed, "shipping.txt")
-    assert (result["publish"]["documents_this_run"]["new"], result["publish"]["documents_this_run"]["deleted"]) \
-        == (1, 1)
+    assert (result["index"]["upserted"], result["index"]["deleted_points"]) == (len(moved), len(old_points))
     parsed = pl.read_parquet(indexed.paths.parsed_documents)
     assert set(parsed["doc_id"]) == {indexed.doc_id(s) for s in ("policy.md", "hours.html", "archive/shipping.txt")}
     assert indexed.manifest_row("shipping.txt")["status"] == "deleted"
@@ -211,17 +211,16 @@ def cache(tenant, model=MODEL) -> pl.DataFrame:
     return pl.read_parquet(tenant.paths.embedding_cache(embedding_model_key(model)))
 
 
-def test_embed_stage_caches_one_real_vector_per_chunk_text(tenant, embedder):
-    tenant.run("run-1", index=False)
-    enriched, cached = tenant.enriched(), cache(tenant)
+def test_embed_stage_caches_one_real_vector_per_chunk_text(indexed, embedder):
+    enriched, cached = indexed.enriched(), cache(indexed)
     assert sorted(cached["text_sha256"]) == sorted(set(enriched["text_sha256"]))
     texts = dict(zip(enriched["text_sha256"], enriched["text"], strict=True))
     expected = embedder.encode([texts[digest] for digest in cached["text_sha256"]])
     assert cached["vector"].to_numpy() == pytest.approx(expected, abs=1e-5)
 
 
-def test_embed_stage_embeds_only_missing_texts_and_prunes_unused_entries(tenant):
-    tenant.run("run-1", index=False)
+def test_embed_stage_embeds_only_missing_texts_and_prunes_unused_entries(indexed):
+    tenant = indexed
     old_hours = set(tenant.enriched().filter(pl.col("source") == "hours.html")["text_sha256"])
     edit_hours(tenant)
     (tenant.source / "shipping.txt").unlink()
@@ -232,6 +231,15 @@ def test_embed_stage_embeds_only_missing_texts_and_prunes_unused_entries(tenant)
     assert result["embed"]["cached"] == enriched["text_sha256"].n_unique() - 2
     assert set(cache(tenant)["text_sha256"]) == set(enriched["text_sha256"])  # deleted and replaced texts pruned
     assert not old_hours & set(cache(tenant)["text_sha256"])
+
+
+def test_a_deletion_alone_prunes_the_deleted_documents_vectors(indexed):
+    gone = set(indexed.enriched().filter(pl.col("source") == "shipping.txt")["text_sha256"])
+    (indexed.source / "shipping.txt").unlink()
+    result = indexed.run("run-2", index=False, forbid=True)
+    assert (result["embed"]["embedded"], result["embed"]["cached"]) == (0, indexed.enriched()["text_sha256"].n_unique())
+    assert gone and not gone & set(cache(indexed)["text_sha256"])
+    assert set(cache(indexed)["text_sha256"]) == set(indexed.enriched()["text_sha256"])
 
 
 def test_identical_chunk_texts_are_embedded_once(tenant):
@@ -252,7 +260,8 @@ def texts_of(points: dict, source: str) -> list[str]:
 def test_the_first_run_stages_a_collection_and_publishing_serves_it(tenant):
     result = tenant.run("run-1", publish=False)["index"]
     assert (result["collection"], result["serving"]) == (physical(MODEL), "")
-    assert (result["upserted"], result["deleted_points"]) == (tenant.enriched().height, 0)
+    assert (result["upserted"], result["deleted_points"]) == (tenant.enriched().height, 0)  # vs. nothing served
+    assert (result["written"], result["removed"]) == (tenant.enriched().height, 0)
     assert tenant.store() == (None, [physical(MODEL)], 0)  # staged, not yet served
     assert not tenant.paths.manifest.exists()
     staging = json.loads(tenant.paths.staging.read_text())
@@ -280,7 +289,7 @@ def test_the_first_run_stages_a_collection_and_publishing_serves_it(tenant):
 def test_an_unchanged_run_stages_nothing_and_keeps_serving_the_same_collection(indexed):
     before, manifest = indexed.points(), indexed.manifest()
     result = indexed.run("run-2", forbid=True)
-    assert (result["index"]["collection"], result["index"]["upserted"], result["index"]["deleted_points"]) == (
+    assert (result["index"]["collection"], result["index"]["written"], result["index"]["removed"]) == (
         physical(MODEL), 0, 0)  # the published index is already exact: it is its own staging
     assert json.loads(indexed.paths.staging.read_text())["written_documents"] == []
     assert indexed.store()[:2] == (physical(MODEL), [physical(MODEL)])  # no second color was built
@@ -318,10 +327,33 @@ def test_a_staging_color_is_brought_to_exactly_the_current_chunks(indexed):
     v3_hours = {pid for pid, p in tenant.points(physical(MODEL)).items() if p["source"] == "hours.html"}
     shipping = {pid for pid, p in tenant.points(physical(MODEL, "b")).items() if p["source"] == "shipping.txt"}
     assert result["collection"] == physical(MODEL)  # color a again, holding version 1
-    assert result["upserted"] == len(v3_hours)  # policy.md's version-1 points were already right
-    assert result["deleted_points"] == len(v1_hours) + len(shipping)
+    v2_hours = {pid for pid, p in tenant.points().items() if p["source"] == "hours.html"}
+    # written to the staging color: policy.md's version-1 points there were already right
+    assert (result["written"], result["removed"]) == (len(v3_hours), len(v1_hours) + len(shipping))
+    # compared with the served color b: what publishing changes
+    assert (result["upserted"], result["deleted_points"]) == (len(v3_hours), len(v2_hours) + len(shipping))
     assert set(tenant.points(physical(MODEL))) == tenant.desired_point_ids()
     assert json.loads(tenant.paths.staging.read_text())["written_documents"] == [tenant.doc_id("hours.html")]
+
+
+def test_points_whose_document_changed_are_rewritten_even_when_their_ids_stay(indexed):
+    import os
+
+    edit_hours(indexed)
+    indexed.run("run-2")  # serving color b; color a keeps run-1's points, the next staging
+    policy = indexed.source / "policy.md"
+    os.utime(policy, (policy.stat().st_atime, policy.stat().st_mtime + 3600))  # same content, new time
+    result = indexed.run("run-3")
+    assert result["source"]["unchanged"] == 3 and result["enrich"]["documents_enriched"] == 1
+    enriched = indexed.enriched()
+    fingerprints = dict(enriched.select("doc_id", "fingerprint").unique("doc_id").iter_rows())
+    modified = dict(enriched.select("point_id", "source_modified_at").iter_rows())
+    points = indexed.points()
+    assert indexed.store()[0] == physical(MODEL)
+    assert set(points) == set(modified)
+    assert all(p["doc_fingerprint"] == fingerprints[p["doc_id"]] for p in points.values())
+    assert all(p["source_modified_at"] == modified[pid] for pid, p in points.items())
+    assert indexed.run("run-4")["index"]["written"] == 0  # and the next run finds the index exact
 
 
 def test_a_deleted_documents_points_are_removed_and_its_manifest_row_is_a_tombstone(indexed):
@@ -372,7 +404,7 @@ def test_rollback_serves_the_previously_published_index_with_its_manifest(indexe
     edit_hours(indexed)
     indexed.run("run-2")
     v2_points, v2_manifest = indexed.points(), indexed.manifest()
-    assert indexed.rollback() == {"indexed": "acme", "serving": physical(MODEL), "replaced": physical(MODEL, "b")}
+    assert indexed.rollback() == {"tenant": "acme", "serving": physical(MODEL), "replaced": physical(MODEL, "b")}
     assert indexed.points() == v1_points and indexed.manifest().equals(v1_manifest)
     assert json.loads(indexed.paths.published.read_text())["run_id"] == "rollback"
     indexed.rollback()  # and forward again
