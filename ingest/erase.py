@@ -67,9 +67,14 @@ def forget_document(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, 
             write_parquet(kept, cache)
             removed["cached_vectors"] += table.height - kept.height
 
-    manifest = read_manifest(paths.manifest)
-    write_manifest(manifest.filter(pl.col("doc_id") != doc_id), paths.manifest)
-    removed["manifest_rows"] = manifest.height - manifest.filter(pl.col("doc_id") != doc_id).height
+    for name, manifest_path in (("manifest_rows", paths.manifest),
+                                ("previous_manifest_rows", paths.previous_manifest)):  # rollback's too
+        removed[name] = 0
+        if manifest_path.is_file():
+            manifest = read_manifest(manifest_path)
+            kept = manifest.filter(pl.col("doc_id") != doc_id)
+            write_manifest(kept, manifest_path)
+            removed[name] = manifest.height - kept.height
     forgotten = read_forgotten(paths) | {doc_id: document["sha256"]}
     atomic_write_text(paths.forgotten, json.dumps(forgotten, indent=2, sort_keys=True) + "\n")
 

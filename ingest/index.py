@@ -6,6 +6,7 @@ re-runs overwrite points instead of duplicating them.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -133,8 +134,9 @@ class TenantIndex:
         return None
 
     def _physical_collections(self) -> list[str]:
-        prefix = f"{self.collection}__"
-        return [c.name for c in self._client.get_collections().collections if c.name.startswith(prefix)]
+        # Matched by their whole shape: a prefix alone would also match tenant "acme__b" for tenant "acme".
+        shape = re.compile(re.escape(self.collection) + r"__[a-z0-9-]+-[0-9a-f]{8}__[" + "".join(COLORS) + "]")
+        return [c.name for c in self._client.get_collections().collections if shape.fullmatch(c.name)]
 
     def staging_collection(self, model_key: str) -> str:
         """Where a run writes: the model's collection that is not serving (blue/green)."""

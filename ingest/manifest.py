@@ -59,15 +59,17 @@ def build_manifest(
     fingerprints: Mapping[str, str],
     *,
     doc_versions: Mapping[str, int],
-    upserted_docs: set[str],
+    indexed_by: Mapping[str, Mapping[str, str]],
     run_id: str,
     now: str,
     versions: Mapping[str, str],
 ) -> pl.DataFrame:
-    """The manifest after a run: current documents, plus tombstones for deleted ones.
+    """The manifest after a publish: current documents, plus tombstones for deleted ones.
 
-    A document keeps the run id, time and settings of the run that last wrote
-    its points; the documents this run wrote get this run's.
+    An indexed document records the run, time and settings that wrote its points
+    in the published collection (`indexed_by`, read from the points themselves,
+    so the manifest and lineage agree). A quarantined document keeps the run that
+    first quarantined this version of it.
     """
     reasons = dict(zip(parsed["doc_id"].to_list(), parsed["quarantine_reason"].to_list(), strict=True))
     counts = dict(chunk_counts)
@@ -77,17 +79,21 @@ def build_manifest(
         doc_id = row["doc_id"]
         reason = reasons.get(doc_id)
         old = before.get(doc_id)
-        carried = old is not None and doc_id not in upserted_docs and old["status"] == DocStatus.INDEXED \
-            and old["fingerprint"] == fingerprints.get(doc_id)
+        if reason is None and doc_id in indexed_by:
+            written = indexed_by[doc_id]
+        elif reason is not None and old is not None and old["status"] == DocStatus.QUARANTINED \
+                and old["sha256"] == row["sha256"]:
+            written = {"run_id": old["run_id"], "indexed_at": old["indexed_at"],
+                       **{column: old[column] for column in VERSION_COLUMNS}}
+        else:
+            written = {"run_id": run_id, "indexed_at": now, **versions}
         rows.append({
             "doc_id": doc_id, "source": row["source"], "sha256": row["sha256"], "size": row["size"],
             "status": (DocStatus.QUARANTINED if reason else DocStatus.INDEXED).value, "reason": reason,
             "chunks": counts.get(doc_id, 0), "version": doc_versions.get(doc_id, 1),
             "fingerprint": fingerprints.get(doc_id),
-            "run_id": old["run_id"] if carried else run_id,
-            "indexed_at": old["indexed_at"] if carried else now,
-            "deleted_at": None,
-            **{column: (old[column] if carried else versions.get(column)) for column in VERSION_COLUMNS},
+            "run_id": written.get("run_id"), "indexed_at": written.get("indexed_at"), "deleted_at": None,
+            **{column: written.get(column) for column in VERSION_COLUMNS},
         })
     current_ids = set(documents["doc_id"].to_list())
     for doc_id, row in before.items():

@@ -29,7 +29,7 @@ from ingest.index import (
     build_points,
     open_qdrant,
 )
-from ingest.manifest import build_manifest, classify_changes, read_manifest, write_manifest
+from ingest.manifest import VERSION_COLUMNS, build_manifest, classify_changes, read_manifest, write_manifest
 from ingest.models import DocStatus, ParsedDocument, SourceDocument
 from ingest.parse import ParseSettings, elements_by_document, parse_documents
 from ingest.redact import Redactor, entity_counts_by_document, redact_elements
@@ -311,7 +311,9 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
     current = fingerprints_of(enriched)
     doc_versions = _document_versions(sources, manifest)
     entity_counts = entity_counts_by_document(redacted)
-    per_document = {doc_id: {"doc_version": doc_versions[doc_id], "doc_fingerprint": fingerprint_value,
+    # A point is current when it was written for this version of its document and this model.
+    per_document = {doc_id: {"doc_version": doc_versions[doc_id],
+                             "doc_fingerprint": fingerprint("index", fingerprint_value, model_name),
                              "redaction_entities": entity_counts.get(doc_id, {})}
                     for doc_id, fingerprint_value in current.items()}
     points = build_points(enriched, vectors, per_document, {**versions, "run_id": run_id, "ingested_at": now})
@@ -326,6 +328,7 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
             staging = serving  # the published index is already exactly right: nothing to stage
         else:
             staging = index.prepare_staging(model_key, dimension or (len(points[0].vector) if points else 384))
+            _forget_rollback_target(paths, staging)  # about to overwrite the previous version
         existing = index.document_fingerprints(staging)
         to_write = [point for point in points
                     if existing.get(point.point_id) != point.payload["doc_fingerprint"]]
@@ -333,10 +336,8 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         _fault("before-delete")
         stale = set(existing) - {point.point_id for point in points}
         deleted = index.delete(sorted(stale), staging)
-    written_docs = sorted({point.payload["doc_id"] for point in to_write})
     atomic_write_text(paths.staging, json.dumps({
-        "collection": staging, "model": model_name, "run_id": run_id, "written_documents": written_docs,
-        "points": len(points), "dimension": dimension,
+        "collection": staging, "model": model_name, "run_id": run_id, "points": len(points), "dimension": dimension,
     }, indent=2) + "\n")
     return StageResult(metadata={
         "collection": staging,
@@ -362,11 +363,38 @@ def read_staging(paths: TenantPaths) -> dict:
     return json.loads(paths.staging.read_text(encoding="utf-8"))
 
 
+def read_published(paths: TenantPaths) -> dict:
+    """What serves now: {"at", "run_id", "collection", "previous"}; previous is what rollback restores."""
+    if not paths.published.is_file():
+        return {}
+    return json.loads(paths.published.read_text(encoding="utf-8"))
+
+
+def _forget_rollback_target(paths: TenantPaths, collection: str) -> None:
+    """The previously published collection is about to be overwritten: it can no longer be rolled back to."""
+    published = read_published(paths)
+    if published.get("previous") == collection:
+        atomic_write_text(paths.published, json.dumps({**published, "previous": None}, indent=2) + "\n")
+    paths.previous_manifest.unlink(missing_ok=True)
+
+
+def _indexed_by(index: TenantIndex, collection: str) -> dict[str, dict]:
+    """Per document, the run, time and settings that wrote its points in `collection`."""
+    fields = ["doc_id", "run_id", "ingested_at", *VERSION_COLUMNS]
+    found: dict[str, dict] = {}
+    for hit in index.scroll(collection, with_payload=fields):
+        found.setdefault(hit.payload["doc_id"], {"run_id": hit.payload.get("run_id"),
+                                                  "indexed_at": hit.payload.get("ingested_at"),
+                                                  **{c: hit.payload.get(c) for c in VERSION_COLUMNS}})
+    return found
+
+
 def publish_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, run_id: str, now: str,
                   versions: dict[str, str]) -> StageResult:
     """Move the tenant's alias to the checked staging collection, then record it in the manifest."""
     started = time.perf_counter()
     staging = read_staging(paths)
+    target = staging["collection"]
     sources = read_parquet(paths.source_documents)
     parsed = read_parquet(paths.parsed_documents)
     enriched = read_parquet(paths.enriched_chunks)
@@ -374,18 +402,24 @@ def publish_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, ru
     with open_qdrant(qdrant) as client:
         index = TenantIndex(client, tenant)
         previous = index.serving_collection()
-        dropped = index.publish(staging["collection"])
+        indexed_by = _indexed_by(index, target)
+        dropped = index.publish(target)
         total = index.count()
     new_manifest = build_manifest(
         sources, parsed, enriched.group_by("doc_id").len().iter_rows(), manifest, fingerprints_of(enriched),
-        doc_versions=_document_versions(sources, manifest), upserted_docs=set(staging["written_documents"]),
-        run_id=run_id, now=now, versions=versions,
+        doc_versions=_document_versions(sources, manifest), indexed_by=indexed_by, run_id=run_id, now=now,
+        versions=versions,
     )
-    if paths.manifest.is_file():
-        write_parquet(manifest, paths.previous_manifest)  # what `ingest rollback` restores
+    switched = previous != target
+    if switched:  # the collection that served until now is what `ingest rollback` restores
+        if paths.manifest.is_file():
+            write_parquet(manifest, paths.previous_manifest)
+        rollback_to = previous
+    else:  # the same collection serves on: the rollback target stays what it was
+        rollback_to = read_published(paths).get("previous")
     write_manifest(new_manifest, paths.manifest)
     atomic_write_text(paths.published, json.dumps(
-        {"at": now, "run_id": run_id, "collection": staging["collection"]}, indent=2) + "\n")
+        {"at": now, "run_id": run_id, "collection": target, "previous": rollback_to}, indent=2) + "\n")
     if paths.candidate_evaluation.is_file():
         os.replace(paths.candidate_evaluation, paths.published_evaluation)
     changes = dict(sources["change"].value_counts().iter_rows()) if sources.height else {}
@@ -398,29 +432,33 @@ def publish_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, ru
     }
     return StageResult(metadata={
         "documents_this_run": run_documents,
-        "serving": staging["collection"],
+        "serving": target,
         "previous": previous or "",
         "dropped_collections": dropped,
         "points": total,
         "documents_indexed": int((new_manifest["status"] == DocStatus.INDEXED).sum()),
         "seconds": _elapsed(started),
-    }, log=[f"published {staging['collection']} as {tenant}'s index ({total} points)"
-            + (f"; previous {previous} kept for rollback" if previous else "")])
+    }, log=[f"published {target} as {tenant}'s index ({total} points)"
+            + (f"; {previous} kept for rollback" if switched and previous else "")])
 
 
 def rollback(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, now: str) -> dict:
     """Serve the previously published collection again, with its manifest."""
+    published = read_published(paths)
+    previous = published.get("previous")
     with open_qdrant(qdrant) as client:
         index = TenantIndex(client, tenant)
-        current, previous = index.serving_collection(), index.previous_collection()
-        if previous is None or not paths.previous_manifest.is_file():
-            raise FileNotFoundError(f"tenant {tenant} has no previous index to roll back to")
+        current = index.serving_collection()
+        if not previous or index.previous_collection() != previous or not paths.previous_manifest.is_file():
+            raise FileNotFoundError(
+                f"tenant {tenant} has no previous index to roll back to: a later run has already staged into "
+                "it, or nothing was published before; fix the cause and re-run instead")
         index.publish(previous)
     rolled_back = read_manifest(paths.manifest)
     os.replace(paths.previous_manifest, paths.manifest)
     write_parquet(rolled_back, paths.previous_manifest)
-    atomic_write_text(paths.published, json.dumps({"at": now, "run_id": "rollback", "collection": previous},
-                                                  indent=2) + "\n")
+    atomic_write_text(paths.published, json.dumps(
+        {"at": now, "run_id": "rollback", "collection": previous, "previous": current}, indent=2) + "\n")
     return {"tenant": tenant, "serving": previous, "replaced": current}
 
 
