@@ -173,7 +173,9 @@ class TenantIndex:
         from qdrant_client import models
 
         if self.serving_collection() is None and self._client.collection_exists(self.collection):
-            self._client.delete_collection(self.collection)  # a collection from before aliases: replace it
+            raise IndexUnavailable(
+                f"a collection named {self.collection} exists where tenant {self.tenant}'s alias must go; it is "
+                "not this pipeline's (or belongs to a tenant named like another's collection): rename one")
         operations = []
         if self.serving_collection() is not None:
             operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=self.collection)))

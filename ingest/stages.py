@@ -330,8 +330,10 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
             staging = index.prepare_staging(model_key, dimension or (len(points[0].vector) if points else 384))
             _forget_rollback_target(paths, staging)  # about to overwrite the previous version
         existing = index.document_fingerprints(staging)
-        to_write = [point for point in points
-                    if existing.get(point.point_id) != point.payload["doc_fingerprint"]]
+        # A document is written whole: after a crash halfway through one, all its points come from one run.
+        outdated = {point.payload["doc_id"] for point in points
+                    if existing.get(point.point_id) != point.payload["doc_fingerprint"]}
+        to_write = [point for point in points if point.payload["doc_id"] in outdated]
         upserted = index.upsert(to_write, staging, after_batch=lambda n: _fault("after-upserts", n))
         _fault("before-delete")
         stale = set(existing) - {point.point_id for point in points}

@@ -8,6 +8,7 @@ import pytest
 from ingest.config import ConfigError
 from ingest.erase import find_document, forget_document
 from ingest.index import TenantIndex, open_qdrant
+from ingest.manifest import read_manifest
 from tests.unit.conftest import PHRASES
 
 FORGET = "policy.md"
@@ -60,6 +61,7 @@ def test_forget_removes_every_trace_of_the_document(indexed):
         handle.write("<p>Closed on public holidays.</p>\n")
     tenant.run("run-2")  # both colors now hold the document: the served one and the previous one
     assert len(tenant.store()[1]) == 2
+    assert tenant.paths.previous_manifest.is_file()  # and so do both manifests
     doc_id = tenant.doc_id(FORGET)
     stored = [pid for collection in tenant.store()[1] for pid, p in tenant.points(collection).items()
               if p["doc_id"] == doc_id]
@@ -76,7 +78,7 @@ def test_forget_removes_every_trace_of_the_document(indexed):
 
     assert entry["doc_id"] == doc_id and entry["action"] == "forget" and entry["tenant"] == "acme"
     assert entry["removed"] == {"points": len(stored), **before_rows, "cached_vectors": len(own_texts),
-                                "manifest_rows": 1}
+                                "manifest_rows": 1, "previous_manifest_rows": 1}
     assert where(home, PHRASE) == set()
     assert where(home, RAW_PII) == set()
     # another document is untouched, and the same search still finds it in the tables and the store
@@ -96,22 +98,32 @@ def test_forget_removes_every_trace_of_the_document(indexed):
     assert FORGET not in tenant.manifest()["source"].to_list()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG ingest/erase.py forget_document: it removes the document's row from manifest.parquet but not from "
-    "manifest.previous.parquet (written by publish_stage for rollback), which keeps its source path, sha256 "
-    "and doc id; `ingest rollback` then restores a manifest that lists the erased document as indexed"))
 def test_forget_leaves_no_row_of_the_document_in_any_table(indexed):
     tenant = indexed
     with (tenant.source / "hours.html").open("a", encoding="utf-8") as handle:
         handle.write("<p>Closed on public holidays.</p>\n")
     tenant.run("run-2")  # publishing again keeps the previous manifest for rollback
     doc_id = tenant.doc_id(FORGET)
-    forget_document("acme", tenant.paths, tenant.qdrant, source=FORGET)
+    previous = read_manifest(tenant.paths.previous_manifest)
+    assert previous.filter(pl.col("doc_id") == doc_id).height == 1  # run-1's manifest names it
+    entry = forget_document("acme", tenant.paths, tenant.qdrant, source=FORGET)
+    assert (entry["removed"]["manifest_rows"], entry["removed"]["previous_manifest_rows"]) == (1, 1)
+    # the rest of the previous manifest is untouched: rollback still restores the other documents' rows
+    assert read_manifest(tenant.paths.previous_manifest).equals(previous.filter(pl.col("doc_id") != doc_id))
     holding = [path.name for path in sorted(tenant.paths.root.rglob("*.parquet"))
                if any(FORGET in value or doc_id in value for value in _strings(pl.read_parquet(path)))]
     assert holding == []
     tenant.rollback()
     assert FORGET not in tenant.manifest()["source"].to_list()
+    assert sorted(tenant.manifest()["source"]) == ["hours.html", "shipping.txt"]
+    assert not [p for p in tenant.points().values() if p["doc_id"] == doc_id]
+
+
+def test_forget_without_a_previous_manifest_creates_none(indexed):
+    assert not indexed.paths.previous_manifest.exists()  # published once: nothing to roll back to
+    entry = forget_document("acme", indexed.paths, indexed.qdrant, source=FORGET)
+    assert (entry["removed"]["manifest_rows"], entry["removed"]["previous_manifest_rows"]) == (1, 0)
+    assert not indexed.paths.previous_manifest.exists()
 
 
 def test_forget_appends_an_audit_line_with_counts_and_no_content(indexed):

@@ -164,7 +164,7 @@ def test_publishing_a_new_models_collection_drops_both_colors_of_the_old_model(c
     assert [hit.text for hit in index.search([1.0, 0.0], top_k=1)] == ["only"]
 
 
-def test_publish_replaces_a_collection_from_before_aliases(client):
+def test_publish_refuses_to_replace_a_collection_that_holds_the_alias_name(client):
     from qdrant_client import models
 
     client.create_collection("tenant_acme", vectors_config=models.VectorParams(size=3,
@@ -172,21 +172,41 @@ def test_publish_replaces_a_collection_from_before_aliases(client):
     index = TenantIndex(client, "acme")
     target = index.prepare_staging(KEY, 3)
     index.upsert(POINTS, target)
-    index.publish(target)
-    assert collections(client) == [target] and index.serving_collection() == target and index.count() == 3
+    with pytest.raises(IndexUnavailable, match="tenant_acme exists"):
+        index.publish(target)
+    assert "tenant_acme" in collections(client) and index.serving_collection() is None  # nothing deleted
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG ingest/index.py TenantIndex._physical_collections: it selects collections by the prefix "
-    "'tenant_<name>__', which also matches the collections of tenant '<name>__x' (and '<name>_'), both valid "
-    "tenant names; so publish() of tenant 'acme' deletes tenant 'acme__b''s serving collection (and with it "
-    "that tenant's alias), and delete_document() of 'acme' also scans 'acme__b''s collections"))
-def test_publishing_one_tenant_never_drops_another_tenants_collection(client):
-    other = published(client, tenant="acme__b", points=[_point("acme__b", 0, [1.0, 0.0, 0.0], "b's own")],
+@pytest.mark.parametrize("other_tenant", ["acme__b", "acme_", "acme__x__y"])
+def test_publishing_one_tenant_never_drops_another_tenants_collection(client, other_tenant):
+    """Tenant names may hold '_': 'tenant_acme__' is also the start of tenant 'acme__b''s collections."""
+    other = published(client, tenant=other_tenant, points=[_point(other_tenant, 0, [1.0, 0.0, 0.0], "b's own")],
                       key=OTHER_KEY)
-    published(client, tenant="acme")
-    assert other.serving_collection() == f"tenant_acme__b__{OTHER_KEY}__a"
-    assert other.count() == 1
+    theirs = other.serving_collection()
+    assert theirs == f"tenant_{other_tenant}__{OTHER_KEY}__a"
+    index = published(client, tenant="acme")  # another model than the other tenant's: acme drops other models
+    index.publish(index.prepare_staging(KEY, 3))  # and publishes a second color
+    assert other.serving_collection() == theirs and other.count() == 1
+    assert theirs in collections(client)
+    assert [hit.text for hit in other.scroll()] == ["b's own"]
+
+
+def test_deleting_one_tenants_document_leaves_another_tenants_points(client):
+    doc = [_point("acme", 0, [1.0, 0.0, 0.0], "mine", doc="d1")]
+    other = published(client, tenant="acme__b", points=[_point("acme__b", 0, [0.0, 1.0, 0.0], "theirs", doc="d1")],
+                      key=OTHER_KEY)
+    index = published(client, tenant="acme", points=doc)
+    assert index.delete_document("d1") == 1
+    assert index.count() == 0 and [hit.text for hit in other.scroll()] == ["theirs"]
+
+
+def test_a_tenant_named_like_another_tenants_collection_never_drops_it(client):
+    acme = published(client)
+    lookalike = f"acme__{KEY}__a"  # == acme's physical collection minus the 'tenant_' prefix
+    assert acme.serving_collection() == f"tenant_{lookalike}"
+    with pytest.raises(IndexUnavailable, match="rename one"):  # the clash is refused, nothing deleted
+        published(client, tenant=lookalike, points=[_point(lookalike, 0, [1.0, 0.0, 0.0], "x")], key=OTHER_KEY)
+    assert acme.serving_collection() == f"tenant_acme__{KEY}__a" and acme.count() == 3
 
 
 def test_document_fingerprints_map_each_point_to_its_document_version(client):

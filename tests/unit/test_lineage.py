@@ -82,19 +82,56 @@ def test_lineage_follows_the_run_and_version_that_wrote_the_served_point(indexed
     assert hours["point"]["ingested_at"] == hours["document"]["indexed_at"] == "at-run-2"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG ingest/stages.py publish_stage/build_manifest with blue/green colors: a document unchanged since "
-    "run 1 is copied into the fresh color by run 2 (the manifest then names run 2), and when run 3 publishes "
-    "the first color again, the served points are run 1's while the manifest still names run 2 and its "
-    "indexed_at; lineage shows a document row and a run that disagree about who wrote the point"))
+def assert_one_run_per_point_and_document(tenant) -> set[tuple[str, str]]:
+    """Every served point's lineage names the run its document's manifest row names; (source, run) pairs."""
+    seen = set()
+    for source in tenant.manifest().filter(pl.col("status") == "indexed")["source"]:
+        for chain in trace_of(tenant, source=source)[0]:
+            point, document = chain["point"], chain["document"]
+            assert chain["run"]["run_id"] == document["run_id"], (source, point["id"])
+            assert point["ingested_at"] == document["indexed_at"], (source, point["id"])
+            assert point["collection"] == tenant.store()[0]
+            seen.add((source, document["run_id"]))
+    return seen
+
+
 def test_lineage_names_one_run_for_a_point_and_its_document(indexed):
+    """Blue/green: run 3 publishes color a again, where shipping.txt's points are still run 1's.
+
+    Run 2 copied shipping.txt into color b; the manifest must not keep naming run 2 once color a serves.
+    """
     append_to_hours(indexed, "Closed on public holidays.")
     indexed.run("run-2")
     append_to_hours(indexed, "Closed on Christmas Eve as well.")
     indexed.run("run-3")
     [shipping] = trace_of(indexed, source="shipping.txt")[0]
-    assert shipping["run"]["run_id"] == shipping["document"]["run_id"]
-    assert shipping["point"]["ingested_at"] == shipping["document"]["indexed_at"]
+    assert shipping["run"]["run_id"] == shipping["document"]["run_id"] == "run-1"
+    assert shipping["point"]["ingested_at"] == shipping["document"]["indexed_at"] == "at-run-1"
+    assert assert_one_run_per_point_and_document(indexed) == {
+        ("policy.md", "run-1"), ("shipping.txt", "run-1"), ("hours.html", "run-3")}
+
+
+def test_lineage_names_one_run_for_every_point_after_an_interrupted_run(indexed, monkeypatch):
+    import ingest.index
+    from ingest.stages import FAULT_VARIABLE, InjectedFault
+    from ingest.synthetic import Section, write_markdown
+
+    append_to_hours(indexed, "Closed on public holidays.")
+    indexed.run("run-2")  # color a, the next staging, keeps run-1's points
+    write_markdown(indexed.source / "policy.md", [
+        Section("Returns policy", ("Customers may return any unused item within 60 days of delivery.",
+                                   "Returned items must be in their original box with all parts.")),
+        Section("Refunds", ("Refunds reach the original card within three business days.",))])
+    monkeypatch.setattr(ingest.index, "UPSERT_BATCH", 1)
+    monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=2")  # hours.html and one of policy.md's new points
+    with pytest.raises(InjectedFault):
+        indexed.run("run-3")
+    monkeypatch.delenv(FAULT_VARIABLE)
+    indexed.index_stage("run-4")
+    indexed.publish_stage("run-4")
+    written = {p["run_id"] for p in indexed.points().values() if p["source"] == "policy.md"}
+    assert written == {"run-4"}  # a document half-written by the crashed run is rewritten whole
+    assert_one_run_per_point_and_document(indexed)
 
 
 def test_lineage_says_when_the_file_changed_or_is_gone_since_indexing(indexed):

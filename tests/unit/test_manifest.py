@@ -1,4 +1,5 @@
 import polars as pl
+import pytest
 
 from ingest import tables
 from ingest.manifest import (
@@ -39,13 +40,23 @@ def manifest(*rows):
                           **OLD_VERSIONS} for doc_id, sha, status in rows], schema=MANIFEST)
 
 
-def build(docs, previous, *, reasons=None, counts=None, fingerprints=None, upserted=(), versions=None, run_id="run-1"):
+def written_by(run_id, at, versions=None) -> dict:
+    """What a point's payload says about the run that wrote it (one entry of `indexed_by`)."""
+    return {"run_id": run_id, "indexed_at": at, **(versions or NEW_VERSIONS)}
+
+
+def build(docs, previous, *, reasons=None, counts=None, fingerprints=None, indexed_by=None, versions=None,
+          run_id="run-1"):
+    """The manifest run-1 builds; by default every indexed document's points were written by run-1."""
     ids = docs["doc_id"].to_list()
+    reasons = reasons if reasons is not None else dict.fromkeys(ids)
+    if indexed_by is None:
+        indexed_by = {doc_id: written_by(run_id, "2026-02-02", versions) for doc_id in ids if not reasons.get(doc_id)}
     return build_manifest(
-        docs, parsed(reasons if reasons is not None else dict.fromkeys(ids)),
+        docs, parsed(reasons),
         (counts if counts is not None else dict.fromkeys(ids, 1)).items(), previous,
         fingerprints if fingerprints is not None else {doc_id: f"f-{doc_id}" for doc_id in ids},
-        doc_versions=dict.fromkeys(ids, 1), upserted_docs=set(upserted), run_id=run_id, now="2026-02-02",
+        doc_versions=dict.fromkeys(ids, 1), indexed_by=indexed_by, run_id=run_id, now="2026-02-02",
         versions=versions or NEW_VERSIONS)
 
 
@@ -84,7 +95,7 @@ def test_quarantined_documents_still_count_as_known():
 def test_build_manifest_records_indexed_and_quarantined_documents():
     reasons = {"a": None, "b": "encrypted: needs a password"}
     result = build(documents(("a", "1"), ("b", "2")), EMPTY, reasons=reasons, counts={"a": 4},
-                   fingerprints={"a": "f-a"}, upserted={"a"})
+                   fingerprints={"a": "f-a"})
     a, b = row(result, "a"), row(result, "b")
     assert (a["status"], a["reason"], a["chunks"], a["fingerprint"]) == ("indexed", None, 4, "f-a")
     assert (b["status"], b["reason"], b["chunks"], b["fingerprint"]) == (
@@ -98,14 +109,16 @@ def test_build_manifest_records_indexed_and_quarantined_documents():
 
 def test_build_manifest_records_each_documents_version():
     result = build_manifest(documents(("a", "1"), ("b", "2")), parsed({"a": None, "b": None}), [], EMPTY, {},
-                            doc_versions={"a": 3, "b": 1}, upserted_docs=set(), run_id="r", now="n",
+                            doc_versions={"a": 3, "b": 1}, indexed_by={}, run_id="r", now="n",
                             versions=NEW_VERSIONS)
     assert dict(result.select("doc_id", "version").iter_rows()) == {"a": 3, "b": 1}
 
 
-def test_a_document_this_run_did_not_rewrite_keeps_its_run_time_and_settings():
+def test_an_indexed_document_records_the_run_that_wrote_its_points():
+    """Not this run, when its points in the published collection were written by an earlier one."""
     previous = manifest(("kept", "1", "indexed"), ("rewritten", "2", "indexed"))
-    result = build(documents(("kept", "1"), ("rewritten", "2")), previous, upserted={"rewritten"})
+    result = build(documents(("kept", "1"), ("rewritten", "2")), previous, indexed_by={
+        "kept": written_by("run-0", "2026-01-01", OLD_VERSIONS), "rewritten": written_by("run-1", "2026-02-02")})
     kept, rewritten = row(result, "kept"), row(result, "rewritten")
     assert (kept["run_id"], kept["indexed_at"]) == ("run-0", "2026-01-01")
     assert {column: kept[column] for column in VERSION_COLUMNS} == OLD_VERSIONS
@@ -113,16 +126,51 @@ def test_a_document_this_run_did_not_rewrite_keeps_its_run_time_and_settings():
     assert {column: rewritten[column] for column in VERSION_COLUMNS} == NEW_VERSIONS
 
 
-def test_a_document_whose_fingerprint_changed_gets_this_runs_settings():
+def test_the_points_decide_the_run_of_an_indexed_document_not_the_previous_manifest():
+    """Blue/green: the color being published may hold points older (or newer) than the manifest's row."""
+    previous = manifest(("a", "1", "indexed"), ("b", "2", "indexed"))  # both rows name run-0
+    older = {"parser_version": "parse-0", "redaction_policy": "redact-0", "chunker_version": "chunk-0",
+             "embedding_model": "model-0"}
+    result = build(documents(("a", "1"), ("b", "2")), previous, run_id="run-5", indexed_by={
+        "a": written_by("run-3", "2026-01-03", older), "b": written_by("run-5", "2026-02-02")})
+    a, b = row(result, "a"), row(result, "b")
+    assert (a["run_id"], a["indexed_at"]) == ("run-3", "2026-01-03")
+    assert {column: a[column] for column in VERSION_COLUMNS} == older
+    assert (b["run_id"], b["indexed_at"]) == ("run-5", "2026-02-02")
+    assert {column: b[column] for column in VERSION_COLUMNS} == NEW_VERSIONS
+
+
+def test_an_indexed_document_without_points_gets_this_runs_settings():
     previous = manifest(("a", "1", "indexed"))
-    result = build(documents(("a", "1")), previous, fingerprints={"a": "f-a-2"})
+    result = build(documents(("a", "1")), previous, fingerprints={"a": "f-a-2"}, counts={"a": 0}, indexed_by={})
     a = row(result, "a")
-    assert (a["run_id"], a["fingerprint"], a["redaction_policy"]) == ("run-1", "f-a-2", "redact-2")
+    assert (a["status"], a["run_id"], a["indexed_at"], a["fingerprint"]) == ("indexed", "run-1", "2026-02-02", "f-a-2")
+    assert {column: a[column] for column in VERSION_COLUMNS} == NEW_VERSIONS
 
 
-def test_a_document_that_was_quarantined_and_now_indexes_gets_this_run():
+def test_a_document_that_was_quarantined_and_now_indexes_gets_the_run_of_its_points():
     previous = manifest(("a", "1", "quarantined"))
     assert row(build(documents(("a", "1")), previous), "a")["run_id"] == "run-1"
+    assert row(build(documents(("a", "1")), previous, indexed_by={}), "a")["run_id"] == "run-1"
+
+
+def test_a_document_still_quarantined_in_the_same_version_keeps_the_run_that_quarantined_it():
+    previous = manifest(("q", "1", "quarantined"))
+    result = build(documents(("q", "1")), previous, reasons={"q": "empty: the file has no content"})
+    q = row(result, "q")
+    assert (q["status"], q["reason"]) == ("quarantined", "empty: the file has no content")
+    assert (q["run_id"], q["indexed_at"]) == ("run-0", "2026-01-01")
+    assert {column: q[column] for column in VERSION_COLUMNS} == OLD_VERSIONS
+
+
+@pytest.mark.parametrize("before, sha", [("quarantined", "1b"), ("indexed", "1")],
+                         ids=["a-new-version-quarantined", "an-indexed-document-now-quarantined"])
+def test_a_newly_quarantined_version_gets_this_run(before, sha):
+    previous = manifest(("q", "1", before))
+    result = build(documents(("q", sha)), previous, reasons={"q": "encrypted: needs a password"})
+    q = row(result, "q")
+    assert (q["status"], q["run_id"], q["indexed_at"]) == ("quarantined", "run-1", "2026-02-02")
+    assert {column: q[column] for column in VERSION_COLUMNS} == NEW_VERSIONS
 
 
 def test_build_manifest_writes_tombstones_for_documents_gone():

@@ -7,8 +7,10 @@ import pytest
 
 import ingest.index
 from ingest.embed import Embedder, embedding_model_key
+from ingest.incremental import fingerprint
 from ingest.index import TenantIndex, open_qdrant
-from ingest.stages import FAULT_VARIABLE, InjectedFault, MassDeleteRefused
+from ingest.manifest import VERSION_COLUMNS, read_manifest
+from ingest.stages import FAULT_VARIABLE, InjectedFault, MassDeleteRefused, read_published
 from ingest.synthetic import Section, write_html, write_markdown, write_text
 from tests.unit.conftest import MODEL, PHRASES, POLICY
 
@@ -266,7 +268,6 @@ def test_the_first_run_stages_a_collection_and_publishing_serves_it(tenant):
     assert not tenant.paths.manifest.exists()
     staging = json.loads(tenant.paths.staging.read_text())
     assert staging == {"collection": physical(MODEL), "model": MODEL, "run_id": "run-1",
-                       "written_documents": sorted(tenant.doc_id(s) for s in ALL),
                        "points": tenant.enriched().height, "dimension": 384}
 
     published = tenant.publish_stage("run-1")
@@ -281,8 +282,9 @@ def test_the_first_run_stages_a_collection_and_publishing_serves_it(tenant):
     assert {(p["doc_version"], p["run_id"], p["embedding_model"]) for p in points.values()} == {(1, "run-1", MODEL)}
     assert all(p["redaction_entities"] == {"PERSON": 1, "PHONE_NUMBER": 1}
                for p in points.values() if p["source"] == "policy.md")
-    assert json.loads(tenant.paths.published.read_text()) == {"at": "at-run-1", "run_id": "run-1",
-                                                              "collection": physical(MODEL)}
+    assert read_published(tenant.paths) == {"at": "at-run-1", "run_id": "run-1", "collection": physical(MODEL),
+                                            "previous": None}  # nothing was published before
+    assert not tenant.paths.previous_manifest.exists()
     assert set(tenant.manifest()["status"]) == {"indexed"}
 
 
@@ -291,14 +293,18 @@ def test_an_unchanged_run_stages_nothing_and_keeps_serving_the_same_collection(i
     result = indexed.run("run-2", forbid=True)
     assert (result["index"]["collection"], result["index"]["written"], result["index"]["removed"]) == (
         physical(MODEL), 0, 0)  # the published index is already exact: it is its own staging
-    assert json.loads(indexed.paths.staging.read_text())["written_documents"] == []
+    assert json.loads(indexed.paths.staging.read_text()) == {
+        "collection": physical(MODEL), "model": MODEL, "run_id": "run-2", "points": len(before), "dimension": 384}
+    assert read_published(indexed.paths) == {"at": "at-run-2", "run_id": "run-2", "collection": physical(MODEL),
+                                             "previous": None}  # re-published as is: still nothing to roll back to
+    assert not indexed.paths.previous_manifest.exists()
     assert indexed.store()[:2] == (physical(MODEL), [physical(MODEL)])  # no second color was built
     assert indexed.points() == before  # payloads still name run-1
     assert indexed.manifest().equals(manifest)
 
 
 def test_a_change_is_staged_in_the_other_color_while_the_old_index_keeps_serving(indexed):
-    old = indexed.points()
+    old, manifest_v1 = indexed.points(), indexed.manifest()
     edit_hours(indexed)
     result = indexed.run("run-2", publish=False)["index"]
     assert (result["collection"], result["serving"]) == (physical(MODEL, "b"), physical(MODEL))
@@ -314,6 +320,9 @@ def test_a_change_is_staged_in_the_other_color_while_the_old_index_keeps_serving
     assert {p["doc_version"] for p in points.values() if p["source"] == "hours.html"} == {2}
     with open_qdrant(indexed.qdrant) as client:
         assert TenantIndex(client, "acme").previous_collection() == physical(MODEL)  # kept for rollback
+    assert read_published(indexed.paths) == {"at": "at-run-2", "run_id": "run-2", "collection": physical(MODEL, "b"),
+                                             "previous": physical(MODEL)}
+    assert read_manifest(indexed.paths.previous_manifest).equals(manifest_v1)  # what rollback restores
 
 
 def test_a_staging_color_is_brought_to_exactly_the_current_chunks(indexed):
@@ -333,7 +342,9 @@ def test_a_staging_color_is_brought_to_exactly_the_current_chunks(indexed):
     # compared with the served color b: what publishing changes
     assert (result["upserted"], result["deleted_points"]) == (len(v3_hours), len(v2_hours) + len(shipping))
     assert set(tenant.points(physical(MODEL))) == tenant.desired_point_ids()
-    assert json.loads(tenant.paths.staging.read_text())["written_documents"] == [tenant.doc_id("hours.html")]
+    # only hours.html was written: policy.md's points there are still run-1's
+    runs = {(p["source"], p["run_id"]) for p in tenant.points(physical(MODEL)).values()}
+    assert runs == {("hours.html", "run-3"), ("policy.md", "run-1")}
 
 
 def test_points_whose_document_changed_are_rewritten_even_when_their_ids_stay(indexed):
@@ -351,7 +362,8 @@ def test_points_whose_document_changed_are_rewritten_even_when_their_ids_stay(in
     points = indexed.points()
     assert indexed.store()[0] == physical(MODEL)
     assert set(points) == set(modified)
-    assert all(p["doc_fingerprint"] == fingerprints[p["doc_id"]] for p in points.values())
+    # a point is current for one version of its document and one model
+    assert all(p["doc_fingerprint"] == fingerprint("index", fingerprints[p["doc_id"]], MODEL) for p in points.values())
     assert all(p["source_modified_at"] == modified[pid] for pid, p in points.items())
     assert indexed.run("run-4")["index"]["written"] == 0  # and the next run finds the index exact
 
@@ -418,38 +430,115 @@ def test_rollback_without_a_previous_index_is_refused_and_changes_nothing(indexe
     assert indexed.points() == before and indexed.store()[0] == physical(MODEL)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG ingest/stages.py rollback (with TenantIndex.previous_collection): it assumes the other color still "
-    "holds the previously published index, but index_stage re-uses that color as the next staging "
-    "collection. After a run whose staged index was not published (a blocking check failed, or the run "
-    "crashed), rollback serves that unchecked, possibly half-built collection, with the manifest of the "
-    "index published two runs earlier"))
-def test_rollback_after_a_run_that_was_not_published_serves_the_previous_published_index(indexed):
-    v1_points = indexed.points()
+def state_files(tenant) -> dict:
+    return {path: path.read_bytes() for path in tenant.paths.root.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("how", ["not-published", "interrupted"])
+def test_rollback_is_refused_once_a_later_run_staged_into_the_previous_color(indexed, monkeypatch, how):
+    """The other color no longer holds the previous index: serving it would serve an unchecked one."""
     edit_hours(indexed)
-    indexed.run("run-2")
+    indexed.run("run-2")  # serving b; color a holds run-1's published index
+    v2_points = indexed.points()
+    assert read_published(indexed.paths)["previous"] == physical(MODEL) and indexed.paths.previous_manifest.exists()
     write_html(indexed.source / "hours.html", [Section("Opening hours", ("Version three, never checked.",))])
-    indexed.run("run-3", publish=False)  # e.g. retrieval_quality failed: not published
+    if how == "not-published":  # e.g. retrieval_quality failed
+        indexed.run("run-3", publish=False)
+    else:  # a crash after some of the upserts into color a
+        monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=1")
+        with pytest.raises(InjectedFault):
+            indexed.run("run-3")
+        monkeypatch.delenv(FAULT_VARIABLE)
+    assert "Version three" in " ".join(p["text"] for p in indexed.points(physical(MODEL)).values())
+    assert read_published(indexed.paths) == {"at": "at-run-2", "run_id": "run-2",
+                                             "collection": physical(MODEL, "b"), "previous": None}
+    assert not indexed.paths.previous_manifest.exists()
+    state = state_files(indexed)
+    with pytest.raises(FileNotFoundError, match="already staged into it"):
+        indexed.rollback()
+    assert indexed.store()[0] == physical(MODEL, "b") and indexed.points() == v2_points
+    assert state_files(indexed) == state
+    # publishing the staged run makes run-2's index the rollback target again
+    if how == "interrupted":
+        indexed.index_stage("run-3")
+    indexed.publish_stage("run-3")
+    assert read_published(indexed.paths)["previous"] == physical(MODEL, "b")
+    manifest_v3 = indexed.manifest()
     indexed.rollback()
-    points = indexed.points()
-    assert "Version three" not in " ".join(p["text"] for p in points.values())
-    assert points == v1_points
+    assert indexed.store()[0] == physical(MODEL, "b") and indexed.points() == v2_points
+    assert indexed.manifest_row("hours.html")["version"] == 2
+    assert read_published(indexed.paths) == {"at": "at-rollback", "run_id": "rollback",
+                                             "collection": physical(MODEL, "b"), "previous": physical(MODEL)}
+    assert read_manifest(indexed.paths.previous_manifest).equals(manifest_v3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG ingest/stages.py publish_stage: when nothing changed, the serving collection is re-published as is, "
-    "but publish_stage still overwrites manifest.previous.parquet with the current manifest; a later "
-    "rollback then serves the older color with the current manifest, so the manifest describes documents "
-    "(versions, sha256, chunk counts) that the served index does not hold"))
 def test_rollback_after_an_unchanged_run_restores_the_matching_manifest(indexed):
+    """Re-publishing the serving collection keeps the rollback target and the manifest that goes with it."""
     v1_points, v1_manifest = indexed.points(), indexed.manifest()
     edit_hours(indexed)
     indexed.run("run-2")
-    indexed.run("run-3")  # nothing changed
+    v2_manifest = indexed.manifest()
+    result = indexed.run("run-3", forbid=True)  # nothing changed
+    assert result["index"]["collection"] == physical(MODEL, "b") and result["index"]["written"] == 0
+    assert read_published(indexed.paths) == {"at": "at-run-3", "run_id": "run-3",
+                                             "collection": physical(MODEL, "b"), "previous": physical(MODEL)}
+    assert read_manifest(indexed.paths.previous_manifest).equals(v1_manifest)
+    assert indexed.manifest().equals(v2_manifest)
     indexed.rollback()
     assert indexed.points() == v1_points
+    assert indexed.manifest().equals(v1_manifest)
     assert indexed.manifest_row("hours.html")["sha256"] == v1_manifest.filter(
         pl.col("source") == "hours.html")["sha256"][0]
+
+
+def written_by(tenant) -> dict[str, set[tuple]]:
+    """doc id -> the (run id, time, versions) of each served point of the document."""
+    found: dict[str, set[tuple]] = {}
+    for payload in tenant.points().values():
+        found.setdefault(payload["doc_id"], set()).add(
+            (payload["run_id"], payload["ingested_at"], *(payload[c] for c in VERSION_COLUMNS)))
+    return found
+
+
+def assert_manifest_names_the_runs_of_the_served_points(tenant) -> dict[str, str]:
+    indexed = tenant.manifest().filter(pl.col("status") == "indexed")
+    points = written_by(tenant)
+    assert set(indexed["doc_id"]) == set(points)
+    for row in indexed.iter_rows(named=True):
+        assert points[row["doc_id"]] == {
+            (row["run_id"], row["indexed_at"], *(row[c] for c in VERSION_COLUMNS))}, row["source"]
+    return dict(indexed.select("source", "run_id").iter_rows())
+
+
+def test_the_manifest_names_the_run_recorded_in_the_published_points(indexed):
+    """Blue/green: each color keeps points of older runs; the manifest follows the color that serves."""
+    assert assert_manifest_names_the_runs_of_the_served_points(indexed) == dict.fromkeys(ALL, "run-1")
+    edit_hours(indexed)
+    indexed.run("run-2", chunker="chunker-2")  # color b, built afresh: every document written by run-2
+    assert assert_manifest_names_the_runs_of_the_served_points(indexed) == dict.fromkeys(ALL, "run-2")
+    write_html(indexed.source / "hours.html", [Section("Opening hours", ("Open around the clock now.",))])
+    indexed.run("run-3", chunker="chunker-2")  # color a: run-1's points were for chunker-1, all rewritten
+    assert assert_manifest_names_the_runs_of_the_served_points(indexed) == dict.fromkeys(ALL, "run-3")
+    edit_hours(indexed)
+    indexed.run("run-4", chunker="chunker-2")  # color b: only hours.html changed since run-2 wrote it
+    assert assert_manifest_names_the_runs_of_the_served_points(indexed) == {
+        "policy.md": "run-2", "shipping.txt": "run-2", "hours.html": "run-4"}
+    assert {indexed.manifest_row(s)["chunker_version"] for s in ALL} == {"chunker-2"}
+    indexed.run("run-5", chunker="chunker-2", forbid=True)  # unchanged: the same points, the same manifest
+    assert assert_manifest_names_the_runs_of_the_served_points(indexed) == {
+        "policy.md": "run-2", "shipping.txt": "run-2", "hours.html": "run-4"}
+    indexed.rollback()  # color a, with run-3's manifest
+    assert assert_manifest_names_the_runs_of_the_served_points(indexed) == dict.fromkeys(ALL, "run-3")
+
+
+def test_a_document_quarantined_again_keeps_the_run_that_quarantined_it(tenant):
+    (tenant.source / "empty.txt").write_bytes(b"")
+    tenant.run("run-1")
+    edit_hours(tenant)
+    tenant.run("run-2")
+    row = tenant.manifest_row("empty.txt")
+    assert (row["status"], row["run_id"], row["indexed_at"]) == ("quarantined", "run-1", "at-run-1")
+    assert tenant.manifest_row("hours.html")["run_id"] == "run-2"
 
 
 # --- index stage: interrupted runs converge ------------------------------------------------------------
@@ -544,13 +633,6 @@ def test_a_model_switch_interrupted_after_its_upserts_converges_on_the_new_model
     assert set(manifest["embedding_model"]) == {name} and set(manifest["chunker_version"]) == {f"chunker-1/{name}"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (latent) ingest/stages.py index_stage/publish_stage: a document counts as written only when its "
-    "points were missing from the staging collection or had another document fingerprint, and no "
-    "fingerprint covers the embedding model. When a model switch is interrupted after its upserts and the "
-    "chunker version does not name the model, the next run writes nothing, publishes the new model's "
-    "collection, and build_manifest carries the old run id, indexed_at and embedding_model for every "
-    "document. Masked in the shipped assets, whose chunker version includes the model name"))
 def test_a_model_switch_interrupted_after_its_upserts_records_the_new_model(indexed, second_model, monkeypatch):
     name, model = second_model
     monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=1")
@@ -560,7 +642,12 @@ def test_a_model_switch_interrupted_after_its_upserts_records_the_new_model(inde
     indexed.index_stage("run-3", model=name)
     indexed.publish_stage("run-3", model=name)
     assert indexed.store()[0] == physical(name)
+    points = indexed.points()
+    assert {p["embedding_model"] for p in points.values()} == {name}
+    fingerprints = dict(indexed.enriched().select("doc_id", "fingerprint").unique("doc_id").iter_rows())
+    assert all(p["doc_fingerprint"] == fingerprint("index", fingerprints[p["doc_id"]], name) for p in points.values())
     assert set(indexed.manifest()["embedding_model"]) == {name}
+    assert indexed.run("run-4", model=name, embedder=model)["index"]["written"] == 0  # and stays converged
 
 
 def test_every_phrase_of_the_tiny_tenant_reaches_the_index(indexed):
