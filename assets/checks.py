@@ -68,11 +68,15 @@ def quarantine_rate(context: dg.AssetCheckExecutionContext, storage: StorageReso
 @dg.asset_check(asset=qdrant_index, blocking=True,
                 description="The staged collection holds exactly the current chunks, no point of a deleted or "
                 "unknown document, and vectors of the model's size. Blocks publication.")
-def index_consistency(context: dg.AssetCheckExecutionContext, storage: StorageResource, qdrant: QdrantResource,
-                      embedder: EmbedderResource) -> dg.AssetCheckResult:
+def index_consistency(context: dg.AssetCheckExecutionContext, storage: StorageResource,
+                      qdrant: QdrantResource) -> dg.AssetCheckResult:
     tenant = tenant_of(context)
-    return result(checks.index_consistency(tenant, storage.paths(tenant), qdrant.settings(),
-                                           embedder.get().dimension))
+    from ingest.stages import read_staging
+
+    paths = storage.paths(tenant)
+    # The vectors' size as the model made them (recorded from the embedding cache): no model to load.
+    return result(checks.index_consistency(tenant, paths, qdrant.settings(),
+                                           read_staging(paths).get("dimension") or None))
 
 
 @dg.asset_check(asset=qdrant_index, blocking=True,
@@ -83,7 +87,8 @@ def retrieval_quality(context: dg.AssetCheckExecutionContext, storage: StorageRe
     tenant = tenant_of(context)
     config = storage.registry().get(tenant)
     return result(checks.retrieval_quality(tenant, storage.paths(tenant), qdrant.settings(), config.golden,
-                                           Thresholds(**config.quality), embedder.get().encode))
+                                           Thresholds(**config.quality),
+                                           lambda texts: embedder.get().encode(texts)))  # loads only if asked
 
 
 @dg.asset_check(asset=published_index,

@@ -340,6 +340,7 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         deleted = index.delete(sorted(stale), staging)
     atomic_write_text(paths.staging, json.dumps({
         "collection": staging, "model": model_name, "run_id": run_id, "points": len(points), "dimension": dimension,
+        "unchanged": staging == serving,
     }, indent=2) + "\n")
     return StageResult(metadata={
         "collection": staging,

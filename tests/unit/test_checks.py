@@ -93,3 +93,22 @@ def test_pii_residue_counts_types_per_source_without_values(paths):
     assert not outcome.passed and outcome.severity == checks.ERROR
     assert outcome.metadata["documents"] == {"b.md": {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1}}
     assert "bo@example.com" not in json.dumps(outcome.metadata) and "4111" not in json.dumps(outcome.metadata)
+
+
+def test_pii_residue_scans_each_document_version_once_and_remembers_what_it_found(paths):
+    elements = pl.DataFrame({"doc_id": ["d1", "d2"], "text": ["Nothing here.", "Mail bo@example.com now."],
+                             "fingerprint": ["f1", "f2"]})
+    write_parquet(elements, paths.redacted_elements)
+    first = checks.pii_residue(paths)
+    cache = json.loads((paths.root / "residue.json").read_text())
+    assert cache == {"f1": {}, "f2": {"EMAIL_ADDRESS": 1}} and "bo@example.com" not in json.dumps(cache)
+    # The same versions again: answered from the remembered counts, with the same verdict.
+    write_parquet(elements.with_columns(pl.lit("changed text, not rescanned").alias("text")),
+                  paths.redacted_elements)
+    again = checks.pii_residue(paths)
+    assert (again.passed, again.metadata["documents"]) == (first.passed, {"b.md": {"EMAIL_ADDRESS": 1}})
+    # A new version of d2 is scanned afresh; the old version's entry is dropped.
+    write_parquet(pl.DataFrame({"doc_id": ["d1", "d2"], "text": ["Nothing here.", "Mail <EMAIL_ADDRESS>."],
+                                "fingerprint": ["f1", "f3"]}), paths.redacted_elements)
+    assert checks.pii_residue(paths).passed
+    assert json.loads((paths.root / "residue.json").read_text()) == {"f1": {}, "f3": {}}

@@ -268,7 +268,7 @@ def test_the_first_run_stages_a_collection_and_publishing_serves_it(tenant):
     assert not tenant.paths.manifest.exists()
     staging = json.loads(tenant.paths.staging.read_text())
     assert staging == {"collection": physical(MODEL), "model": MODEL, "run_id": "run-1",
-                       "points": tenant.enriched().height, "dimension": 384}
+                       "points": tenant.enriched().height, "dimension": 384, "unchanged": False}
 
     published = tenant.publish_stage("run-1")
     assert (published["serving"], published["previous"], published["dropped_collections"]) == (
@@ -294,7 +294,8 @@ def test_an_unchanged_run_stages_nothing_and_keeps_serving_the_same_collection(i
     assert (result["index"]["collection"], result["index"]["written"], result["index"]["removed"]) == (
         physical(MODEL), 0, 0)  # the published index is already exact: it is its own staging
     assert json.loads(indexed.paths.staging.read_text()) == {
-        "collection": physical(MODEL), "model": MODEL, "run_id": "run-2", "points": len(before), "dimension": 384}
+        "collection": physical(MODEL), "model": MODEL, "run_id": "run-2", "points": len(before), "dimension": 384,
+        "unchanged": True}
     assert read_published(indexed.paths) == {"at": "at-run-2", "run_id": "run-2", "collection": physical(MODEL),
                                              "previous": None}  # re-published as is: still nothing to roll back to
     assert not indexed.paths.previous_manifest.exists()
