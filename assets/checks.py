@@ -16,7 +16,14 @@ from assets.qdrant_index import qdrant_index
 from assets.redacted_documents import redacted_documents
 from ingest import checks
 from ingest.evaluate import Thresholds
-from resources import ChecksResource, ChunkerResource, EmbedderResource, QdrantResource, StorageResource
+from resources import (
+    ChecksResource,
+    ChunkerResource,
+    EmbedderResource,
+    QdrantResource,
+    RedactorResource,
+    StorageResource,
+)
 
 
 def tenant_of(context: dg.AssetCheckExecutionContext) -> str:
@@ -39,8 +46,11 @@ def result(outcome: checks.CheckOutcome) -> dg.AssetCheckResult:
 @dg.asset_check(asset=redacted_documents, blocking=True,
                 description="PII that patterns and checksums still find after redaction (e-mail, phone, card, "
                 "IBAN, SSN, IP). Blocks chunking and embedding.")
-def pii_residue(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> dg.AssetCheckResult:
-    return result(checks.pii_residue(storage.paths(tenant_of(context))))
+def pii_residue(context: dg.AssetCheckExecutionContext, storage: StorageResource,
+                redactor: RedactorResource) -> dg.AssetCheckResult:
+    tenant = tenant_of(context)
+    policy = redactor.policy(storage.registry().get(tenant))
+    return result(checks.pii_residue(storage.paths(tenant), policy))
 
 
 @dg.asset_check(asset=chunks,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import dagster as dg
 
 from assets.partitions import tenants_partitions
-from ingest.config import ConfigError
+from ingest.config import ConfigError, TenantConfig
 from ingest.embed import ModelNotAvailable
 from ingest.ocr import OcrUnavailable
 from ingest.stages import InjectedFault, MassDeleteRefused, StageResult
@@ -52,12 +52,12 @@ def report(context: dg.AssetExecutionContext, result: StageResult) -> dg.Materia
     return dg.MaterializeResult(metadata=metadata)
 
 
-def stage_versions(parser: ParserResource, redactor: RedactorResource, chunker: ChunkerResource,
-                   embedder: EmbedderResource) -> dict[str, str]:
+def stage_versions(tenant: TenantConfig, parser: ParserResource, redactor: RedactorResource,
+                   chunker: ChunkerResource, embedder: EmbedderResource) -> dict[str, str]:
     """The settings versions every point and manifest row records."""
     return {
         "parser_version": parser.settings().version,
-        "redaction_policy": redactor.policy().version,
+        "redaction_policy": redactor.policy(tenant).version,
         "chunker_version": chunker.settings().version(embedder.model_name),
         "embedding_model": embedder.model_name,
     }

@@ -40,5 +40,5 @@ def published_index(
     return report(context, publish_stage(
         tenant, storage.paths(tenant), qdrant.settings(), run_id=context.run.run_id,
         now=datetime.now(UTC).isoformat(timespec="seconds"),
-        versions=stage_versions(parser, redactor, chunker, embedder),
+        versions=stage_versions(storage.registry().get(tenant), parser, redactor, chunker, embedder),
     ))

@@ -35,5 +35,5 @@ def qdrant_index(
     return report(context, index_stage(
         tenant, storage.paths(tenant), qdrant.settings(), model_name=embedder.model_name,
         run_id=context.run.run_id, now=datetime.now(UTC).isoformat(timespec="seconds"),
-        versions=stage_versions(parser, redactor, chunker, embedder),
+        versions=stage_versions(storage.registry().get(tenant), parser, redactor, chunker, embedder),
     ))

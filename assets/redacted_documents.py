@@ -9,11 +9,14 @@ from resources import RedactorResource, StorageResource
 @tenant_stage(
     deps=[parsed_documents],
     kinds={"python", "parquet"},
-    description="Elements with PII replaced by typed placeholders such as <PERSON>; counts per entity "
-    "type per document (never the values).",
+    description="Elements with PII replaced under the tenant's redaction policy (typed placeholders such "
+    "as <PERSON>, masks, salted hashes or nothing); the audit per document: counts by entity type, policy "
+    "version and recogniser set (never the values).",
 )
 def redacted_documents(
     context: dg.AssetExecutionContext, storage: StorageResource, redactor: RedactorResource
 ) -> dg.MaterializeResult:
-    paths = storage.paths(context.partition_key)
-    return report(context, redact_stage(paths, redactor.policy().version, redactor.get))
+    tenant = context.partition_key
+    policy = redactor.policy(storage.registry().get(tenant))
+    return report(context, redact_stage(storage.paths(tenant), policy.version, lambda: redactor.get(policy),
+                                        recognizer_set=policy.recognizer_set))

@@ -26,6 +26,7 @@ from ingest.evaluate import (
     worst_queries,
 )
 from ingest.index import QdrantSettings, TenantIndex, open_qdrant
+from ingest.pii_policy import RedactionPolicy
 from ingest.redact import residue_scan
 from ingest.storage import TenantPaths, atomic_write_text, read_parquet
 
@@ -46,8 +47,9 @@ def _sources(paths: TenantPaths) -> dict[str, str]:
     return dict(zip(documents["doc_id"].to_list(), documents["source"].to_list(), strict=True))
 
 
-def pii_residue(paths: TenantPaths) -> CheckOutcome:
-    """Blocking: pattern-detectable PII (e-mail, phone, card, IBAN, SSN, IP) left in redacted text."""
+def pii_residue(paths: TenantPaths, policy: RedactionPolicy = RedactionPolicy()) -> CheckOutcome:
+    """Blocking: pattern-detectable PII (e-mail, phone, card, IBAN, SSN, IP) left in redacted text,
+    judged by the tenant's policy (what it deliberately keeps, such as order numbers, is not residue)."""
     redacted = read_parquet(paths.redacted_elements)
     sources = _sources(paths)
     # Counts are kept per redacted-document fingerprint, so each version of a document is scanned
@@ -57,7 +59,7 @@ def pii_residue(paths: TenantPaths) -> CheckOutcome:
     doc_ids = redacted["doc_id"].to_list()
     keys = redacted["fingerprint"].to_list() if "fingerprint" in redacted.columns else [None] * redacted.height
     todo = [i for i, key in enumerate(keys) if key is None or key not in cached]
-    scanned = residue_scan([redacted["text"][i] for i in todo]) if todo else []
+    scanned = residue_scan([redacted["text"][i] for i in todo], policy) if todo else []
     fresh: dict[str, dict[str, int]] = {}
     by_document: dict[str, dict[str, int]] = {}
 

@@ -58,6 +58,7 @@ class TenantConfig:
     golden: Path | None = None  # JSON lines {"query", "expected": [source paths]} for the quality check
     quality: dict = field(default_factory=dict)  # thresholds for the retrieval-quality check
     refresh_hour: int | None = DEFAULT_REFRESH_HOUR  # hour (UTC) of the nightly refresh; None: no schedule
+    redaction: dict = field(default_factory=dict)  # the tenant's [tenants.NAME.redaction] policy table
 
 
 def _resolve(path: str | Path, base: Path) -> Path:
@@ -70,7 +71,7 @@ class TenantRegistry:
 
     Two places register tenants: a TOML configuration file (INGEST_CONFIG, with
     `[tenants.NAME]` tables holding `source = "DIR"` and optionally `golden =
-    "FILE"`, `refresh_hour = 2` and a `[tenants.NAME.quality]` table; relative
+    "FILE"`, `refresh_hour = 2`, a `[tenants.NAME.quality]` and a `[tenants.NAME.redaction]` table; relative
     paths are relative to the file) and the command line (`ingest run --tenant T
     --source DIR [--golden FILE]`), which records them in INGEST_HOME/tenants.json.
     The command line wins, setting by setting.
@@ -123,6 +124,7 @@ class TenantRegistry:
             golden=Path(entry["golden"]) if entry.get("golden") else None,
             quality=dict(entry.get("quality") or {}),
             refresh_hour=hour,
+            redaction=dict(entry.get("redaction") or {}),
         )
 
     def get(self, name: str) -> TenantConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,10 +10,10 @@ from ingest.config import ConfigError
 from ingest.erase import find_document
 from ingest.index import QdrantSettings, TenantIndex, open_qdrant
 from ingest.sources import file_sha256
-from ingest.storage import TenantPaths
+from ingest.storage import TenantPaths, read_parquet
 
 POINT_FIELDS = ("chunk_index", "start", "end", "pages", "section_path", "text_sha256", "parser", "strategy",
-                "ocr", "ocr_confidence", "doc_version", "redaction_entities", "ingested_at")
+                "ocr", "ocr_confidence", "doc_version", "redaction_entities", "redaction_policy", "ingested_at")
 
 
 def trace(tenant: str, source_root: Path, paths: TenantPaths, qdrant: QdrantSettings, *,
@@ -30,6 +31,7 @@ def trace(tenant: str, source_root: Path, paths: TenantPaths, qdrant: QdrantSett
             document = find_document(paths, source=source)
             hits = sorted(index.scroll(doc_id=document["doc_id"]), key=lambda h: h.payload["chunk_index"])
         collection = index.serving_collection() or index.collection
+    audit = _audit_rows(paths)
     chains = []
     for hit in hits:
         payload = hit.payload
@@ -40,9 +42,18 @@ def trace(tenant: str, source_root: Path, paths: TenantPaths, qdrant: QdrantSett
             "point": {"id": hit.point_id, "collection": collection,
                       **{name: payload.get(name) for name in POINT_FIELDS}},
             "document": document,
+            "redaction": audit.get(payload["doc_id"]),
             "source": {"path": payload["source"], "absolute_path": str(path), "exists": exists,
                        "sha256": payload["source_sha256"],
                        "unchanged": exists and file_sha256(path) == payload["source_sha256"]},
             "run": describe_run(payload["run_id"]),
         })
     return chains
+
+
+def _audit_rows(paths: TenantPaths) -> dict[str, dict]:
+    """doc id -> the redaction audit of its current version: counts by type, policy, recognisers."""
+    if not paths.redaction_audit.is_file():
+        return {}
+    rows = read_parquet(paths.redaction_audit).iter_rows(named=True)
+    return {row["doc_id"]: {**row, "entities": json.loads(row["entities"])} for row in rows}

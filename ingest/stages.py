@@ -32,6 +32,7 @@ from ingest.index import (
 from ingest.manifest import VERSION_COLUMNS, build_manifest, classify_changes, read_manifest, write_manifest
 from ingest.models import DocStatus, ParsedDocument, SourceDocument
 from ingest.parse import ParseSettings, elements_by_document, parse_documents
+from ingest.pii_policy import RECOGNIZER_SET_VERSION
 from ingest.redact import Redactor, entity_counts_by_document, redact_elements
 from ingest.sources import scan_source
 from ingest.storage import TenantPaths, atomic_write_text, read_parquet, write_parquet
@@ -148,7 +149,13 @@ def parse_stage(paths: TenantPaths, settings: ParseSettings,
 
 # --- redaction ----------------------------------------------------------------
 
-def redact_stage(paths: TenantPaths, policy_version: str, redactor: Callable[[], Redactor]) -> StageResult:
+def redact_stage(paths: TenantPaths, policy_version: str, redactor: Callable[[], Redactor], *,
+                 recognizer_set: str = RECOGNIZER_SET_VERSION) -> StageResult:
+    """Redact the elements of new and changed documents (and of all, when the policy changed).
+
+    Writes the redacted elements and the audit: per document, counts by entity type under the
+    policy version and recogniser set that produced them.
+    """
     started = time.perf_counter()
     elements = read_parquet(paths.elements)
     expected = {doc_id: fingerprint("redact", parsed, policy_version)
@@ -160,12 +167,15 @@ def redact_stage(paths: TenantPaths, policy_version: str, redactor: Callable[[],
     redacted = redact_elements(todo, redactor()) if todo.height else pl.DataFrame(schema=tables.REDACTED_ELEMENTS)
     redacted = apply_plan(stored, plan, tables.with_fingerprints(redacted, expected))
     write_parquet(redacted, paths.redacted_elements)
+    audit = _redaction_audit(paths, redacted, elements, set(plan.compute), policy_version, recognizer_set)
+    write_parquet(audit, paths.redaction_audit)
     seconds = _elapsed(started)
     found = entity_counts_by_document(redacted.filter(pl.col("doc_id").is_in(list(plan.compute))))
     totals: dict[str, int] = {}
     for counts in found.values():
         for entity_type, count in counts.items():
             totals[entity_type] = totals.get(entity_type, 0) + count
+    sources = _sources_by_doc_id(paths)
     return StageResult(metadata={
         "documents_redacted": len(plan.compute),
         "reused": len(plan.reuse) + len(plan.keep),
@@ -174,9 +184,37 @@ def redact_stage(paths: TenantPaths, policy_version: str, redactor: Callable[[],
         "entities_redacted": sum(totals.values()),
         "entities_by_type": dict(sorted(totals.items())),
         "documents_with_pii": sum(1 for counts in found.values() if counts),
+        # The audit of this run's documents: counts only, by source path (first 200 documents).
+        "audit_by_document": {sources.get(doc_id, doc_id): counts
+                              for doc_id, counts in sorted(found.items())[:200]},
         "policy_version": policy_version,
+        "recognizer_set": recognizer_set,
         "seconds": seconds,
-    }, log=[f"redacted {len(plan.compute)} documents ({characters} characters)"])
+    }, log=[f"redacted {len(plan.compute)} documents ({characters} characters) under policy {policy_version}"])
+
+
+def _sources_by_doc_id(paths: TenantPaths) -> dict[str, str]:
+    if not paths.source_documents.is_file():
+        return {}
+    sources = read_parquet(paths.source_documents)
+    return dict(zip(sources["doc_id"].to_list(), sources["source"].to_list(), strict=True))
+
+
+def _redaction_audit(paths: TenantPaths, redacted: pl.DataFrame, elements: pl.DataFrame, computed: set[str],
+                     policy_version: str, recognizer_set: str) -> pl.DataFrame:
+    """One audit row per redacted document: rows of reused documents kept, computed ones rewritten."""
+    previous = tables.read_or_empty(paths.redaction_audit, tables.REDACTION_AUDIT)
+    kept = previous.filter(~pl.col("doc_id").is_in(list(computed))
+                           & pl.col("doc_id").is_in(redacted["doc_id"].unique().to_list()))
+    counts = entity_counts_by_document(redacted.filter(pl.col("doc_id").is_in(list(computed))))
+    sizes = (elements.filter(pl.col("doc_id").is_in(list(computed)))
+             .group_by("doc_id").agg(pl.len().alias("elements"), pl.col("text").str.len_chars().sum().alias("chars")))
+    fingerprints = fingerprints_of(redacted)
+    rows = [{"doc_id": doc_id, "fingerprint": fingerprints.get(doc_id), "policy_version": policy_version,
+             "recognizer_set": recognizer_set, "entities": json.dumps(counts.get(doc_id, {}), sort_keys=True),
+             "entities_total": sum(counts.get(doc_id, {}).values()), "elements": int(n), "characters": int(chars)}
+            for doc_id, n, chars in sizes.sort("doc_id").iter_rows()]
+    return pl.concat([kept, tables.frame(rows, tables.REDACTION_AUDIT)]).sort("doc_id")
 
 
 # --- chunking -------------------------------------------------------------------

@@ -78,6 +78,11 @@ class TenantPaths:
         return self.root / "redacted_elements.parquet"
 
     @property
+    def redaction_audit(self) -> Path:
+        """Per document: counts by entity type, policy version and recogniser set (never values)."""
+        return self.root / "redaction_audit.parquet"
+
+    @property
     def chunks(self) -> Path:
         return self.root / "chunks.parquet"
 

@@ -26,6 +26,10 @@ ELEMENTS = {
 }
 # Redacted elements: the element columns plus what was found in each (JSON counts by type).
 REDACTED_ELEMENTS = {**ELEMENTS, "entities": pl.String}
+REDACTION_AUDIT = {
+    "doc_id": pl.String, "fingerprint": pl.String, "policy_version": pl.String, "recognizer_set": pl.String,
+    "entities": pl.String, "entities_total": pl.Int64, "elements": pl.Int64, "characters": pl.Int64,
+}
 CHUNKS = {
     "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String, "start": pl.Int64,
     "end": pl.Int64, "token_count": pl.Int64, "section_path": pl.List(pl.String),

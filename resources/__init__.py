@@ -15,11 +15,12 @@ from pathlib import Path
 import dagster as dg
 
 from ingest.chunk import Chunker, ChunkSettings
-from ingest.config import TenantRegistry, embed_model_name, ingest_home
+from ingest.config import TenantConfig, TenantRegistry, embed_model_name, ingest_home
 from ingest.embed import Embedder
 from ingest.index import QdrantSettings, TenantIndex, open_qdrant
 from ingest.parse import ParseSettings
-from ingest.redact import DEFAULT_ENTITIES, RedactionPolicy, Redactor
+from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy, policy_from_config
+from ingest.redact import Redactor
 from ingest.storage import TenantPaths
 
 
@@ -29,8 +30,8 @@ def _load_embedder(model_name: str, batch_size: int) -> Embedder:
 
 
 @functools.cache
-def _load_redactor(policy: RedactionPolicy) -> Redactor:
-    return Redactor(policy)
+def _load_redactor(policy: RedactionPolicy, workers: int) -> Redactor:
+    return Redactor(policy, workers=workers)
 
 
 class StorageResource(dg.ConfigurableResource):
@@ -85,15 +86,21 @@ class ParserResource(dg.ConfigurableResource):
 
 
 class RedactorResource(dg.ConfigurableResource):
+    """Deployment-wide redaction defaults; each tenant's `[tenants.NAME.redaction]` table overrides them."""
+
     entities: list[str] = list(DEFAULT_ENTITIES)
-    score_threshold: float = 0.4
+    score_threshold: float = 0.5
     spacy_model: str = "en_core_web_sm"
+    workers: int = 2  # processes for large batches (one per core)
 
-    def policy(self) -> RedactionPolicy:
-        return RedactionPolicy(tuple(self.entities), self.score_threshold, self.spacy_model)
+    def policy(self, tenant: TenantConfig | None = None) -> RedactionPolicy:
+        """The defaults, or a tenant's policy: its configuration table applied to them."""
+        base = RedactionPolicy(entities=tuple(self.entities), score_threshold=self.score_threshold,
+                               spacy_model=self.spacy_model)
+        return policy_from_config(tenant.redaction, base, tenant=tenant.name) if tenant else base
 
-    def get(self) -> Redactor:
-        return _load_redactor(self.policy())
+    def get(self, policy: RedactionPolicy) -> Redactor:
+        return _load_redactor(policy, self.workers)
 
 
 class ChunkerResource(dg.ConfigurableResource):

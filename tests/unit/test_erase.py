@@ -43,7 +43,7 @@ def where(home, phrase: str) -> set[str]:
 
 def rows_of(tenant, doc_id) -> dict[str, int]:
     return {name: pl.read_parquet(getattr(tenant.paths, name)).filter(pl.col("doc_id") == doc_id).height
-            for name in ("source_documents", "parsed_documents", "elements", "redacted_elements", "chunks",
+            for name in ("source_documents", "parsed_documents", "elements", "redacted_elements", "redaction_audit", "chunks",
                          "enriched_chunks")}
 
 

@@ -5,12 +5,20 @@ import pytest
 
 from ingest import tables
 from ingest.redact import (
+    Finding,
     RedactionPolicy,
-    _Span,
-    apply_placeholders,
+    apply_operators,
     entity_counts_by_document,
     redact_elements,
 )
+
+
+def _Span(start: int, end: int, entity_type: str, score: float) -> Finding:
+    return Finding(start, end, entity_type, score, "test")
+
+
+def apply_placeholders(text: str, spans: list[Finding]):
+    return apply_operators(text, spans, RedactionPolicy())
 
 NAME = "John Smith"
 EMAIL = "john.smith@example.com"
@@ -52,7 +60,7 @@ def test_text_without_pii_is_unchanged(redactor):
 
 def test_redact_returns_one_result_per_text_in_order(redactor):
     texts = ["No personal data here.", CONTACT, "Nothing either."]
-    results = redactor.redact(texts, batch_size=2)
+    results = redactor.redact(texts)
     assert [r.text for r in results][0::2] == ["No personal data here.", "Nothing either."]
     assert "<EMAIL_ADDRESS>" in results[1].text
 
