@@ -56,6 +56,12 @@ def has_context(text: str, start: int, cues: Iterable[str], *, window: int = 40,
 class NameLexicon:
     first_names: frozenset[str]
     last_names: frozenset[str]
+    english_words: frozenset[str]  # lemmas of English nouns, verbs, adjectives and adverbs
+
+    def is_english_word(self, word: str) -> bool:
+        word = word.lower()
+        stems = {word, word[:-1], word[:-2], word[:-3]} if len(word) > 4 else {word}  # -s, -ed, -ing
+        return bool(stems & self.english_words) or word in COMMON_WORDS or word in _STOP_WORDS
 
 
 def _names(provider: type, attributes: Sequence[str]) -> Iterator[str]:
@@ -86,7 +92,18 @@ def name_lexicon() -> NameLexicon:
                                               "first_names_nonbinary")))
         last.update(_names(module.Provider, ("last_names", "last_names_male", "last_names_female")))
     # English function words that are also names somewhere ("will", "may") would match everywhere.
-    return NameLexicon(frozenset(first - STOP_WORDS - COMMON_WORDS), frozenset(last - STOP_WORDS - COMMON_WORDS))
+    return NameLexicon(frozenset(first - STOP_WORDS - COMMON_WORDS), frozenset(last - STOP_WORDS - COMMON_WORDS),
+                       _english_words())
+
+
+def _english_words() -> frozenset[str]:
+    """The lemma index of the spaCy model's lemmatizer (WordNet's word lists), loaded alone."""
+    import spacy
+
+    nlp = spacy.load("en_core_web_sm", exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "ner"])
+    index = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_index")
+    # WordNet lists some given names as words ("john", "maria"); those stay names.
+    return frozenset(word for words in index.values() for word in words if "_" not in word)
 
 
 # Frequent English words that some locale lists as a name; lowercase text uses them as words.
@@ -126,6 +143,8 @@ media danish english french german dutch swedish polish italian spanish irish sc
 happy lucky merry jolly sharp swift strong noble royal rich poor fair fine dear sweet bright
 """.split())
 
+from spacy.lang.en.stop_words import STOP_WORDS as _STOP_WORDS  # noqa: E402  (after the word lists)
+
 _TITLE = r"(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam|dame|lady|lord|herr|frau|mme|mlle|monsieur|madame|sr|sra|srta)"
 _NAME_CUES = frozenset("""dear hi hello hey thanks thank regards cheers sincerely name named ask asked
 contact contacted tell told call called meet met from by with cc attn attention signed patient client
@@ -158,7 +177,10 @@ def find_names(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
             last = words[following][2]
             both_known = last.lower() in lexicon.last_names
             both_title = _is_title(word) and _is_title(last) and last.lower() not in COMMON_WORDS
-            if both_known or both_title:
+            # "julian wollaston": a known first name, then a word that is no English word.
+            unknown_surname = len(last) > 2 and not lexicon.is_english_word(last) \
+                and lower not in lexicon.english_words
+            if both_known or both_title or unknown_surname:
                 findings.append(Finding(start, words[following][1], "PERSON", 0.85 if both_known else 0.7,
                                         "name-lexicon"))
                 index = following + 1
@@ -171,6 +193,11 @@ def find_names(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
             last = following if following is not None and _is_title(words[following][2]) else first
             findings.append(Finding(words[first][0], words[last][1], "PERSON", 0.8, "name-lexicon"))
             index = last + 1
+            continue
+        if lower in lexicon.last_names and _is_title(word) and not lexicon.is_english_word(word) \
+                and lower not in lexicon.first_names and not re.search(r"(^|[.!?:\n]\s*)$", text[:start]):
+            findings.append(Finding(start, end, "PERSON", 0.6, "name-lexicon"))  # a surname mid-sentence
+            index += 1
             continue
         if lower in lexicon.first_names:
             cued = has_context(text, start, _NAME_CUES, window=25, words=2)

@@ -151,7 +151,8 @@ class PiiDetector:
         pieces = [(i, offset + part_offset, part) for i, text in enumerate(texts)
                   for offset, piece in windows(text, self.policy.window_chars, self.policy.window_overlap)
                   for part_offset, part in name_bearing_parts(piece)]
-        docs = self._nlp.pipe((piece for _, _, piece in pieces), batch_size=batch_size)
+        # The model reads case: an upper-case passage ("MS. JANE ROE SIGNED") is read title-cased.
+        docs = self._nlp.pipe((_readable_case(piece) for _, _, piece in pieces), batch_size=batch_size)
         for (i, offset, _), doc in zip(pieces, docs, strict=True):
             for ent in doc.ents:
                 if ent.label_ in NER_PERSON_LABELS:
@@ -189,12 +190,21 @@ class PiiDetector:
         return True
 
 
+def _readable_case(text: str) -> str:
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters):
+        titled = text.title()
+        if len(titled) == len(text):  # offsets must not move
+            return titled
+    return text
+
+
 def _trim_person(value: str, start: int, end: int) -> tuple[int, int]:
     """A person span without a trailing possessive or punctuation, and never one holding digits or
     an '@', '/' or ':' (the small model sometimes tags codes, URLs and addresses as people)."""
     if re.search(r"[\d@/:]", value):
         return start, start
-    trimmed = re.sub(r"(?:['’]s|[\s.,;:'’\"-])+$", "", value)
+    trimmed = re.sub(r"(?:['’]s|[\s.,;:'’\"-])+$", "", value.split("\n")[0])  # names do not span lines
     return start, start + len(trimmed)
 
 
@@ -341,9 +351,10 @@ def residue_scan(texts: Sequence[str], policy: RedactionPolicy = RedactionPolicy
                  entities: Sequence[str] = BLOCKING_ENTITIES) -> list[dict[str, int]]:
     """Counts by entity type of pattern-detectable PII still present in already-redacted texts.
 
-    The same recognisers and policy as the redaction, without the language model: fast enough to
-    re-scan everything before it is embedded, and blind to what the policy deliberately keeps.
+    The same recognisers, thresholds, allow list and identifier context as the redaction, without the
+    language model: fast enough to re-scan everything before it is embedded. Every blocking type is
+    scanned even when the policy leaves it out: keeping such values takes an explicit allow list.
     """
-    scan_policy = replace(policy, entities=tuple(e for e in policy.entities if e in entities), deny_list=())
+    scan_policy = replace(policy, entities=tuple(entities), deny_list=())
     detector = PiiDetector(scan_policy)
     return [dict(Counter(f.entity_type for f in found)) for found in detector.detect(list(texts))]
