@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from typing import TypeVar
 
 from ingest.config import ConfigError
 
@@ -20,6 +21,7 @@ RECOGNIZER_SET_VERSION = "pii-recognizers-3"
 RECOGNIZERS = ("spacy-ner", "name-lexicon", "email", "credit-card+luhn", "iban+mod97", "us-ssn", "ip",
                "phone", "street-address", "us-driver-licence+context", "deny-list")
 
+T = TypeVar("T")
 SUPPORTED_ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",
                       "IP_ADDRESS", "STREET_ADDRESS", "US_DRIVER_LICENSE")
 DEFAULT_ENTITIES = SUPPORTED_ENTITIES
@@ -113,6 +115,14 @@ def _operator(value: object, where: str) -> str:
     return str(value)
 
 
+def _per_type(value: object, where: str, what: str, convert: Callable[[object, str], T]) -> tuple[tuple[str, T], ...]:
+    """A `[...thresholds]` or `[...operators]` table: entity type = value, each validated."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table of entity type = {what}")
+    _entity_list(list(value), where)
+    return tuple(sorted((key, convert(item, f"{where}.{key}")) for key, item in value.items()))
+
+
 def policy_from_config(table: Mapping[str, object], base: RedactionPolicy = RedactionPolicy(),
                        *, tenant: str = "?") -> RedactionPolicy:
     """`base` with a tenant's `[tenants.NAME.redaction]` table applied; every key validated."""
@@ -133,21 +143,11 @@ def policy_from_config(table: Mapping[str, object], base: RedactionPolicy = Reda
     if "score_threshold" in table:
         changes["score_threshold"] = _score(table["score_threshold"], f"{where}.score_threshold")
     if "thresholds" in table:
-        thresholds = table["thresholds"]
-        if not isinstance(thresholds, Mapping):
-            raise ConfigError(f"{where}.thresholds must be a table of entity type = score")
-        _entity_list(list(thresholds), f"{where}.thresholds")
-        changes["thresholds"] = tuple(sorted((k, _score(v, f"{where}.thresholds.{k}"))
-                                             for k, v in thresholds.items()))
+        changes["thresholds"] = _per_type(table["thresholds"], f"{where}.thresholds", "score", _score)
     if "default_operator" in table:
         changes["default_operator"] = _operator(table["default_operator"], f"{where}.default_operator")
     if "operators" in table:
-        operators = table["operators"]
-        if not isinstance(operators, Mapping):
-            raise ConfigError(f"{where}.operators must be a table of entity type = operator")
-        _entity_list(list(operators), f"{where}.operators")
-        changes["operators"] = tuple(sorted((k, _operator(v, f"{where}.operators.{k}"))
-                                            for k, v in operators.items()))
+        changes["operators"] = _per_type(table["operators"], f"{where}.operators", "operator", _operator)
     for key in ("allow_list", "deny_list", "id_context"):
         if key in table:
             changes[key] = _string_list(table[key], f"{where}.{key}")
