@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from assets.chunks import chunks
-from assets.parsed_documents import parsed_documents
+from assets.parsed_documents import PARSED_DOCUMENTS, REDACTED_DOCUMENTS
 from assets.published_index import published_index
 from assets.qdrant_index import qdrant_index
-from assets.redacted_documents import redacted_documents
 from ingest import checks
 from ingest.evaluate import Thresholds
 from resources import (
@@ -43,7 +42,7 @@ def result(outcome: checks.CheckOutcome) -> dg.AssetCheckResult:
                                metadata=metadata)
 
 
-@dg.asset_check(asset=redacted_documents, blocking=True,
+@dg.asset_check(asset=REDACTED_DOCUMENTS, blocking=True,
                 description="PII that patterns and checksums still find after redaction (e-mail, phone, card, "
                 "IBAN, SSN, IP). Blocks chunking and embedding.")
 def pii_residue(context: dg.AssetCheckExecutionContext, storage: StorageResource,
@@ -60,14 +59,14 @@ def chunk_sanity(context: dg.AssetCheckExecutionContext, storage: StorageResourc
     return result(checks.chunk_sanity(storage.paths(tenant_of(context)), chunker.settings().max_tokens))
 
 
-@dg.asset_check(asset=parsed_documents,
+@dg.asset_check(asset=PARSED_DOCUMENTS,
                 description="Documents whose OCR'd text has a low mean word confidence.")
 def ocr_quality(context: dg.AssetCheckExecutionContext, storage: StorageResource,
                 thresholds: ChecksResource) -> dg.AssetCheckResult:
     return result(checks.ocr_quality(storage.paths(tenant_of(context)), thresholds.min_ocr_confidence))
 
 
-@dg.asset_check(asset=parsed_documents,
+@dg.asset_check(asset=PARSED_DOCUMENTS,
                 description="Share of documents that could not be parsed (WARN, then ERROR above thresholds).")
 def quarantine_rate(context: dg.AssetCheckExecutionContext, storage: StorageResource,
                     thresholds: ChecksResource) -> dg.AssetCheckResult:

@@ -1,13 +1,13 @@
 import dagster as dg
 
 from assets.common import report, tenant_stage
-from assets.redacted_documents import redacted_documents
+from assets.parsed_documents import REDACTED_DOCUMENTS
 from ingest.stages import chunk_stage
 from resources import ChunkerResource, EmbedderResource, StorageResource
 
 
 @tenant_stage(
-    deps=[redacted_documents],
+    deps=[REDACTED_DOCUMENTS],
     kinds={"python", "parquet"},
     description="Title-aware chunks of the redacted text within the embedding model's token limit, "
     "with overlap; each knows its document, section path, pages, span and element types.",

@@ -1,7 +1,9 @@
 """Shared settings and helpers of the ingestion assets."""
 
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dagster as dg
 
@@ -25,31 +27,49 @@ PERMANENT_ERRORS = (ConfigError, MassDeleteRefused, ModelNotAvailable, OcrUnavai
                     InjectedFault)
 
 
-def tenant_stage(**asset_arguments) -> Callable[[Callable], dg.AssetsDefinition]:
-    """@dg.asset for a pipeline stage: partitioned by tenant, in the ingestion group, retried on
-    transient failures only."""
+@contextmanager
+def _permanent_errors_fail_for_good() -> Iterator[None]:
+    try:
+        yield
+    except PERMANENT_ERRORS as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+
+
+def tenant_stage(*, specs: list[dg.AssetSpec] | None = None,
+                 **asset_arguments) -> Callable[[Callable], dg.AssetsDefinition]:
+    """@dg.asset for a pipeline stage (@dg.multi_asset when given specs): partitioned by tenant, in the
+    ingestion group, retried on transient failures only."""
 
     def decorate(compute: Callable) -> dg.AssetsDefinition:
-        @functools.wraps(compute)
-        def guarded(*args, **kwargs):
-            try:
-                return compute(*args, **kwargs)
-            except PERMANENT_ERRORS as error:
-                raise dg.Failure(description=str(error), allow_retries=False) from error
+        if inspect.isgeneratorfunction(compute):  # a multi-asset yields its results
+            @functools.wraps(compute)
+            def guarded(*args, **kwargs):
+                with _permanent_errors_fail_for_good():
+                    yield from compute(*args, **kwargs)
+        else:
+            @functools.wraps(compute)
+            def guarded(*args, **kwargs):
+                with _permanent_errors_fail_for_good():
+                    return compute(*args, **kwargs)
 
+        if specs is not None:
+            return dg.multi_asset(specs=specs, partitions_def=tenants_partitions, group_name=INGESTION_GROUP,
+                                  retry_policy=TRANSIENT_RETRIES, **asset_arguments)(guarded)
         return dg.asset(partitions_def=tenants_partitions, group_name=INGESTION_GROUP,
                         retry_policy=TRANSIENT_RETRIES, **asset_arguments)(guarded)
 
     return decorate
 
 
-def report(context: dg.AssetExecutionContext, result: StageResult) -> dg.MaterializeResult:
-    """Log a stage's lines and return its counts and timings as asset metadata."""
+def report(context: dg.AssetExecutionContext, result: StageResult,
+           asset_key: dg.AssetKey | None = None) -> dg.MaterializeResult:
+    """Log a stage's lines and return its counts and timings as asset metadata (of `asset_key` when
+    one step materialises several assets)."""
     for line in result.log:
         context.log.info(line)
     metadata = {key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
                 for key, value in result.metadata.items()}
-    return dg.MaterializeResult(metadata=metadata)
+    return dg.MaterializeResult(asset_key=asset_key, metadata=metadata)
 
 
 def stage_versions(tenant: TenantConfig, parser: ParserResource, redactor: RedactorResource,

@@ -6,17 +6,16 @@ from assets.checks import index_freshness, ingestion_checks
 from assets.chunks import chunks
 from assets.embeddings import embeddings
 from assets.enriched_chunks import enriched_chunks
-from assets.parsed_documents import parsed_documents
+from assets.parsed_documents import parse_and_redact
 from assets.published_index import published_index
 from assets.qdrant_index import qdrant_index
-from assets.redacted_documents import redacted_documents
 from assets.source_documents import source_documents
 
 INGEST_JOB = "ingest_tenant"
 FRESHNESS_JOB = "tenant_freshness"
 
 ingestion_assets = [
-    source_documents, parsed_documents, redacted_documents, chunks, enriched_chunks, embeddings, qdrant_index,
+    source_documents, parse_and_redact, chunks, enriched_chunks, embeddings, qdrant_index,
     published_index,
 ]
 

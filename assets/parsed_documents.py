@@ -1,25 +1,47 @@
+"""Parsing and redaction in one step, so the unredacted text exists only in that step's memory."""
+
 import dagster as dg
 
 from assets.common import report, tenant_stage
 from assets.source_documents import source_documents
 from ingest.models import ParsedDocument
-from ingest.stages import parse_stage
-from resources import ParserResource, StorageResource
+from ingest.stages import parse_and_redact_stage
+from resources import ParserResource, RedactorResource, StorageResource
+
+PARSED_DOCUMENTS = dg.AssetKey("parsed_documents")
+REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")
 
 
 @tenant_stage(
-    deps=[source_documents],
-    kinds={"python", "parquet"},
-    description="Typed elements (title, text, list, table ...) with page numbers; pages without a text "
-    "layer and images OCR'd with Tesseract; unparseable files quarantined with a reason. Only new and "
-    "changed files are parsed; a moved file reuses its earlier result.",
+    name="parse_and_redact",
+    specs=[
+        dg.AssetSpec(
+            PARSED_DOCUMENTS, deps=[source_documents], kinds={"python", "parquet"},
+            description="Parse results per document: pages, OCR'd pages and confidence, element counts; "
+            "unparseable files quarantined with a reason. Pages without a text layer and images are OCR'd "
+            "with Tesseract. Only new and changed files (or all, after a parser or policy change) are parsed; "
+            "a moved file reuses its earlier result. The text goes to redaction in memory, never to disk."),
+        dg.AssetSpec(
+            REDACTED_DOCUMENTS, deps=[PARSED_DOCUMENTS], kinds={"python", "parquet"},
+            description="Typed elements (title, text, list, table ...) with PII replaced under the tenant's "
+            "redaction policy (typed placeholders such as <PERSON>, masks, salted hashes or nothing); the "
+            "audit per document: counts by entity type, policy version and recogniser set (never values)."),
+    ],
 )
-def parsed_documents(
-    context: dg.AssetExecutionContext, storage: StorageResource, parser: ParserResource
-) -> dg.MaterializeResult:
+def parse_and_redact(
+    context: dg.AssetExecutionContext, storage: StorageResource, parser: ParserResource,
+    redactor: RedactorResource,
+):  # yields one MaterializeResult per asset (Dagster reads a return annotation as the outputs)
+    tenant = context.partition_key
+    policy = redactor.policy(storage.registry().get(tenant))
+
     def progress(position: int, total: int, source: str, parsed: ParsedDocument) -> None:
         state = f"quarantined ({parsed.quarantine_reason})" if not parsed.ok else (
             f"{len(parsed.elements)} elements, {parsed.pages} pages, {parsed.ocr_pages} OCR'd")
         context.log.info(f"parsed {position}/{total} {source}: {state}")
 
-    return report(context, parse_stage(storage.paths(context.partition_key), parser.settings(), progress))
+    parsed, redacted = parse_and_redact_stage(
+        storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
+        recognizer_set=policy.recognizer_set, on_progress=progress)
+    yield report(context, parsed, PARSED_DOCUMENTS)
+    yield report(context, redacted, REDACTED_DOCUMENTS)

@@ -56,7 +56,7 @@ def forget_document(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, 
     if enriched is not None:
         own_texts = set(enriched.filter(pl.col("doc_id") == doc_id)["text_sha256"].to_list())
         own_texts -= set(enriched.filter(pl.col("doc_id") != doc_id)["text_sha256"].to_list())  # shared text stays
-    for name in ("source_documents", "parsed_documents", "elements", "redacted_elements", "redaction_audit", "chunks",
+    for name in ("source_documents", "parsed_documents", "redacted_elements", "redaction_audit", "chunks",
                  "enriched_chunks"):
         removed[name] = _remove_rows(getattr(paths, name), doc_id)
     removed["cached_vectors"] = 0

@@ -107,16 +107,28 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
     )
 
 
-# --- parsing ------------------------------------------------------------------
+# --- parsing and redaction --------------------------------------------------------
 
-def parse_stage(paths: TenantPaths, settings: ParseSettings,
-                on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None) -> StageResult:
+def parse_and_redact_stage(
+    paths: TenantPaths, settings: ParseSettings, policy_version: str, redactor: Callable[[], Redactor], *,
+    recognizer_set: str = RECOGNIZER_SET_VERSION,
+    on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None,
+) -> tuple[StageResult, StageResult]:
+    """Parse new and changed documents and redact their text in memory; (parse result, redaction result).
+
+    The unredacted text is never written: only parse metadata (pages, OCR, quarantine), the redacted
+    elements and the redaction audit (counts by entity type, policy version, recogniser set) are.
+    A document is redone when its file, the parser settings or the redaction policy changed, so a
+    policy change parses again the documents it affects.
+    """
     started = time.perf_counter()
     sources = read_parquet(paths.source_documents)
-    expected = {row["doc_id"]: fingerprint("parse", row["sha256"], settings.version)
+    expected = {row["doc_id"]: fingerprint("redact", fingerprint("parse", row["sha256"], settings.version),
+                                           policy_version)
                 for row in sources.iter_rows(named=True)}
     stored_documents = tables.read_or_empty(paths.parsed_documents, tables.PARSED_DOCUMENTS | tables.FINGERPRINT)
-    stored_elements = tables.read_or_empty(paths.elements, tables.ELEMENTS | tables.FINGERPRINT)
+    stored_redacted = tables.read_or_empty(paths.redacted_elements, tables.REDACTED_ELEMENTS | tables.FINGERPRINT)
+    stored_audit = tables.read_or_empty(paths.redaction_audit, tables.REDACTION_AUDIT)
     plan = plan_stage(expected, stored_documents)
     todo = {row["doc_id"]: row for row in sources.iter_rows(named=True) if row["doc_id"] in set(plan.compute)}
     documents = [SourceDocument(**{k: v for k, v in todo[doc_id].items() if k != "change"})
@@ -127,94 +139,69 @@ def parse_stage(paths: TenantPaths, settings: ParseSettings,
             on_progress(position, len(documents), todo[parsed.doc_id]["source"], parsed)
 
     parsed, elements = parse_documents(documents, settings, on_progress=progress)
+    parse_seconds = _elapsed(started)
+    characters = int(elements["text"].str.len_chars().sum() or 0)
+    redacted = redact_elements(elements, redactor()) if elements.height else pl.DataFrame(
+        schema=tables.REDACTED_ELEMENTS)
+    del elements  # the only copy of the unredacted text
+    audit = _redaction_audit(redacted, expected, policy_version, recognizer_set)
     parsed = apply_plan(stored_documents, plan, tables.with_fingerprints(parsed, expected))
-    elements = apply_plan(stored_elements, plan, tables.with_fingerprints(elements, expected))
+    redacted = apply_plan(stored_redacted, plan, tables.with_fingerprints(redacted, expected))
+    audit = apply_plan(stored_audit, plan, audit)
     write_parquet(parsed, paths.parsed_documents)
-    write_parquet(elements, paths.elements)
+    write_parquet(redacted, paths.redacted_elements)
+    write_parquet(audit, paths.redaction_audit)
+    paths.elements.unlink(missing_ok=True)  # earlier versions kept the unredacted elements there
+    redact_seconds = _elapsed(started) - parse_seconds
     quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
         sources.select("doc_id", "source"), on="doc_id")
-    return StageResult(metadata={
+    parse_result = StageResult(metadata={
         "parsed": len(plan.compute),
         "reused": len(plan.reuse),
         "unchanged": len(plan.keep),
         "quarantined": quarantined.height,
         "quarantine_reasons": {row["source"]: row["quarantine_reason"] for row in quarantined.iter_rows(named=True)},
-        "elements": elements.height,
+        "elements": redacted.height,
         "pages": int(parsed["pages"].sum() or 0),
         "ocr_pages": int(parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))["ocr_pages"].sum() or 0),
         "parser_version": settings.version,
-        "seconds": _elapsed(started),
+        "seconds": parse_seconds,
     })
-
-
-# --- redaction ----------------------------------------------------------------
-
-def redact_stage(paths: TenantPaths, policy_version: str, redactor: Callable[[], Redactor], *,
-                 recognizer_set: str = RECOGNIZER_SET_VERSION) -> StageResult:
-    """Redact the elements of new and changed documents (and of all, when the policy changed).
-
-    Writes the redacted elements and the audit: per document, counts by entity type under the
-    policy version and recogniser set that produced them.
-    """
-    started = time.perf_counter()
-    elements = read_parquet(paths.elements)
-    expected = {doc_id: fingerprint("redact", parsed, policy_version)
-                for doc_id, parsed in fingerprints_of(elements).items()}
-    stored = tables.read_or_empty(paths.redacted_elements, tables.REDACTED_ELEMENTS | tables.FINGERPRINT)
-    plan = plan_stage(expected, stored)
-    todo = elements.filter(pl.col("doc_id").is_in(list(plan.compute))).drop("fingerprint")
-    characters = int(todo["text"].str.len_chars().sum() or 0)
-    redacted = redact_elements(todo, redactor()) if todo.height else pl.DataFrame(schema=tables.REDACTED_ELEMENTS)
-    redacted = apply_plan(stored, plan, tables.with_fingerprints(redacted, expected))
-    write_parquet(redacted, paths.redacted_elements)
-    audit = _redaction_audit(paths, redacted, elements, set(plan.compute), policy_version, recognizer_set)
-    write_parquet(audit, paths.redaction_audit)
-    seconds = _elapsed(started)
-    found = entity_counts_by_document(redacted.filter(pl.col("doc_id").is_in(list(plan.compute))))
+    found = {row["doc_id"]: json.loads(row["entities"])
+             for row in audit.filter(pl.col("doc_id").is_in(list(plan.compute))).iter_rows(named=True)}
     totals: dict[str, int] = {}
     for counts in found.values():
         for entity_type, count in counts.items():
             totals[entity_type] = totals.get(entity_type, 0) + count
-    sources = _sources_by_doc_id(paths)
-    return StageResult(metadata={
-        "documents_redacted": len(plan.compute),
+    sources_by_id = dict(zip(sources["doc_id"].to_list(), sources["source"].to_list(), strict=True))
+    redact_result = StageResult(metadata={
+        "documents_redacted": len(found),
         "reused": len(plan.reuse) + len(plan.keep),
         "characters": characters,
-        "characters_per_second": round(characters / seconds, 1) if characters and seconds else 0.0,
+        "characters_per_second": round(characters / redact_seconds, 1) if characters and redact_seconds else 0.0,
         "entities_redacted": sum(totals.values()),
         "entities_by_type": dict(sorted(totals.items())),
         "documents_with_pii": sum(1 for counts in found.values() if counts),
         # The audit of this run's documents: counts only, by source path (first 200 documents).
-        "audit_by_document": {sources.get(doc_id, doc_id): counts
+        "audit_by_document": {sources_by_id.get(doc_id, doc_id): counts
                               for doc_id, counts in sorted(found.items())[:200]},
         "policy_version": policy_version,
         "recognizer_set": recognizer_set,
-        "seconds": seconds,
-    }, log=[f"redacted {len(plan.compute)} documents ({characters} characters) under policy {policy_version}"])
+        "seconds": redact_seconds,
+    }, log=[f"redacted {len(found)} documents ({characters} characters) under policy {policy_version}"])
+    return parse_result, redact_result
 
 
-def _sources_by_doc_id(paths: TenantPaths) -> dict[str, str]:
-    if not paths.source_documents.is_file():
-        return {}
-    sources = read_parquet(paths.source_documents)
-    return dict(zip(sources["doc_id"].to_list(), sources["source"].to_list(), strict=True))
-
-
-def _redaction_audit(paths: TenantPaths, redacted: pl.DataFrame, elements: pl.DataFrame, computed: set[str],
-                     policy_version: str, recognizer_set: str) -> pl.DataFrame:
-    """One audit row per redacted document: rows of reused documents kept, computed ones rewritten."""
-    previous = tables.read_or_empty(paths.redaction_audit, tables.REDACTION_AUDIT)
-    kept = previous.filter(~pl.col("doc_id").is_in(list(computed))
-                           & pl.col("doc_id").is_in(redacted["doc_id"].unique().to_list()))
-    counts = entity_counts_by_document(redacted.filter(pl.col("doc_id").is_in(list(computed))))
-    sizes = (elements.filter(pl.col("doc_id").is_in(list(computed)))
-             .group_by("doc_id").agg(pl.len().alias("elements"), pl.col("text").str.len_chars().sum().alias("chars")))
-    fingerprints = fingerprints_of(redacted)
-    rows = [{"doc_id": doc_id, "fingerprint": fingerprints.get(doc_id), "policy_version": policy_version,
+def _redaction_audit(redacted: pl.DataFrame, fingerprints: dict[str, str], policy_version: str,
+                     recognizer_set: str) -> pl.DataFrame:
+    """One audit row per document with elements: counts by entity type, never values."""
+    counts = entity_counts_by_document(redacted)
+    sizes = redacted.group_by("doc_id").agg(pl.len().alias("elements")).sort("doc_id")
+    rows = [{"doc_id": doc_id, "fingerprint": fingerprints[doc_id], "policy_version": policy_version,
              "recognizer_set": recognizer_set, "entities": json.dumps(counts.get(doc_id, {}), sort_keys=True),
-             "entities_total": sum(counts.get(doc_id, {}).values()), "elements": int(n), "characters": int(chars)}
-            for doc_id, n, chars in sizes.sort("doc_id").iter_rows()]
-    return pl.concat([kept, tables.frame(rows, tables.REDACTION_AUDIT)]).sort("doc_id")
+             "entities_total": sum(counts.get(doc_id, {}).values()), "elements": int(n)}
+            for doc_id, n in sizes.iter_rows()]
+    return tables.frame(rows, tables.REDACTION_AUDIT)
 
 
 # --- chunking -------------------------------------------------------------------

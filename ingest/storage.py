@@ -71,6 +71,7 @@ class TenantPaths:
 
     @property
     def elements(self) -> Path:
+        """Unredacted elements, written by earlier versions only: removed when found."""
         return self.root / "elements.parquet"
 
     @property

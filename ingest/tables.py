@@ -28,7 +28,7 @@ ELEMENTS = {
 REDACTED_ELEMENTS = {**ELEMENTS, "entities": pl.String}
 REDACTION_AUDIT = {
     "doc_id": pl.String, "fingerprint": pl.String, "policy_version": pl.String, "recognizer_set": pl.String,
-    "entities": pl.String, "entities_total": pl.Int64, "elements": pl.Int64, "characters": pl.Int64,
+    "entities": pl.String, "entities_total": pl.Int64, "elements": pl.Int64,
 }
 CHUNKS = {
     "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String, "start": pl.Int64,

@@ -52,9 +52,12 @@ def test_definitions_load_without_warnings():
         warnings.simplefilter("error")
         dg.Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("ingest_tenant")
+    # Parsing and redaction share one step, so the unredacted text never leaves its memory.
     assert {node.name for node in job.graph.node_defs} >= {
-        "source_documents", "parsed_documents", "redacted_documents", "chunks", "enriched_chunks",
-        "embeddings", "qdrant_index", "published_index"}
+        "source_documents", "parse_and_redact", "chunks", "enriched_chunks", "embeddings", "qdrant_index",
+        "published_index"}
+    assert {key.to_user_string() for key in job.asset_layer.asset_graph.get_all_asset_keys()} >= {
+        "parsed_documents", "redacted_documents"}
 
 
 def test_whole_graph_materialises_one_tenant(tenant_home):

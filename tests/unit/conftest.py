@@ -146,13 +146,12 @@ class TinyTenant:
             publish: bool = True) -> dict:
         """Every stage in order (index and publish unless told otherwise); each one's metadata by name."""
         from ingest.parse import ParseSettings
-        from ingest.stages import chunk_stage, embed_stage, enrich_stage, parse_stage, redact_stage
+        from ingest.stages import chunk_stage, embed_stage, enrich_stage, parse_and_redact_stage
 
         embedder = embedder or self._embedder
         result = {"source": self.source_stage(allow_mass_delete=allow_mass_delete)}
-        result["parse"] = parse_stage(self.paths, ParseSettings()).metadata
-        result["redact"] = redact_stage(self.paths, policy,
-                                        self._factory("redactor", lambda: self._redactor, forbid)).metadata
+        result["parse"], result["redact"] = (stage.metadata for stage in parse_and_redact_stage(
+            self.paths, ParseSettings(), policy, self._factory("redactor", lambda: self._redactor, forbid)))
         result["chunk"] = chunk_stage(self.paths, chunker, self._factory("chunker", self.chunker, forbid)).metadata
         result["enrich"] = enrich_stage(self.name, self.paths).metadata
         result["embed"] = embed_stage(self.paths, model, self._factory("embedder", lambda: embedder,

@@ -14,7 +14,7 @@ from tests.unit.conftest import PHRASES
 FORGET = "policy.md"
 PHRASE = PHRASES[FORGET]
 OTHER = PHRASES["shipping.txt"]
-RAW_PII = "John Smith"  # in policy.md; only the unredacted elements table holds it
+RAW_PII = "John Smith"  # in policy.md; redacted in memory, so no table or store ever holds it
 
 
 def _strings(frame: pl.DataFrame) -> list[str]:
@@ -43,7 +43,7 @@ def where(home, phrase: str) -> set[str]:
 
 def rows_of(tenant, doc_id) -> dict[str, int]:
     return {name: pl.read_parquet(getattr(tenant.paths, name)).filter(pl.col("doc_id") == doc_id).height
-            for name in ("source_documents", "parsed_documents", "elements", "redacted_elements", "redaction_audit", "chunks",
+            for name in ("source_documents", "parsed_documents", "redacted_elements", "redaction_audit", "chunks",
                          "enriched_chunks")}
 
 
@@ -70,9 +70,9 @@ def test_forget_removes_every_trace_of_the_document(indexed):
     total = len(tenant.points())
     served = {pid for pid, p in tenant.points().items() if p["doc_id"] == doc_id}
     # the search finds what is there: in tables and in the files of both collections
-    assert {"tenants/acme/elements.parquet", "tenants/acme/chunks.parquet"} <= where(home, PHRASE)
+    assert {"tenants/acme/redacted_elements.parquet", "tenants/acme/chunks.parquet"} <= where(home, PHRASE)
     assert len([name for name in where(home, PHRASE) if name.startswith("qdrant/collection/")]) == 2
-    assert where(home, RAW_PII) == {"tenants/acme/elements.parquet"}
+    assert where(home, RAW_PII) == set()
 
     entry = forget_document("acme", tenant.paths, tenant.qdrant, source=FORGET, requested_by="dpo@example.com")
 
@@ -83,7 +83,7 @@ def test_forget_removes_every_trace_of_the_document(indexed):
     assert where(home, RAW_PII) == set()
     # another document is untouched, and the same search still finds it in the tables and the store
     others = where(home, OTHER)
-    assert "tenants/acme/elements.parquet" in others
+    assert "tenants/acme/redacted_elements.parquet" in others
     assert len([name for name in others if name.startswith("qdrant/collection/")]) == 2
     with open_qdrant(tenant.qdrant) as client:  # a fresh client reads the store from disk
         index = TenantIndex(client, "acme")

@@ -15,7 +15,7 @@ from ingest.synthetic import Section, write_html, write_markdown, write_text
 from tests.unit.conftest import MODEL, PHRASES, POLICY
 
 ALL = ("policy.md", "shipping.txt", "hours.html")
-STAGE_FILES = ("source_documents", "parsed_documents", "elements", "redacted_elements", "chunks",
+STAGE_FILES = ("source_documents", "parsed_documents", "redacted_elements", "redaction_audit", "chunks",
                "enriched_chunks")
 
 
@@ -86,17 +86,19 @@ def test_an_unchanged_second_run_computes_nothing_and_builds_no_client(indexed):
     assert indexed.manifest().drop("size").equals(manifest_before.drop("size"))  # run-1 still indexed it all
 
 
-def test_a_new_redaction_policy_recomputes_redaction_and_what_follows_only(indexed):
+def test_a_new_redaction_policy_parses_and_redacts_again_since_no_unredacted_text_is_kept(indexed):
     before = tables(indexed)
     indexed.built.clear()
     result = indexed.run("run-2", policy="policy-2")
-    assert (result["parse"]["parsed"], result["parse"]["unchanged"]) == (0, 3)
+    assert (result["parse"]["parsed"], result["parse"]["unchanged"]) == (3, 0)
     assert result["redact"]["documents_redacted"] == 3
     assert result["chunk"]["documents_chunked"] == 3
     assert result["enrich"]["documents_enriched"] == 3
     assert result["embed"]["embedded"] == 0  # the same redacted text: every vector comes from the cache
     assert indexed.built == {"redactor": 1, "chunker": 1}
-    assert tables(indexed)["elements"].equals(before["elements"])
+    after = tables(indexed)["redacted_elements"]
+    assert after.drop("fingerprint").equals(before["redacted_elements"].drop("fingerprint"))
+    assert set(after["fingerprint"]).isdisjoint(before["redacted_elements"]["fingerprint"])
     assert set(indexed.manifest()["redaction_policy"]) == {"policy-2"}
     assert set(indexed.manifest()["run_id"]) == {"run-2"}
 

@@ -48,6 +48,7 @@ def test_tenant_paths_live_under_the_tenant_folder(tmp_path):
     paths = TenantPaths.for_tenant(tmp_path, "acme")
     root = tmp_path / "tenants" / "acme"
     stage_files = [paths.source_documents, paths.parsed_documents, paths.elements, paths.redacted_elements,
+                   paths.redaction_audit,
                    paths.chunks, paths.enriched_chunks, paths.manifest, paths.audit_log, paths.forgotten]
     assert all(path.parent == root for path in stage_files)
     assert len(set(stage_files)) == len(stage_files)
