@@ -112,3 +112,35 @@ def test_quarantine_rate_and_ocr_quality_fail_on_purpose(tenant):
     assert not ocr.passed and ocr.severity == dg.AssetCheckSeverity.WARN
     assert list(metadata(ocr)["low_confidence"]) == ["scan.png"]
     assert "published_index" in materialized  # neither check blocks publication
+
+
+def test_a_tenant_policy_change_redacts_again_under_the_new_version(tenant, tmp_path, monkeypatch):
+    _, home = tenant
+    instance = dg.DagsterInstance.ephemeral()
+    first, _, _ = run_tenant(home, instance=instance)
+    assert first.success
+    before = first.asset_materializations_for_node("parse_and_redact")
+    old_version = next(m.metadata["policy_version"].value for m in before
+                       if m.asset_key.path[-1] == "redacted_documents")
+
+    config = tmp_path / "tenants.toml"
+    config.write_text(f'[tenants.{TENANT}]\nsource = "{tenant[0]}"\n\n[tenants.{TENANT}.redaction]\n'
+                      'label = "hash-mail"\n\n[tenants.' + TENANT + '.redaction.operators]\n'
+                      'EMAIL_ADDRESS = "hash"\n', encoding="utf-8")
+    monkeypatch.setenv("INGEST_CONFIG", str(config))
+    monkeypatch.setenv("INGEST_PII_SALT", "a-test-salt-of-enough-length")
+    second, evaluations, materialized = run_tenant(home, instance=instance)
+    assert second.success and {"redacted_documents", "published_index"} <= materialized
+    events = {m.asset_key.path[-1]: m.metadata for m in second.asset_materializations_for_node("parse_and_redact")}
+    redacted = events["redacted_documents"]
+    new_version = redacted["policy_version"].value
+    assert new_version.startswith("hash-mail@") and new_version != old_version
+    assert events["parsed_documents"]["parsed"].value == 3  # no unredacted text was kept: parsed again
+    assert redacted["audit_by_document"].value["mail.eml"] == {"EMAIL_ADDRESS": 1}
+    assert "nina.berg" not in str(redacted)
+    with open_qdrant(default_resources(home)["qdrant"].settings()) as client:
+        hits = list(TenantIndex(client, TENANT).scroll())
+    mail = [hit for hit in hits if hit.payload["source"] == "mail.eml"]
+    assert mail and all(hit.payload["redaction_policy"] == new_version for hit in hits)
+    assert any("<EMAIL_ADDRESS:" in hit.text for hit in mail)
+    assert not any("nina.berg" in hit.text for hit in hits)

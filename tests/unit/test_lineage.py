@@ -43,6 +43,12 @@ def test_a_point_leads_to_its_chunk_document_file_and_run(indexed):
     assert (point["parser"], point["strategy"]) == ("unstructured:md", "partition")
     assert (point["doc_version"], point["ingested_at"]) == (1, "at-run-1")
     assert point["redaction_entities"] == {"PERSON": 1, "PHONE_NUMBER": 1}
+    assert point["redaction_policy"] == "policy-1"
+    # the redaction audit of this document version: counts, policy and recogniser set, no values
+    audit = chain["redaction"]
+    assert (audit["doc_id"], audit["policy_version"], audit["entities"]) == (
+        indexed.doc_id("policy.md"), "policy-1", {"PERSON": 1, "PHONE_NUMBER": 1})
+    assert audit["recognizer_set"].startswith("pii-recognizers-") and audit["entities_total"] == 2
     assert chain["document"] == indexed.manifest_row("policy.md")
     assert chain["source"] == {"path": "policy.md", "absolute_path": str(indexed.source / "policy.md"),
                                "exists": True, "sha256": file_sha256(indexed.source / "policy.md"),
