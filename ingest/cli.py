@@ -352,8 +352,9 @@ def command_doctor(args: argparse.Namespace) -> int:
         checks.append(("tesseract", ensure_tesseract()))
         import spacy
 
-        nlp = spacy.load("en_core_web_sm")
-        checks.append(("spaCy en_core_web_sm", f"{nlp.meta['version']} ({', '.join(nlp.pipe_names)})"))
+        for model, role in (("en_core_web_sm", "parser's text classifier"), ("en_core_web_md", "redaction")):
+            nlp = spacy.load(model, exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "ner"])
+            checks.append((f"spaCy {model}", f"{nlp.meta['version']} ({role})"))
         from ingest.embed import resolve_model_path
 
         model_path = resolve_model_path(embed_model_name())

@@ -90,7 +90,7 @@ class RedactorResource(dg.ConfigurableResource):
 
     entities: list[str] = list(DEFAULT_ENTITIES)
     score_threshold: float = 0.5
-    spacy_model: str = "en_core_web_sm"
+    spacy_model: str = "en_core_web_md"
     workers: int = 2  # processes for large batches (one per core)
 
     def policy(self, tenant: TenantConfig | None = None) -> RedactionPolicy:

