@@ -67,7 +67,7 @@ FIELD_CHANGES = {
     "allow_list": ("Ada Lovelace",),
     "deny_list": ("Project Nightingale",),
     "id_context": ("order",),
-    "spacy_model": "en_core_web_md",
+    "spacy_model": "en_core_web_sm",
     "window_chars": 20_000,
     "window_overlap": 400,
     "hash_salt_env": "ACME_PII_SALT",
