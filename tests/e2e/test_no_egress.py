@@ -1,0 +1,128 @@
+"""No egress: the whole pipeline runs, and answers queries, with no network but loopback.
+
+Two layers, both real: the `ingest` commands run in a network namespace of their own that has only a
+loopback interface (`unshare --net`), so any outbound connection fails; and every Python process they
+start (worker processes included) records, through an audit hook, each name it tries to resolve and
+each address it tries to reach other than loopback. A library that quietly tries the network and
+falls back (a suffix list, a model hub, telemetry) shows up in that record even though it did not
+break the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingest.synthetic import Section, write_eml, write_markdown, write_scanned_pdf, write_text_pdf
+
+pytestmark = pytest.mark.e2e
+
+INGEST = str(Path(sys.executable).with_name("ingest"))
+LOOPBACK = ("127.0.0.1", "::1", "localhost", "0.0.0.0", "")
+
+AUDIT_HOOK = f'''
+import json, os, socket, sys
+
+_LOG = os.environ["EGRESS_AUDIT_LOG"]
+_LOOPBACK = {LOOPBACK!r}
+
+
+def _record(kind, target):
+    with open(_LOG, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({{"pid": os.getpid(), "kind": kind, "target": str(target),
+                                  "argv": sys.argv[:2]}}) + "\\n")
+
+
+def _hook(event, args):
+    if event == "socket.getaddrinfo":
+        host = args[0].decode() if isinstance(args[0], bytes) else args[0]
+        if host not in _LOOPBACK and host is not None:
+            _record("resolve", host)
+    elif event == "socket.connect":
+        sock, address = args
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in _LOOPBACK:
+            _record("connect", address)
+
+
+sys.addaudithook(_hook)
+'''
+
+
+def _namespace_available() -> bool:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    return subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def offline_run(tmp_path_factory) -> dict:
+    if not _namespace_available():
+        pytest.skip("needs `unshare --net` (root or user namespaces) to take the network away")
+    base = tmp_path_factory.mktemp("no-egress")
+    source, home, hook = base / "source", base / "home", base / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(AUDIT_HOOK, encoding="utf-8")
+    write_markdown(source / "guide.md", [Section("Opening hours", (
+        "The reading room opens at nine and closes at five on weekdays.",
+        "Questions go to Harriet Lindqvist at harriet.lindqvist@example.org.",))])
+    write_text_pdf(source / "rules.pdf", [Section("Rules", ("Bags are left in the lockers by the entrance.",))])
+    write_scanned_pdf(source / "notice.pdf", [["Scanned notice", "The archive is closed on public holidays."]])
+    write_eml(source / "mail.eml", sender="desk@example.org", to="staff@example.org", subject="Lockers",
+              body="The lockers take a one euro coin, returned when you open them.")
+    log = base / "audit.jsonl"
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DAGSTER_HOME", "INGEST_CONFIG", "INGEST_EMBED_MODEL", "INGEST_TEST_FAULT",
+                          "QDRANT_URL", "INGEST_ALERT_URL")}
+    env.update({"INGEST_HOME": str(home), "EGRESS_AUDIT_LOG": str(log), "PYTHONPATH": str(hook)})
+
+    def offline(*args: str) -> subprocess.CompletedProcess:
+        # a namespace with only loopback, brought up so local services (none by default) could listen
+        command = f"ip link set lo up && exec {INGEST} " + " ".join(f"'{arg}'" for arg in args)
+        return subprocess.run(["unshare", "--net", "sh", "-c", command], capture_output=True, text=True,
+                              env=env, timeout=900)
+
+    run = offline("run", "--tenant", "library", "--source", str(source), "--json")
+    query = offline("query", "--tenant", "library", "--json", "when is the archive closed")
+    attempts = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    return {"run": run, "query": query, "attempts": attempts, "log": log}
+
+
+def test_the_pipeline_runs_with_no_network(offline_run):
+    run = offline_run["run"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    assert summary["docs"]["seen"] == 4 and summary["docs"]["quarantined"] == 0
+    assert summary["chunks"]["total"] >= 4
+
+
+def test_queries_answer_with_no_network(offline_run):
+    query = offline_run["query"]
+    assert query.returncode == 0, query.stderr[-3000:]
+    [answer] = [json.loads(line) for line in query.stdout.splitlines() if line.strip()]
+    assert answer["hits"][0]["source"] == "notice.pdf"  # found through OCR, offline
+
+
+def test_no_process_even_tried_to_reach_the_network(offline_run):
+    assert offline_run["log"].parent.is_dir()
+    assert offline_run["attempts"] == []
+
+
+def test_the_audit_hook_records_an_attempt(tmp_path):
+    """The record above is empty because nothing tried, not because the hook is deaf."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(AUDIT_HOOK, encoding="utf-8")
+    log = tmp_path / "audit.jsonl"
+    env = {**os.environ, "EGRESS_AUDIT_LOG": str(log), "PYTHONPATH": str(hook)}
+    code = ("import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=0.2)\n"
+            "except OSError:\n    pass\n")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    attempts = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert {attempt["kind"] for attempt in attempts} == {"resolve", "connect"}
+    assert all("192.0.2.1" in attempt["target"] for attempt in attempts)
