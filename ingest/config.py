@@ -25,10 +25,15 @@ class ConfigError(ValueError):
 
 
 def validate_tenant(name: str) -> str:
-    if not isinstance(name, str) or not TENANT_NAME_PATTERN.fullmatch(name):
+    """The one gate for tenant names, which become folder and collection names.
+
+    "__" is refused: it separates a tenant's collection name from its model and color, so a tenant
+    named like another's collection could otherwise reach that tenant's vectors.
+    """
+    if not isinstance(name, str) or not TENANT_NAME_PATTERN.fullmatch(name) or "__" in name:
         raise ConfigError(
             f"invalid tenant name {name!r}: use 1-63 characters of lowercase letters, "
-            "digits, '-' and '_' (for example 'acme' or 'team-2')"
+            "digits, '-' and '_', without '__' (for example 'acme' or 'team-2')"
         )
     return name
 

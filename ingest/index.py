@@ -113,9 +113,10 @@ class TenantIndex:
         self.collection = collection_name(tenant)  # the alias queries use
 
     def physical_collection(self, model_key: str, color: str) -> str:
-        if not model_key.replace("-", "").isalnum() or color not in COLORS:
-            raise ValueError(f"invalid model key {model_key!r} or color {color!r}")
-        return f"{self.collection}__{model_key}__{color}"
+        name = f"{self.collection}__{model_key}__{color}"
+        if not self._is_physical(name):
+            raise ValueError(f"invalid model key {model_key!r} (want '<name>-<8 hex digits>') or color {color!r}")
+        return name
 
     def exists(self) -> bool:
         return self._client.collection_exists(self.collection)
@@ -133,10 +134,27 @@ class TenantIndex:
             return hit.payload.get("embedding_model")
         return None
 
+    def _is_physical(self, name: str) -> bool:
+        # Matched by the whole shape: a prefix alone would also match another tenant's collections.
+        shape = re.escape(self.collection) + r"__[a-z0-9-]+-[0-9a-f]{8}__[" + "".join(COLORS) + "]"
+        return re.fullmatch(shape, name) is not None
+
     def _physical_collections(self) -> list[str]:
-        # Matched by their whole shape: a prefix alone would also match tenant "acme__b" for tenant "acme".
-        shape = re.compile(re.escape(self.collection) + r"__[a-z0-9-]+-[0-9a-f]{8}__[" + "".join(COLORS) + "]")
-        return [c.name for c in self._client.get_collections().collections if shape.fullmatch(c.name)]
+        return [c.name for c in self._client.get_collections().collections if self._is_physical(c.name)]
+
+    def _own(self, collection: str | None) -> str:
+        """The tenant's alias, or one of its physical collections: never another tenant's."""
+        collection = collection or self.collection
+        if collection != self.collection and not self._is_physical(collection):
+            raise ValueError(f"collection {collection!r} is not one of tenant {self.tenant}'s")
+        return collection
+
+    def _only_this_tenant(self, *conditions) -> object:
+        """A filter that also requires the point's tenant: a second wall behind the collection name."""
+        from qdrant_client import models
+
+        return models.Filter(must=[models.FieldCondition(key="tenant", match=models.MatchValue(value=self.tenant)),
+                                   *conditions])
 
     def staging_collection(self, model_key: str) -> str:
         """Where a run writes: the model's collection that is not serving (blue/green)."""
@@ -206,7 +224,7 @@ class TenantIndex:
                after_batch: Callable[[int], None] | None = None) -> int:
         from qdrant_client import models
 
-        collection = collection or self.collection
+        collection = self._own(collection)
         batch: list = []
         written = 0
 
@@ -219,6 +237,8 @@ class TenantIndex:
                 after_batch(written)
 
         for point in points:
+            if point.payload.get("tenant") != self.tenant:
+                raise ValueError(f"point {point.point_id} is not tenant {self.tenant}'s: refusing to write it")
             batch.append(models.PointStruct(id=point.point_id, vector=list(map(float, point.vector)),
                                             payload=point.payload))
             if len(batch) >= UPSERT_BATCH:
@@ -235,7 +255,7 @@ class TenantIndex:
 
         ids = list(ids)
         for first in range(0, len(ids), UPSERT_BATCH):
-            self._client.delete(collection or self.collection, wait=True,
+            self._client.delete(self._own(collection), wait=True,
                                 points_selector=models.PointIdsList(points=ids[first:first + UPSERT_BATCH]))
         return len(ids)
 
@@ -257,11 +277,11 @@ class TenantIndex:
         return self._client.count(self.collection, exact=True).count
 
     def search(self, vector: Sequence[float], top_k: int, collection: str | None = None) -> list[SearchHit]:
-        collection = collection or self.collection
+        collection = self._own(collection)
         if not self._client.collection_exists(collection):
             return []
-        response = self._client.query_points(collection, query=list(map(float, vector)),
-                                             limit=top_k, with_payload=True)
+        response = self._client.query_points(collection, query=list(map(float, vector)), limit=top_k,
+                                             query_filter=self._only_this_tenant(), with_payload=True)
         return [SearchHit(point_id=str(point.id), score=float(point.score),
                           text=(point.payload or {}).get("text", ""), payload=dict(point.payload or {}))
                 for point in response.points]
@@ -270,7 +290,7 @@ class TenantIndex:
         if not self.exists():
             return None
         records = self._client.retrieve(self.collection, ids=[point_id], with_payload=True)
-        if not records:
+        if not records or (records[0].payload or {}).get("tenant") != self.tenant:
             return None
         payload = dict(records[0].payload or {})
         return SearchHit(point_id=str(records[0].id), score=0.0, text=payload.get("text", ""), payload=payload)
@@ -280,11 +300,11 @@ class TenantIndex:
         """Every point (of one document, if doc_id is given), in id order."""
         from qdrant_client import models
 
-        collection = collection or self.collection
+        collection = self._own(collection)
         if not self._client.collection_exists(collection):
             return
-        only = None if doc_id is None else models.Filter(must=[
-            models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))])
+        only = self._only_this_tenant(*([] if doc_id is None else [
+            models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]))
         offset = None
         while True:
             records, offset = self._client.scroll(collection, limit=512, offset=offset, scroll_filter=only,

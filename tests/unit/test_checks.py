@@ -57,9 +57,11 @@ def test_index_consistency_names_documents_with_missing_and_stale_points(paths, 
     write_parquet(enriched, paths.enriched_chunks)
     with open_qdrant(settings) as client:
         index = TenantIndex(client, "acme")
-        staging = index.prepare_staging("model-1", 4)
-        index.upsert([IndexPoint("00000000-0000-0000-0000-000000000001", [1, 0, 0, 0], {"source": "a.md"}),
-                      IndexPoint("00000000-0000-0000-0000-000000000009", [0, 1, 0, 0], {"source": "gone.md"})],
+        staging = index.prepare_staging("model-1-0000abcd", 4)
+        index.upsert([IndexPoint("00000000-0000-0000-0000-000000000001", [1, 0, 0, 0],
+                                 {"tenant": "acme", "source": "a.md"}),
+                      IndexPoint("00000000-0000-0000-0000-000000000009", [0, 1, 0, 0],
+                                 {"tenant": "acme", "source": "gone.md"})],
                      staging)
     atomic_write_text(paths.staging, json.dumps({"collection": staging}))
     outcome = checks.index_consistency("acme", paths, settings, dimension=4)
