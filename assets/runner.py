@@ -50,6 +50,7 @@ class RunOutcome:
                 "unchanged": self.value("source_documents", "unchanged"),
                 "deleted": self.value("source_documents", "deleted"),
                 "quarantined": self.value("parsed_documents", "quarantined"),
+                "skipped": self.value("source_documents", "skipped"),
             },
             "chunks": {"total": self.value("chunks", "chunks"), "embedded": self.value("embeddings", "embedded")},
             "points": {"upserted": self.value("qdrant_index", "upserted"),

@@ -94,10 +94,11 @@ def command_run(args: argparse.Namespace) -> int:
 
 def _format_run_summary(summary: dict) -> str:
     docs, chunks, points = summary["docs"], summary["chunks"], summary["points"]
+    skipped = f", {docs['skipped']} links leading outside the folder skipped" if docs.get("skipped") else ""
     return (
         f"tenant {summary['tenant']}: run {summary['run_id']} succeeded in {summary['seconds']:.1f}s\n"
         f"  documents: {docs['seen']} seen ({docs['new']} new, {docs['changed']} changed, "
-        f"{docs['unchanged']} unchanged, {docs['deleted']} deleted, {docs['quarantined']} quarantined)\n"
+        f"{docs['unchanged']} unchanged, {docs['deleted']} deleted, {docs['quarantined']} quarantined{skipped})\n"
         f"  chunks: {chunks['total']} ({chunks['embedded']} embedded); "
         f"points: {points['upserted']} upserted, {points['deleted']} deleted"
     )

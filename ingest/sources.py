@@ -49,33 +49,49 @@ def _is_visible_inside(target: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in target.relative_to(root).parts)
 
 
-def _walk_visible_files(root: Path) -> Iterator[Path]:
-    """Files under root, skipping hidden files and folders and anything outside root."""
+def _walk_visible_files(root: Path, skipped: list[str] | None = None) -> Iterator[Path]:
+    """Files under root, skipping hidden files and folders and anything outside root.
+
+    Links that lead out of the folder (or into a hidden part of it) are never read; each is named in
+    `skipped` ("path: reason"), so the run can report it.
+    """
+    def skip(path: Path, reason: str) -> None:
+        if skipped is not None:
+            skipped.append(f"{path.relative_to(root).as_posix()}: {reason}")
+
     for folder, subfolders, files in os.walk(root, followlinks=False):
+        for name in sorted(subfolders):
+            path = Path(folder) / name
+            if not name.startswith(".") and path.is_symlink():
+                # os.walk does not follow folder links; one that leads outside is worth a word.
+                if not _is_visible_inside(path.resolve(), root):
+                    skip(path, "a folder link that leads outside the source folder")
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in sorted(files):
             if name.startswith("."):
                 continue
             path = Path(folder) / name
             if path.is_symlink() and not _is_visible_inside(path.resolve(), root):
-                continue  # a link that leads out of the folder, or into a hidden part of it, is never read
+                skip(path, "a link that leads outside the source folder (or into a hidden part of it)")
+                continue
             if path.is_file():
                 yield path
 
 
-def scan_source(tenant: str, root: Path, known_types: dict[str, tuple[str, str]] | None = None
-                ) -> list[SourceDocument]:
+def scan_source(tenant: str, root: Path, known_types: dict[str, tuple[str, str]] | None = None,
+                skipped: list[str] | None = None) -> list[SourceDocument]:
     """Every visible file under the tenant's source folder, in a stable order.
 
     `known_types` maps sha256 to (kind, mime type) from an earlier scan, so an
-    unchanged file costs a hash and nothing more.
+    unchanged file costs a hash and nothing more. Links leading outside the folder
+    are not read; they are listed in `skipped` when given.
     """
     known_types = known_types or {}
     root = root.resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"source folder {root} does not exist or is not a folder")
     documents = []
-    for path in _walk_visible_files(root):
+    for path in _walk_visible_files(root, skipped):
         source = path.relative_to(root).as_posix()
         stat = path.stat()
         sha256 = file_sha256(path)

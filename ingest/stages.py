@@ -78,7 +78,8 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
     previous = tables.read_or_empty(paths.source_documents, tables.SOURCE_DOCUMENTS)
     known_types = {sha: (kind, mime) for sha, kind, mime in
                    previous.select("sha256", "file_type", "mime_type").iter_rows()}
-    scanned = scan_source(tenant, root, known_types)
+    skipped: list[str] = []
+    scanned = scan_source(tenant, root, known_types, skipped)
     kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]
     documents = tables.frame(kept, tables.SOURCE_DOCUMENTS)
     changes, deleted = classify_changes(documents, manifest)
@@ -100,10 +101,13 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
             "excluded_forgotten": len(scanned) - len(kept),
             "bytes": int(documents["size"].sum() or 0),
             "file_types": {kind: n for kind, n in by_type.iter_rows()},
+            "skipped": len(skipped),
+            "skipped_paths": skipped[:100],
             "seconds": _elapsed(started),
         },
         log=[f"{tenant}: {documents.height} documents in {root} ({counts['new']} new, {counts['changed']} "
-             f"changed, {counts['unchanged']} unchanged, {len(deleted)} deleted)"],
+             f"changed, {counts['unchanged']} unchanged, {len(deleted)} deleted)"]
+        + [f"skipped {entry}" for entry in skipped[:100]],
     )
 
 

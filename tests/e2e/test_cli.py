@@ -120,7 +120,7 @@ def test_run_prints_the_json_summary_last(workspace):
     assert set(summary) == {"tenant", "run_id", "docs", "chunks", "points", "seconds"}
     assert summary["tenant"] == "alpha"
     assert summary["docs"] == {"seen": ALPHA_VISIBLE_FILES, "new": ALPHA_VISIBLE_FILES, "changed": 0,
-                               "unchanged": 0, "deleted": 0, "quarantined": 1}
+                               "unchanged": 0, "deleted": 0, "quarantined": 1, "skipped": 0}
     assert summary["chunks"]["total"] == summary["chunks"]["embedded"] == summary["points"]["upserted"] > 0
     assert summary["points"]["deleted"] == 0
 
