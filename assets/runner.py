@@ -80,8 +80,12 @@ def register_tenant_partition(instance: dg.DagsterInstance, tenant: str) -> None
         instance.add_dynamic_partitions(TENANTS_PARTITION, [tenant])
 
 
-def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool = False) -> RunOutcome:
-    """Materialise every stage for one tenant, in this process, recorded on the instance."""
+def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool = False,
+               wait_seconds: float = 0) -> RunOutcome:
+    """Materialise every stage for one tenant, in this process, recorded on the instance.
+
+    Runs of one tenant serialise: a second one waits up to `wait_seconds` for the first to finish,
+    then refuses (TenantBusy)."""
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
     register_tenant_partition(instance, tenant)
@@ -91,9 +95,17 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
     root.mkdir(parents=True, exist_ok=True)
     lock = FileLock(root / ".run.lock")
     try:
-        lock.acquire(timeout=0)  # one run per tenant at a time; the UI's runs queue by tenant instead
+        try:
+            lock.acquire(timeout=0)  # one run per tenant at a time; the UI's runs queue by tenant instead
+        except Timeout:
+            if wait_seconds <= 0:
+                raise
+            logging.getLogger("ingest").warning(
+                f"another run of tenant {tenant} is in progress: waiting up to {wait_seconds:.0f} s for it")
+            lock.acquire(timeout=wait_seconds)
     except Timeout:
-        raise TenantBusy(f"another run of tenant {tenant} is in progress; wait for it to finish") from None
+        raise TenantBusy(f"another run of tenant {tenant} is in progress; wait for it to finish "
+                         "(or give `ingest run --wait SECONDS`)") from None
     try:
         result = _execute(job, instance, tenant, log_level, allow_mass_delete)
     finally:

@@ -153,7 +153,7 @@ def index_consistency(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, d
     staging = read_staging(paths)["collection"]
     enriched = read_parquet(paths.enriched_chunks)
     wanted = dict(zip(enriched["point_id"].to_list(), enriched["source"].to_list(), strict=True))
-    with open_qdrant(qdrant) as client:
+    with open_qdrant(qdrant, tenant) as client:
         index = TenantIndex(client, tenant)
         present = {hit.point_id: hit.payload.get("source") for hit in index.scroll(staging, with_payload=["source"])}
         size = index.vector_size(staging)
@@ -184,7 +184,7 @@ def retrieval_quality(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, g
 
     def search(texts: list[str]) -> list[list[str]]:
         vectors = encode(texts)
-        with open_qdrant(qdrant) as client:
+        with open_qdrant(qdrant, tenant) as client:
             index = TenantIndex(client, tenant)
             return [[hit.payload.get("source", "") for hit in index.search(vector, depth, staging)]
                     for vector in vectors]

@@ -21,7 +21,7 @@ from ingest.embed import ModelNotAvailable
 from ingest.index import IndexUnavailable, QdrantSettings, TenantIndex, open_qdrant
 from ingest.manifest import read_manifest
 from ingest.models import DocStatus
-from ingest.storage import TenantPaths
+from ingest.storage import TenantPaths, atomic_write_text
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent / "sample_corpus"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +41,23 @@ def qdrant_settings() -> QdrantSettings:
                           api_key=os.environ.get("QDRANT_API_KEY") or None)
 
 
+PG_URL_VARIABLE = "INGEST_DAGSTER_PG_URL"
+# Dagster reads the URL from the environment when it starts: the password is never written down.
+POSTGRES_STORAGE = f"""
+# Runs, event logs and schedules in PostgreSQL (written by `ingest` because {PG_URL_VARIABLE} is set).
+storage:
+  postgres:
+    postgres_url:
+      env: {PG_URL_VARIABLE}
+"""
+
+
 def prepare_dagster_home() -> Path:
-    """DAGSTER_HOME (default INGEST_HOME/dagster) with the project's dagster.yaml in it."""
+    """DAGSTER_HOME (default INGEST_HOME/dagster) with the project's dagster.yaml in it.
+
+    With INGEST_DAGSTER_PG_URL set, the instance keeps its runs and event logs in that PostgreSQL
+    database instead of SQLite files, so that several runs can write at once.
+    """
     import os
 
     home = dagster_home()
@@ -50,12 +65,23 @@ def prepare_dagster_home() -> Path:
     settings = home / "dagster.yaml"
     if not settings.exists() and REPO_DAGSTER_YAML.is_file():
         shutil.copyfile(REPO_DAGSTER_YAML, settings)
+    url = os.environ.get(PG_URL_VARIABLE)
+    if url and url.split("://", 1)[0] in ("postgres", "postgresql"):
+        # Dagster's PostgreSQL storage speaks psycopg2; SQLAlchemy would pick another driver for a bare URL.
+        os.environ[PG_URL_VARIABLE] = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    if url and settings.is_file():
+        current = settings.read_text(encoding="utf-8")
+        if "\nstorage:" not in current:
+            atomic_write_text(settings, current.rstrip("\n") + "\n" + POSTGRES_STORAGE)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
 def _print_json(value: object) -> None:
     print(json.dumps(value, ensure_ascii=False, sort_keys=False), flush=True)
+
+
+RUN_WAIT_SECONDS = 3600  # a second run of a tenant waits this long for the one in progress
 
 
 def _log(message: str) -> None:
@@ -76,7 +102,8 @@ def command_run(args: argparse.Namespace) -> int:
     from assets.runner import TenantBusy, run_tenant
 
     try:
-        outcome = run_tenant(tenant.name, log_level=args.log_level, allow_mass_delete=args.allow_mass_delete)
+        outcome = run_tenant(tenant.name, log_level=args.log_level, allow_mass_delete=args.allow_mass_delete,
+                             wait_seconds=args.wait)
     except TenantBusy as busy:
         raise CommandError(str(busy)) from None
     summary = outcome.summary()
@@ -134,7 +161,7 @@ def search_tenant(tenant: str, queries: Sequence[str], top_k: int) -> list[list]
     from ingest.embed import Embedder
 
     TenantRegistry(ingest_home()).get(tenant)
-    with open_qdrant(qdrant_settings()) as client:
+    with open_qdrant(qdrant_settings(), tenant) as client:
         index = TenantIndex(client, tenant)
         if not index.exists():
             raise CommandError(f"tenant {tenant!r} has no index yet: run `ingest run --tenant {tenant}` first")
@@ -180,7 +207,7 @@ def tenant_status(tenant: str) -> dict:
     registry = TenantRegistry(ingest_home())
     config = registry.get(tenant)
     manifest = read_manifest(TenantPaths.for_tenant(ingest_home(), tenant).manifest)
-    with open_qdrant(qdrant_settings()) as client:
+    with open_qdrant(qdrant_settings(), tenant) as client:
         index = TenantIndex(client, tenant)
         points = index.count()
         collection = index.collection
@@ -210,7 +237,7 @@ def command_status(args: argparse.Namespace) -> int:
 
 def command_export(args: argparse.Namespace) -> int:
     TenantRegistry(ingest_home()).get(args.tenant)
-    with open_qdrant(qdrant_settings()) as client:
+    with open_qdrant(qdrant_settings(), args.tenant) as client:
         for hit in TenantIndex(client, args.tenant).scroll():
             _print_json({"id": hit.point_id, **hit.payload})
     return 0
@@ -287,7 +314,8 @@ def command_demo(args: argparse.Namespace) -> int:
     failures = 0
     for tenant, question in questions.items():
         failures += command_run(argparse.Namespace(tenant=tenant, source=None, golden=None, json=False,
-                                                   log_level=args.log_level, allow_mass_delete=False))
+                                                   log_level=args.log_level, allow_mass_delete=False,
+                                                   wait=RUN_WAIT_SECONDS))
     print()
     for tenant, question in questions.items():
         print(f"=== tenant {tenant}")
@@ -380,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     run.add_argument("--golden", help="JSON lines golden set {\"query\", \"expected\": [paths]} for the "
                      "retrieval-quality check (remembered for later runs)")
+    run.add_argument("--wait", type=float, default=RUN_WAIT_SECONDS, metavar="SECONDS",
+                     help="when a run of the tenant is in progress, wait this long for it (default "
+                     f"{RUN_WAIT_SECONDS}; 0 gives up at once)")
     run.add_argument("--allow-mass-delete", action="store_true",
                      help="proceed even when the run would delete more than half of the tenant's documents")
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -46,10 +46,10 @@ def forget_document(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, 
     document = find_document(paths, doc_id=doc_id, source=source)
     doc_id = document["doc_id"]
     removed: dict[str, int] = {}
-    with open_qdrant(qdrant) as client:
+    with open_qdrant(qdrant, tenant) as client:
         removed["points"] = TenantIndex(client, tenant).delete_document(doc_id)
     if qdrant.is_local:
-        compact_local_store(qdrant.path)
+        compact_local_store(qdrant.local_path(tenant))
 
     enriched = pl.read_parquet(paths.enriched_chunks) if paths.enriched_chunks.is_file() else None
     own_texts = set()

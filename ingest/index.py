@@ -49,7 +49,12 @@ class QdrantSettings:
         return not self.url
 
     def describe(self) -> str:
-        return f"Qdrant server {self.url}" if self.url else f"embedded Qdrant at {self.path}"
+        return f"Qdrant server {self.url}" if self.url else f"embedded Qdrant under {self.path}"
+
+    def local_path(self, tenant: str) -> Path:
+        """Each tenant's embedded store is a folder of its own: runs of different tenants never wait
+        for each other's lock, and one tenant's process never opens another's vectors."""
+        return self.path / validate_tenant(tenant)
 
 
 def _check_server(client, settings: QdrantSettings) -> None:
@@ -65,14 +70,16 @@ def _check_server(client, settings: QdrantSettings) -> None:
 
 
 @contextmanager
-def open_qdrant(settings: QdrantSettings) -> Iterator:
-    """A client for the duration of the block; the embedded store is locked meanwhile."""
+def open_qdrant(settings: QdrantSettings, tenant: str) -> Iterator:
+    """A client for the tenant's index for the duration of the block; an embedded store is locked
+    meanwhile (the tenant's own: see `QdrantSettings.local_path`)."""
     from qdrant_client import QdrantClient
 
+    path = settings.local_path(tenant)
     try:
         if settings.is_local:
-            settings.path.mkdir(parents=True, exist_ok=True)
-            client = QdrantClient(path=str(settings.path))
+            path.mkdir(parents=True, exist_ok=True)
+            client = QdrantClient(path=str(path))
         else:
             # Reachability is checked below, with an error that says what to fix.
             client = QdrantClient(url=settings.url, api_key=settings.api_key, check_compatibility=False)
@@ -80,7 +87,7 @@ def open_qdrant(settings: QdrantSettings) -> Iterator:
     except RuntimeError as error:
         if "already accessed by another instance" in str(error):
             raise IndexUnavailable(
-                f"the embedded Qdrant store at {settings.path} is in use by another process "
+                f"the embedded Qdrant store at {path} is in use by another process "
                 "(a running `ingest run` or the Dagster UI executing a run); wait for it to finish, "
                 "or point QDRANT_URL at a Qdrant server for concurrent access"
             ) from error

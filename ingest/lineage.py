@@ -20,7 +20,7 @@ def trace(tenant: str, source_root: Path, paths: TenantPaths, qdrant: QdrantSett
           point_id: str | None = None, source: str | None = None,
           describe_run: Callable[[str], dict]) -> list[dict]:
     """One chain per point: point and chunk, document version, source file, run."""
-    with open_qdrant(qdrant) as client:
+    with open_qdrant(qdrant, tenant) as client:
         index = TenantIndex(client, tenant)
         if point_id is not None:
             hit = index.retrieve(point_id)

@@ -346,7 +346,7 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
                              "redaction_entities": entity_counts.get(doc_id, {})}
                     for doc_id, fingerprint_value in current.items()}
     points = build_points(enriched, vectors, per_document, {**versions, "run_id": run_id, "ingested_at": now})
-    with open_qdrant(qdrant) as client:
+    with open_qdrant(qdrant, tenant) as client:
         index = TenantIndex(client, tenant)
         wanted = {point.point_id: point.payload["doc_fingerprint"] for point in points}
         serving = index.serving_collection()
@@ -431,7 +431,7 @@ def publish_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, ru
     parsed = read_parquet(paths.parsed_documents)
     enriched = read_parquet(paths.enriched_chunks)
     manifest = read_manifest(paths.manifest)
-    with open_qdrant(qdrant) as client:
+    with open_qdrant(qdrant, tenant) as client:
         index = TenantIndex(client, tenant)
         previous = index.serving_collection()
         indexed_by = _indexed_by(index, target)
@@ -478,7 +478,7 @@ def rollback(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, now: st
     """Serve the previously published collection again, with its manifest."""
     published = read_published(paths)
     previous = published.get("previous")
-    with open_qdrant(qdrant) as client:
+    with open_qdrant(qdrant, tenant) as client:
         index = TenantIndex(client, tenant)
         current = index.serving_collection()
         if not previous or index.previous_collection() != previous or not paths.previous_manifest.is_file():

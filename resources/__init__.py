@@ -62,7 +62,7 @@ class QdrantResource(dg.ConfigurableResource):
 
     @contextmanager
     def tenant_index(self, tenant: str) -> Iterator[TenantIndex]:
-        with open_qdrant(self.settings()) as client:
+        with open_qdrant(self.settings(), tenant) as client:
             yield TenantIndex(client, tenant)
 
 

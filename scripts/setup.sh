@@ -35,6 +35,19 @@ if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
     fail "tesseract has no English language data. Install it: sudo apt-get install -y tesseract-ocr-eng"
 fi
 
+# --- PostgreSQL (the tests run Dagster on a throwaway server) -----------------
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing postgresql (Debian packages; the tests start their own server)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq postgresql >&2
+    else
+        say "PostgreSQL is not installed: the pipeline runs without it (SQLite), but the tests that run"
+        say "Dagster on PostgreSQL need it: sudo apt-get install -y postgresql"
+    fi
+fi
+
 # --- Python virtual environment ---------------------------------------------
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     if command -v python3 >/dev/null 2>&1 && python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then

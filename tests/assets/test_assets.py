@@ -175,7 +175,7 @@ def test_transient_failures_are_retried(tenant_home):
     home, _, instance = tenant_home
     resources = make_resources(home)
     # The embedded store locked by another client is transient: it clears when that client closes.
-    with open_qdrant(resources["qdrant"].settings()):
+    with open_qdrant(resources["qdrant"].settings(), TENANT):
         result = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources,
                                 raise_on_error=False)
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]

@@ -78,7 +78,7 @@ def test_a_regressed_index_is_not_published_and_the_previous_one_keeps_serving(t
     instance = dg.DagsterInstance.ephemeral()
     first, _, _ = run_tenant(home, instance=instance)
     assert first.success
-    with open_qdrant(default_resources(home)["qdrant"].settings()) as client:
+    with open_qdrant(default_resources(home)["qdrant"].settings(), TENANT) as client:
         serving_before = TenantIndex(client, TENANT).serving_collection()
 
     write_markdown(source / "returns.md", [Section("Returns", ("Returns are no longer accepted.",))])
@@ -90,7 +90,7 @@ def test_a_regressed_index_is_not_published_and_the_previous_one_keeps_serving(t
     assert not quality.passed and "NOT PUBLISHED" in quality.description
     assert metadata(quality)["worst_queries"][0]["expected"] == ["mail.eml"]
     assert "qdrant_index" in materialized and "published_index" not in materialized
-    with open_qdrant(default_resources(home)["qdrant"].settings()) as client:
+    with open_qdrant(default_resources(home)["qdrant"].settings(), TENANT) as client:
         index = TenantIndex(client, TENANT)
         assert index.serving_collection() == serving_before
         texts = [hit.text for hit in index.scroll()]
@@ -138,7 +138,7 @@ def test_a_tenant_policy_change_redacts_again_under_the_new_version(tenant, tmp_
     assert events["parsed_documents"]["parsed"].value == 3  # no unredacted text was kept: parsed again
     assert redacted["audit_by_document"].value["mail.eml"] == {"EMAIL_ADDRESS": 1}
     assert "nina.berg" not in str(redacted)
-    with open_qdrant(default_resources(home)["qdrant"].settings()) as client:
+    with open_qdrant(default_resources(home)["qdrant"].settings(), TENANT) as client:
         hits = list(TenantIndex(client, TENANT).scroll())
     mail = [hit for hit in hits if hit.payload["source"] == "mail.eml"]
     assert mail and all(hit.payload["redaction_policy"] == new_version for hit in hits)

@@ -96,7 +96,7 @@ def test_rollback_serves_the_previous_index_again(tenant):
     assert {d["source"] for d in status["documents"]} == {"returns.md", "opening.md"}
 
 
-def test_a_second_run_of_the_same_tenant_is_refused_while_one_runs(tenant):
+def test_a_second_run_of_the_same_tenant_is_refused_when_told_not_to_wait(tenant):
     home, source = tenant
     ingest(home, "run", "--tenant", "shop", "--source", str(source))
     import os
@@ -110,7 +110,7 @@ def test_a_second_run_of_the_same_tenant_is_refused_while_one_runs(tenant):
          str(home / "tenants" / "shop" / ".run.lock")], stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert lock_holder.stdout.readline().strip() == "held"
-        busy = ingest(home, "run", "--tenant", "shop", check=False)
+        busy = ingest(home, "run", "--tenant", "shop", "--wait", "0", check=False)
         assert busy.returncode == 2 and "another run of tenant shop is in progress" in busy.stderr
     finally:
         lock_holder.kill()

@@ -150,7 +150,7 @@ def test_model_switch_builds_a_new_collection_and_moves_the_alias(tenant):
     assert switched["chunks"]["embedded"] == 0  # the interrupted run's vectors are cached
     points = json_lines(ingest(home, "export", "--tenant", "house", "--jsonl", env=env))
     assert len(points) == before["points"] and {p["embedding_model"] for p in points} == {env["INGEST_EMBED_MODEL"]}
-    collections = sorted(p.name for p in (home / "qdrant" / "collection").iterdir())
+    collections = sorted(p.name for p in (home / "qdrant" / "house" / "collection").iterdir())
     assert len(collections) == 1 and collections[0].startswith("tenant_house__")
     assert not collections[0].startswith("tenant_house__all-minilm-l6-v2")  # the old model's collection is gone
 

@@ -187,7 +187,7 @@ class TinyTenant:
         """point id -> payload of the collection the alias serves (or of `collection`)."""
         from ingest.index import TenantIndex, open_qdrant
 
-        with open_qdrant(self.qdrant) as client:
+        with open_qdrant(self.qdrant, self.name) as client:
             hits = list(TenantIndex(client, self.name).scroll(collection))
         ids = [hit.point_id for hit in hits]
         assert len(ids) == len(set(ids))
@@ -200,7 +200,7 @@ class TinyTenant:
         """(collection the alias serves, every collection in the store, points the alias serves)."""
         from ingest.index import TenantIndex, open_qdrant
 
-        with open_qdrant(self.qdrant) as client:
+        with open_qdrant(self.qdrant, self.name) as client:
             index = TenantIndex(client, self.name)
             names = sorted(c.name for c in client.get_collections().collections)
             return index.serving_collection(), names, index.count()

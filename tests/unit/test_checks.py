@@ -55,7 +55,7 @@ def test_index_consistency_names_documents_with_missing_and_stale_points(paths, 
                                           "00000000-0000-0000-0000-000000000002"],
                              "source": ["a.md", "b.md"]})
     write_parquet(enriched, paths.enriched_chunks)
-    with open_qdrant(settings) as client:
+    with open_qdrant(settings, "acme") as client:
         index = TenantIndex(client, "acme")
         staging = index.prepare_staging("model-1-0000abcd", 4)
         index.upsert([IndexPoint("00000000-0000-0000-0000-000000000001", [1, 0, 0, 0],

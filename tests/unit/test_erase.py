@@ -71,7 +71,7 @@ def test_forget_removes_every_trace_of_the_document(indexed):
     served = {pid for pid, p in tenant.points().items() if p["doc_id"] == doc_id}
     # the search finds what is there: in tables and in the files of both collections
     assert {"tenants/acme/redacted_elements.parquet", "tenants/acme/chunks.parquet"} <= where(home, PHRASE)
-    assert len([name for name in where(home, PHRASE) if name.startswith("qdrant/collection/")]) == 2
+    assert len([name for name in where(home, PHRASE) if name.startswith("qdrant/acme/collection/")]) == 2
     assert where(home, RAW_PII) == set()
 
     entry = forget_document("acme", tenant.paths, tenant.qdrant, source=FORGET, requested_by="dpo@example.com")
@@ -84,8 +84,8 @@ def test_forget_removes_every_trace_of_the_document(indexed):
     # another document is untouched, and the same search still finds it in the tables and the store
     others = where(home, OTHER)
     assert "tenants/acme/redacted_elements.parquet" in others
-    assert len([name for name in others if name.startswith("qdrant/collection/")]) == 2
-    with open_qdrant(tenant.qdrant) as client:  # a fresh client reads the store from disk
+    assert len([name for name in others if name.startswith("qdrant/acme/collection/")]) == 2
+    with open_qdrant(tenant.qdrant, tenant.name) as client:  # a fresh client reads the store from disk
         index = TenantIndex(client, "acme")
         assert list(index.scroll(doc_id=doc_id)) == []
         assert all(index.retrieve(pid) is None for pid in served)

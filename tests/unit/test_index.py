@@ -65,7 +65,7 @@ def settings(tmp_path):
 
 @pytest.fixture
 def client(settings):
-    with open_qdrant(settings) as client:
+    with open_qdrant(settings, "acme") as client:
         yield client
 
 
@@ -335,26 +335,26 @@ def test_tenants_in_one_store_never_see_each_other(client):
 
 
 def test_the_store_and_its_alias_persist_across_clients(settings):
-    with open_qdrant(settings) as client:
+    with open_qdrant(settings, "acme") as client:
         published(client)
-    with open_qdrant(settings) as client:
+    with open_qdrant(settings, "acme") as client:
         index = TenantIndex(client, "acme")
         assert index.serving_collection() == f"tenant_acme__{KEY}__a" and index.count() == 3
 
 
 def test_opening_the_same_local_store_twice_raises_index_unavailable(settings):
-    with open_qdrant(settings):
+    with open_qdrant(settings, "acme"):
         with pytest.raises(IndexUnavailable, match="in use by another process") as raised:
-            with open_qdrant(settings):
+            with open_qdrant(settings, "acme"):
                 pass
     assert str(settings.path) in str(raised.value)
     assert "QDRANT_URL" in str(raised.value)
 
 
 def test_store_can_be_reopened_after_the_first_client_closes(settings):
-    with open_qdrant(settings):
+    with open_qdrant(settings, "acme"):
         pass
-    with open_qdrant(settings) as client:
+    with open_qdrant(settings, "acme") as client:
         assert TenantIndex(client, "acme").count() == 0
 
 
@@ -410,18 +410,18 @@ def test_compact_local_store_leaves_no_bytes_of_deleted_points(settings):
     gone = [_point("acme", i, [1.0, 0.0, float(i)], f"confidential merger codename bluefin {i} " + "x" * 2000)
             for i in range(40)]
     kept = _point("acme", 99, [0.0, 1.0, 0.0], "public opening hours text")
-    with open_qdrant(settings) as client:
+    with open_qdrant(settings, "acme") as client:
         index = published(client, points=gone + [kept])
         index.delete([point.point_id for point in gone])
-    [storage] = settings.path.glob("collection/*/storage.sqlite")
+    [storage] = settings.local_path("acme").glob("collection/*/storage.sqlite")
     assert _free_pages(storage) > 0  # deleted rows leave free pages behind
     size = storage.stat().st_size
-    compact_local_store(settings.path)
+    compact_local_store(settings.local_path("acme"))
     assert _free_pages(storage) == 0 and storage.stat().st_size < size
     content = storage.read_bytes()
     assert b"bluefin" not in content
     assert b"public opening hours" in content  # the search would find it
-    with open_qdrant(settings) as client:
+    with open_qdrant(settings, "acme") as client:
         assert TenantIndex(client, "acme").point_ids() == {kept.point_id}
 
 
@@ -433,7 +433,7 @@ def test_an_unreachable_qdrant_server_gets_an_error_that_names_the_settings(tmp_
         port = probe.getsockname()[1]
     settings = QdrantSettings(path=tmp_path, url=f"https://127.0.0.1:{port}", api_key="s3cret-key")
     with pytest.raises(IndexUnavailable) as raised:
-        with open_qdrant(settings):
+        with open_qdrant(settings, "acme"):
             pass
     message = str(raised.value)
     assert f"127.0.0.1:{port}" in message and "QDRANT_URL" in message and "s3cret-key" not in message

@@ -321,7 +321,7 @@ def test_a_change_is_staged_in_the_other_color_while_the_old_index_keeps_serving
         "Opening hours\n\nThe warehouse now opens at eight and stays closed on Saturdays."]
     assert texts_of(points, "policy.md") == texts_of(old, "policy.md")
     assert {p["doc_version"] for p in points.values() if p["source"] == "hours.html"} == {2}
-    with open_qdrant(indexed.qdrant) as client:
+    with open_qdrant(indexed.qdrant, indexed.name) as client:
         assert TenantIndex(client, "acme").previous_collection() == physical(MODEL)  # kept for rollback
     assert read_published(indexed.paths) == {"at": "at-run-2", "run_id": "run-2", "collection": physical(MODEL, "b"),
                                              "previous": physical(MODEL)}
@@ -398,7 +398,7 @@ def test_a_new_model_is_built_into_its_own_collection_and_the_old_model_is_dropp
     assert set(points) == indexed.desired_point_ids() and count == len(points)
     assert {p["embedding_model"] for p in points.values()} == {name}
     assert set(indexed.manifest().filter(pl.col("status") == "indexed")["embedding_model"]) == {name}
-    with open_qdrant(indexed.qdrant) as client:
+    with open_qdrant(indexed.qdrant, indexed.name) as client:
         assert TenantIndex(client, "acme").serving_model() == name
 
 

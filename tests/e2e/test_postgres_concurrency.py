@@ -1,0 +1,155 @@
+"""Concurrent runs on a PostgreSQL Dagster instance.
+
+A real PostgreSQL server (Debian's package; `scripts/setup.sh` installs it) is started for this
+module in a throwaway folder. With INGEST_DAGSTER_PG_URL set, `ingest` keeps Dagster's runs and
+event logs there. Two tenants run at the same time and both succeed; two runs of one tenant started
+together serialise (the second waits for the first) and leave the manifest and the index consistent.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.synthetic import Section, write_markdown, write_text
+from tests.e2e.test_cli import INGEST
+
+pytestmark = pytest.mark.e2e
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    binaries = _postgres_bin()
+    assert binaries is not None, "PostgreSQL is not installed: run scripts/setup.sh (it installs Debian's package)"
+    root = Path(tempfile.mkdtemp(prefix="ingest-pg-"))
+    data, sockets = root / "data", root / "sockets"
+    sockets.mkdir()
+    # PostgreSQL refuses to run as root: the server runs as the package's `postgres` user then.
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        account = pwd.getpwnam("postgres")
+        for path in (root, sockets):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    subprocess.run([*as_user, str(binaries / "initdb"), "-D", str(data), "-U", "ingest", "-A", "trust",
+                    "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "server.log"),
+                    "-o", f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql://ingest@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, postgres_url) -> dict:
+    base = tmp_path_factory.mktemp("pg")
+    sources = {}
+    for tenant, topic in (("north", "Snow chains are fitted from November."),
+                          ("south", "Sun cream is sold at the front desk.")):
+        folder = base / tenant
+        write_markdown(folder / "guide.md", [Section("Guide", (topic, "Opening hours are nine to five."))])
+        write_text(folder / "notes.txt", [Section("Notes", (f"{tenant} office notes for the season.",))])
+        sources[tenant] = folder
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DAGSTER_HOME", "INGEST_CONFIG", "INGEST_EMBED_MODEL", "INGEST_TEST_FAULT", "QDRANT_URL")}
+    env.update({"INGEST_HOME": str(base / "home"), "INGEST_DAGSTER_PG_URL": postgres_url})
+    return {"env": env, "sources": sources, "home": base / "home", "url": postgres_url}
+
+
+def _start(workspace: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([INGEST, *args], env=workspace["env"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = process.communicate(timeout=900)
+    return process.returncode, out, err
+
+
+def _ingest(workspace: dict, *args: str) -> str:
+    completed = subprocess.run([INGEST, *args], env=workspace["env"], capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return completed.stdout
+
+
+def _runs_in_postgres(url: str) -> list[tuple[str, str]]:
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT run_id, status FROM runs ORDER BY create_timestamp")
+        return cursor.fetchall()
+
+
+def test_two_tenants_run_at_the_same_time_on_postgres(workspace):
+    started = time.perf_counter()
+    runs = [_start(workspace, "run", "--tenant", tenant, "--source", str(source), "--json")
+            for tenant, source in workspace["sources"].items()]
+    outcomes = [_finish(process) for process in runs]
+    for code, out, err in outcomes:
+        assert code == 0, err[-3000:]
+    summaries = [json.loads(out.strip().splitlines()[-1]) for _, out, _ in outcomes]
+    assert {s["tenant"] for s in summaries} == {"north", "south"}
+    assert all(s["docs"]["seen"] == 2 and s["docs"]["quarantined"] == 0 for s in summaries)
+    # both recorded in PostgreSQL, not in SQLite files
+    recorded = dict(_runs_in_postgres(workspace["url"]))
+    assert {s["run_id"] for s in summaries} <= set(recorded)
+    assert all(recorded[s["run_id"]] == "SUCCESS" for s in summaries)
+    dagster_home = workspace["home"] / "dagster"
+    assert "postgres" in (dagster_home / "dagster.yaml").read_text(encoding="utf-8")
+    assert not list(dagster_home.rglob("*.db")), "runs went to SQLite"
+    # the two tenants overlapped: together they took less than twice the longer one
+    assert time.perf_counter() - started < 2 * max(s["seconds"] for s in summaries) + 30
+    for tenant, topic in (("north", "snow chains"), ("south", "sun cream")):
+        [answer] = [json.loads(line) for line in
+                    _ingest(workspace, "query", "--tenant", tenant, "--json", topic).splitlines()]
+        assert answer["hits"][0]["source"] == "guide.md"
+
+
+def test_two_runs_of_one_tenant_serialise_and_leave_it_consistent(workspace):
+    write_markdown(workspace["sources"]["north"] / "new.md", [Section("New", ("Ski lockers are free.",))])
+    first = _start(workspace, "run", "--tenant", "north", "--json")
+    second = _start(workspace, "run", "--tenant", "north", "--json")
+    outcomes = [_finish(first), _finish(second)]
+    for code, _, err in outcomes:
+        assert code == 0, err[-3000:]
+    waited = [err for _, _, err in outcomes if "another run of tenant north is in progress: waiting" in err]
+    assert len(waited) == 1  # one ran, the other waited for it
+    summaries = sorted((json.loads(out.strip().splitlines()[-1]) for _, out, _ in outcomes),
+                       key=lambda s: s["docs"]["new"], reverse=True)
+    assert summaries[0]["docs"]["new"] == 1 and summaries[1]["docs"]["new"] == 0  # the later run had no work
+    assert summaries[1]["docs"]["unchanged"] == 3 and summaries[1]["chunks"]["embedded"] == 0
+    status = json.loads(_ingest(workspace, "status", "--tenant", "north", "--json"))
+    assert {d["source"] for d in status["documents"]} == {"guide.md", "notes.txt", "new.md"}
+    assert all(d["status"] == "indexed" and d["chunks"] > 0 for d in status["documents"])
+    points = [json.loads(line) for line in _ingest(workspace, "export", "--tenant", "north", "--jsonl").splitlines()]
+    assert len(points) == len({p["id"] for p in points}) == sum(d["chunks"] for d in status["documents"])
+    assert status["points"] == len(points)
