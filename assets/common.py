@@ -76,7 +76,7 @@ def stage_versions(tenant: TenantConfig, parser: ParserResource, redactor: Redac
                    chunker: ChunkerResource, embedder: EmbedderResource) -> dict[str, str]:
     """The settings versions every point and manifest row records."""
     return {
-        "parser_version": parser.settings().version,
+        "parser_version": f"{parser.settings().version}/{parser.limits().version}",
         "redaction_policy": redactor.policy(tenant).version,
         "chunker_version": chunker.settings().version(embedder.model_name),
         "embedding_model": embedder.model_name,

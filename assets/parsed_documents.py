@@ -19,7 +19,9 @@ REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")
             PARSED_DOCUMENTS, deps=[source_documents], kinds={"python", "parquet"},
             description="Parse results per document: pages, OCR'd pages and confidence, element counts; "
             "unparseable files quarantined with a reason. Pages without a text layer and images are OCR'd "
-            "with Tesseract. Only new and changed files (or all, after a parser or policy change) are parsed; "
+            "with Tesseract. Each document is parsed in a worker process with a time limit and a memory cap; "
+            "limits on size, pages, pixels and zip expansion are checked first. Only new and changed files (or "
+            "all, after a parser or policy change) are parsed, and those that timed out; "
             "a moved file reuses its earlier result. The text goes to redaction in memory, never to disk."),
         dg.AssetSpec(
             REDACTED_DOCUMENTS, deps=[PARSED_DOCUMENTS], kinds={"python", "parquet"},
@@ -42,6 +44,6 @@ def parse_and_redact(
 
     parsed, redacted = parse_and_redact_stage(
         storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
-        recognizer_set=policy.recognizer_set, on_progress=progress)
+        recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress)
     yield report(context, parsed, PARSED_DOCUMENTS)
     yield report(context, redacted, REDACTED_DOCUMENTS)

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -213,11 +214,13 @@ def tenant_status(tenant: str) -> dict:
         collection = index.collection
     documents = [
         {"source": row["source"], "doc_id": row["doc_id"], "status": row["status"], "reason": row["reason"],
-         "chunks": row["chunks"]}
+         # the failure's category (ingest/limits.py documents them): encrypted, corrupt, too_large, ...
+         "category": row["reason"].split(":", 1)[0] if row["reason"] else None, "chunks": row["chunks"]}
         for row in manifest.iter_rows(named=True) if row["status"] != DocStatus.DELETED
     ]
+    categories = Counter(document["category"] for document in documents if document["category"])
     return {"tenant": tenant, "source": str(config.source), "collection": collection, "points": points,
-            "documents": documents}
+            "quarantined_by_category": dict(sorted(categories.items())), "documents": documents}
 
 
 def command_status(args: argparse.Namespace) -> int:
@@ -227,8 +230,9 @@ def command_status(args: argparse.Namespace) -> int:
         return 0
     indexed = sum(1 for d in status["documents"] if d["status"] == DocStatus.INDEXED)
     print(f"tenant {status['tenant']}  source {status['source']}")
+    by_category = ", ".join(f"{n} {category}" for category, n in status["quarantined_by_category"].items())
     print(f"collection {status['collection']}: {status['points']} points, {indexed} documents indexed, "
-          f"{len(status['documents']) - indexed} quarantined")
+          f"{len(status['documents']) - indexed} quarantined" + (f" ({by_category})" if by_category else ""))
     for document in status["documents"]:
         detail = f"{document['chunks']} chunks" if document["status"] == DocStatus.INDEXED else document["reason"]
         print(f"  {document['status']:<12} {document['source']}  ({detail})")

@@ -7,30 +7,52 @@
   imports unstructured-inference, whose dependencies pull a multi-gigabyte
   torchvision build.
 - Images (PNG, JPEG, TIFF, every frame): OCR'd with Tesseract.
+- Plain text: decoded here (byte-order mark, UTF-8, else the most likely legacy
+  code page, Windows-1252 on a tie) and split into paragraphs as unstructured's
+  text partitioner does; Markdown and HTML get the same decoding through
+  unstructured's `encoding` argument. unstructured's own guess reads Latin-1
+  "crème" as Windows-1250 "crčme".
 - Everything else: unstructured's partitioners (no layout model involved).
 
 A file that cannot be parsed is never fatal: the result carries a short
-quarantine reason and the run goes on.
+quarantine reason whose first word is one of the categories documented in
+`ingest.limits` (encrypted, corrupt, unsupported, too_large, timeout,
+out_of_memory, empty), and the run goes on. `parse_documents(..., limits=...)`
+runs each file in a worker process with a timeout and a memory cap
+(`ingest.isolation`); without limits it parses in this process.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-
-from ingest import tables
 from ingest.models import Element, ParsedDocument, SourceDocument
 from ingest.ocr import OcrUnavailable, ocr_image
+
+if TYPE_CHECKING:  # polars is imported where frames are built: parse workers never need it
+    import polars as pl
+
+    from ingest.limits import ParseLimits
 
 PDF_TYPES = {"pdf"}
 IMAGE_TYPES = {"png", "jpg", "jpeg", "tiff", "bmp"}
 UNSTRUCTURED_TYPES = {"docx", "pptx", "xlsx", "html", "md", "txt", "eml", "msg"}
 SUPPORTED_TYPES = PDF_TYPES | IMAGE_TYPES | UNSTRUCTURED_TYPES
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: text decoding, long-paragraph classification, quarantine categories
+# unstructured's classifier runs spaCy over the whole paragraph, three times when it is longer
+# than spaCy's cache (8,192 characters): minutes for a 20 MB one-line file. A paragraph is
+# classified by its first CLASSIFY_CHARS characters, which decide it as well as the rest would.
+CLASSIFY_CHARS = 8192
+BYTE_ORDER_MARKS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 class Quarantine(Exception):
@@ -49,10 +71,50 @@ class ParseSettings:
         return f"parse-{PARSER_VERSION}/ocr-{self.ocr_language}-{self.ocr_dpi}/min-{self.min_text_layer_chars}"
 
 
-def _classify(text: str):
+def _classify(text: str) -> tuple[str, str]:
+    """(category, text) of a paragraph by unstructured's heuristics, judged on its first CLASSIFY_CHARS."""
     from unstructured.partition.text import element_from_text
 
-    return element_from_text(text)
+    head, tail = text[:CLASSIFY_CHARS], text[CLASSIFY_CHARS:]
+    classified = element_from_text(head)
+    return classified.category, (classified.text or head) + tail  # the classifier may strip a bullet
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """The text encoding of a file's bytes, or None when it does not look like text.
+
+    A byte-order mark decides; then strict UTF-8 (unless there are NUL bytes, which
+    BOM-less UTF-16 has); then charset_normalizer's best guess, except that
+    Windows-1252 wins a tie: Western European text in Latin-1 is the common legacy
+    case, and charset_normalizer ranks Windows-1250 first when it cannot tell them apart.
+    """
+    for mark, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            return encoding
+    if b"\x00" not in data:
+        try:
+            data.decode("utf-8")
+            return "utf-8"
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
+        return None
+    best = matches[0]
+    tied = {name for match in matches if (match.chaos, match.coherence) == (best.chaos, best.coherence)
+            for name in (match.encoding, *match.could_be_from_charset)}
+    return "cp1252" if "cp1252" in tied else best.encoding
+
+
+def _read_text(path: Path) -> tuple[str, str]:
+    """(encoding, text) of a text file, or Quarantine when it is not text in any encoding."""
+    data = path.read_bytes()
+    encoding = detect_encoding(data)
+    if encoding is None:
+        raise Quarantine("corrupt: the text encoding cannot be determined")
+    return encoding, data.decode(encoding, errors="replace")
 
 
 def _clean(text: str) -> str:
@@ -73,12 +135,12 @@ def _elements_from_paragraphs(
         text = _normalise_whitespace(text)
         if not text:
             continue
-        classified = _classify(text)
+        category, text = _classify(text)
         elements.append(
             Element(
                 index=start + len(elements),
-                category=classified.category,
-                text=classified.text or text,
+                category=category,
+                text=text,
                 page=page,
                 ocr=ocr,
                 ocr_confidence=round(confidence, 2) if confidence is not None else None,
@@ -93,9 +155,13 @@ def _ocr_paragraphs(image, page: int, settings: ParseSettings):
 
 
 def _text_layer_pages(path: Path, min_chars: int) -> tuple[int, list[int]]:
-    """(page count, 0-based pages with a usable text layer), or Quarantine."""
+    """(page count, 0-based pages with a usable text layer), or Quarantine.
+
+    pypdf refuses a stream that inflates past its configured limit (set from
+    ParseLimits in the parse workers): that file is too large, not damaged.
+    """
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         reader = PdfReader(path)
@@ -108,6 +174,8 @@ def _text_layer_pages(path: Path, min_chars: int) -> tuple[int, list[int]]:
         ]
     except Quarantine:
         raise
+    except LimitReachedError as error:
+        raise Quarantine(f"too_large: a PDF stream or structure exceeds the parser's limit ({error})") from error
     except (PdfReadError, ValueError, KeyError, OSError) as error:
         raise Quarantine(f"corrupt: unreadable PDF ({type(error).__name__})") from error
     return len(pages), with_text
@@ -164,11 +232,19 @@ def _parse_pdf(path: Path, settings: ParseSettings) -> tuple[list[Element], int,
     scanned = [number for number in range(page_count) if number not in set(text_pages)]
     if scanned:
         import pypdfium2
+        from PIL import Image
 
+        scale = settings.ocr_dpi / 72
         document = pypdfium2.PdfDocument(str(path))
         try:
             for page_index in scanned:
-                image = document[page_index].render(scale=settings.ocr_dpi / 72).to_pil()
+                page = document[page_index]
+                width, height = page.get_size()  # points
+                pixels = int(width * scale) * int(height * scale)
+                if Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS:  # Pillow's guard, set by the limits
+                    raise Quarantine(f"too_large: page {page_index + 1} would render to {pixels:,} pixels "
+                                     f"(limit {Image.MAX_IMAGE_PIXELS:,})")
+                image = page.render(scale=scale).to_pil()
                 paragraphs = list(_ocr_paragraphs(image, page_index + 1, settings))
                 by_page[page_index + 1] = _elements_from_paragraphs(paragraphs, ocr=True, start=0)
         finally:
@@ -187,15 +263,44 @@ def _parse_image(path: Path, settings: ParseSettings) -> tuple[list[Element], in
             for page_number, frame in enumerate(ImageSequence.Iterator(image), start=1):
                 pages = page_number
                 paragraphs.extend(_ocr_paragraphs(frame.copy(), page_number, settings))
+    except Image.DecompressionBombError as error:
+        raise Quarantine(f"too_large: {error}") from error
     except (UnidentifiedImageError, OSError) as error:
         raise Quarantine(f"corrupt: unreadable image ({type(error).__name__})") from error
     return _elements_from_paragraphs(paragraphs, ocr=True, start=0), pages, pages
 
 
-def _parse_with_unstructured(path: Path) -> tuple[list[Element], int, int]:
+def _parse_text(path: Path) -> tuple[list[Element], int, int]:
+    """A plain text file's paragraphs, split and classified as unstructured's partition_text does.
+
+    Done here rather than by partition_text so that the decoding is ours (see the
+    module docstring) and a huge paragraph is classified by its beginning only.
+    """
+    from unstructured.cleaners.core import auto_paragraph_grouper
+    from unstructured.nlp.patterns import PARAGRAPH_PATTERN, UNICODE_BULLETS_RE
+
+    _, text = _read_text(path)
+    elements = []
+    for paragraph in re.split(PARAGRAPH_PATTERN, auto_paragraph_grouper(text).strip()):
+        paragraph = paragraph.strip()
+        if not paragraph or (len(paragraph) == 1 and UNICODE_BULLETS_RE.match(paragraph)):
+            continue  # nothing, or a lone bullet
+        category, paragraph = _classify(paragraph)
+        paragraph = _clean(paragraph)
+        if paragraph:
+            elements.append(Element(index=len(elements), category=category, text=paragraph))
+    return elements, 1, 0
+
+
+def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int, int]:
     from unstructured.partition.auto import partition
 
-    kind_options = {"process_attachments": False} if path.suffix.lower() in (".eml", ".msg") else {}
+    if kind in ("eml", "msg"):
+        kind_options = {"process_attachments": False}
+    elif kind in ("md", "html"):
+        kind_options = {"encoding": _read_text(path)[0]}
+    else:
+        kind_options = {}
     parsed = partition(filename=str(path), **kind_options)
     elements = []
     pages = set()
@@ -240,13 +345,18 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
         elif kind in IMAGE_TYPES:
             parser = "tesseract"
             elements, pages, ocr_pages = _parse_image(path, settings)
+        elif kind == "txt":
+            parser = f"unstructured:{kind}"
+            elements, pages, ocr_pages = _parse_text(path)
         else:
             parser = f"unstructured:{kind}"
-            elements, pages, ocr_pages = _parse_with_unstructured(path)
+            elements, pages, ocr_pages = _parse_with_unstructured(path, kind)
     except Quarantine as reason:
         return quarantined(str(reason))
     except OcrUnavailable:
         raise  # a broken installation is not the document's fault: fail the run
+    except MemoryError:  # under a worker's memory cap (ingest.isolation)
+        return quarantined(f"out_of_memory: the {kind} parser ran out of memory")
     except Exception as error:  # any parser failure quarantines this file only
         return quarantined(f"corrupt: {kind} parser failed ({type(error).__name__})")
     if not elements:
@@ -264,24 +374,43 @@ def parse_documents(
     documents: Iterable[SourceDocument],
     settings: ParseSettings = ParseSettings(),
     on_progress: Callable[[int, ParsedDocument], None] | None = None,
+    limits: ParseLimits | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(one row per document, one row per element) for a batch of files."""
-    document_rows = []
-    element_rows = []
+    """(one row per document, one row per element) for a batch of files.
+
+    With `limits`, each file is checked and parsed in a worker process under a
+    timeout and a memory cap (ingest.isolation); without, in this process.
+    """
+    if limits is not None:
+        from ingest.isolation import parse_documents_isolated
+
+        return parse_documents_isolated(documents, settings, limits, on_progress=on_progress)
+    results = []
     for position, document in enumerate(documents, start=1):
         started = time.perf_counter()
         parsed = parse_document(document, settings)
+        results.append((parsed, time.perf_counter() - started))
+        if on_progress is not None:
+            on_progress(position, parsed)
+    return parsed_frames(results)
+
+
+def parsed_frames(results: Iterable[tuple[ParsedDocument, float | None]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(documents frame, elements frame) of parsed documents with their parse seconds, in order."""
+    from ingest import tables
+
+    document_rows = []
+    element_rows = []
+    for parsed, seconds in results:
         confidences = [e.ocr_confidence for e in parsed.elements if e.ocr_confidence is not None]
         document_rows.append({
             "doc_id": parsed.doc_id, "parser": parsed.parser, "pages": parsed.pages,
             "ocr_pages": parsed.ocr_pages, "elements": len(parsed.elements),
             "ocr_confidence": round(sum(confidences) / len(confidences), 2) if confidences else None,
             "quarantine_reason": parsed.quarantine_reason, "strategy": parsed.strategy,
-            "parse_seconds": round(time.perf_counter() - started, 4),
+            "parse_seconds": round(seconds, 4) if seconds is not None else None,
         })
         element_rows.extend({"doc_id": parsed.doc_id, **asdict(element)} for element in parsed.elements)
-        if on_progress is not None:
-            on_progress(position, parsed)
     return tables.frame(document_rows, tables.PARSED_DOCUMENTS), tables.frame(element_rows, tables.ELEMENTS)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,11 +32,16 @@ def make_doc_id(tenant: str, source: str) -> str:
 
 def detect_file_type(path: Path) -> tuple[str, str]:
     """(kind, mime type) from the file's content, falling back to its extension."""
+    from unstructured.file_utils.encoding import EncodingDetectionWarning
     from unstructured.file_utils.filetype import detect_filetype
     from unstructured.file_utils.model import FileType
 
     try:
-        file_type = detect_filetype(file_path=str(path))
+        with warnings.catch_warnings():
+            # Sniffing a text file's type guesses its encoding and warns the guess may be wrong; the
+            # parser decodes the text itself (ingest.parse.detect_encoding), so the guess is unused.
+            warnings.simplefilter("ignore", EncodingDetectionWarning)
+            file_type = detect_filetype(file_path=str(path))
     except Exception:  # unreadable or odd files are classified, not fatal
         file_type = FileType.UNK
     if file_type == FileType.UNK:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from ingest.index import (
 )
 from ingest.manifest import VERSION_COLUMNS, build_manifest, classify_changes, read_manifest, write_manifest
 from ingest.models import DocStatus, ParsedDocument, SourceDocument
+from ingest.limits import ParseLimits
 from ingest.parse import ParseSettings, elements_by_document, parse_documents
 from ingest.pii_policy import RECOGNIZER_SET_VERSION
 from ingest.redact import Redactor, entity_counts_by_document, redact_elements
@@ -115,25 +117,29 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
 
 def parse_and_redact_stage(
     paths: TenantPaths, settings: ParseSettings, policy_version: str, redactor: Callable[[], Redactor], *,
-    recognizer_set: str = RECOGNIZER_SET_VERSION,
+    recognizer_set: str = RECOGNIZER_SET_VERSION, limits: ParseLimits | None = None,
     on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None,
 ) -> tuple[StageResult, StageResult]:
     """Parse new and changed documents and redact their text in memory; (parse result, redaction result).
 
     The unredacted text is never written: only parse metadata (pages, OCR, quarantine), the redacted
     elements and the redaction audit (counts by entity type, policy version, recogniser set) are.
-    A document is redone when its file, the parser settings or the redaction policy changed, so a
-    policy change parses again the documents it affects.
+    A document is redone when its file, the parser settings or limits, or the redaction policy
+    changed, so a policy change parses again the documents it affects. With `limits`, each document
+    is parsed in a worker process under them (`ingest.isolation`); a document that timed out is
+    tried again on the next run, the one transient failure.
     """
     started = time.perf_counter()
     sources = read_parquet(paths.source_documents)
-    expected = {row["doc_id"]: fingerprint("redact", fingerprint("parse", row["sha256"], settings.version),
+    parser_version = settings.version + (f"/{limits.version}" if limits else "")
+    expected = {row["doc_id"]: fingerprint("redact", fingerprint("parse", row["sha256"], parser_version),
                                            policy_version)
                 for row in sources.iter_rows(named=True)}
     stored_documents = tables.read_or_empty(paths.parsed_documents, tables.PARSED_DOCUMENTS | tables.FINGERPRINT)
     stored_redacted = tables.read_or_empty(paths.redacted_elements, tables.REDACTED_ELEMENTS | tables.FINGERPRINT)
     stored_audit = tables.read_or_empty(paths.redaction_audit, tables.REDACTION_AUDIT)
-    plan = plan_stage(expected, stored_documents)
+    timed_out = set(stored_documents.filter(pl.col("quarantine_reason").str.starts_with("timeout"))["doc_id"])
+    plan = plan_stage(expected, stored_documents.filter(~pl.col("doc_id").is_in(list(timed_out))))
     todo = {row["doc_id"]: row for row in sources.iter_rows(named=True) if row["doc_id"] in set(plan.compute)}
     documents = [SourceDocument(**{k: v for k, v in todo[doc_id].items() if k != "change"})
                  for doc_id in plan.compute]
@@ -142,7 +148,7 @@ def parse_and_redact_stage(
         if on_progress is not None:
             on_progress(position, len(documents), todo[parsed.doc_id]["source"], parsed)
 
-    parsed, elements = parse_documents(documents, settings, on_progress=progress)
+    parsed, elements = parse_documents(documents, settings, on_progress=progress, limits=limits)
     parse_seconds = _elapsed(started)
     characters = int(elements["text"].str.len_chars().sum() or 0)
     redacted = redact_elements(elements, redactor()) if elements.height else pl.DataFrame(
@@ -165,10 +171,12 @@ def parse_and_redact_stage(
         "unchanged": len(plan.keep),
         "quarantined": quarantined.height,
         "quarantine_reasons": {row["source"]: row["quarantine_reason"] for row in quarantined.iter_rows(named=True)},
+        "quarantined_by_category": dict(sorted(Counter(
+            reason.split(":", 1)[0] for reason in quarantined["quarantine_reason"].to_list()).items())),
         "elements": redacted.height,
         "pages": int(parsed["pages"].sum() or 0),
         "ocr_pages": int(parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))["ocr_pages"].sum() or 0),
-        "parser_version": settings.version,
+        "parser_version": parser_version,
         "seconds": parse_seconds,
     })
     found = {row["doc_id"]: json.loads(row["entities"])

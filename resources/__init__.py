@@ -18,6 +18,7 @@ from ingest.chunk import Chunker, ChunkSettings
 from ingest.config import TenantConfig, TenantRegistry, embed_model_name, ingest_home
 from ingest.embed import Embedder
 from ingest.index import QdrantSettings, TenantIndex, open_qdrant
+from ingest.limits import ParseLimits
 from ingest.parse import ParseSettings
 from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy, policy_from_config
 from ingest.redact import Redactor
@@ -77,12 +78,25 @@ class EmbedderResource(dg.ConfigurableResource):
 
 
 class ParserResource(dg.ConfigurableResource):
+    """Parser settings, and the limits of the worker processes each document is parsed in."""
+
     ocr_language: str = "eng"
     ocr_dpi: int = 200
     min_text_layer_chars: int = 16
+    timeout_seconds: float = 120.0  # per document; the worker is killed after it
+    memory_mb: int = 1536  # per worker process
+    max_file_mb: int = 200
+    max_pages: int = 2000
+    max_image_pixels: int = 100_000_000
+    workers: int = 2
 
     def settings(self) -> ParseSettings:
         return ParseSettings(self.ocr_language, self.ocr_dpi, self.min_text_layer_chars)
+
+    def limits(self) -> ParseLimits:
+        return ParseLimits(timeout_seconds=self.timeout_seconds, memory_mb=self.memory_mb,
+                           max_file_mb=self.max_file_mb, max_pages=self.max_pages,
+                           max_image_pixels=self.max_image_pixels, workers=self.workers)
 
 
 class RedactorResource(dg.ConfigurableResource):

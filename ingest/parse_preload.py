@@ -1,0 +1,55 @@
+"""Imported once by the parse workers' fork server (see ingest.isolation), never by the pipeline.
+
+Importing the parsers and loading unstructured's spaCy model takes seconds; done
+here, every worker forked from the server starts with them in memory, shared
+copy-on-write.
+
+- Numerical libraries get one thread unless told otherwise: threads do not survive
+  a fork, and the worker parses one document at a time anyway.
+- PyTorch is hidden from this process and so from the workers. spaCy's thinc imports
+  it whenever it is installed, which costs each worker about 2 s and 0.7 GB of
+  address space (counted against its memory cap), and no parser here uses it:
+  there is no neural layout model, and the embedding model runs elsewhere.
+- polars is not imported: its thread pool would not survive the fork.
+
+A failure here is not fatal: a worker then imports what it needs itself and
+reports its own errors.
+"""
+
+import os
+import sys
+
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+sys.modules.setdefault("torch", None)  # `import torch` now raises ImportError: thinc runs without it
+
+
+def _load_parsers() -> None:
+    import langdetect
+    import pdfminer.high_level  # noqa: F401
+    import pdfminer.layout  # noqa: F401
+    import pypdf  # noqa: F401
+    import pypdfium2  # noqa: F401
+    import pytesseract  # noqa: F401
+    import unstructured.partition.auto  # noqa: F401
+    import unstructured.partition.docx  # noqa: F401
+    import unstructured.partition.email  # noqa: F401
+    import unstructured.partition.html  # noqa: F401
+    import unstructured.partition.md  # noqa: F401
+    import unstructured.partition.msg  # noqa: F401
+    import unstructured.partition.pptx  # noqa: F401
+    import unstructured.partition.xlsx  # noqa: F401
+    from PIL import Image  # noqa: F401
+    from unstructured.partition.text import element_from_text
+
+    import ingest.isolation  # noqa: F401  (and with it ingest.parse and ingest.limits)
+
+    sentence = "The parsers are loaded and the language models are ready."
+    element_from_text(sentence)  # loads spaCy's model
+    langdetect.detect(sentence)  # loads langdetect's profiles, which unstructured uses for every document
+
+
+try:
+    _load_parsers()
+except Exception:  # noqa: BLE001
+    pass
