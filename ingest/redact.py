@@ -25,18 +25,23 @@ from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 
 import polars as pl
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy
 from ingest.pii_recognizers import (
     Finding,
+    NameLexicon,
     find_card_numbers,
     find_denied,
     find_driver_licences,
+    find_ibans,
     find_names,
     find_patterns,
     find_phone_numbers,
+    find_social_security_numbers,
     find_street_addresses,
-    has_context,
+    name_lexicon,
+    person_span_parts,
 )
 
 __all__ = ["DEFAULT_ENTITIES", "BLOCKING_ENTITIES", "Finding", "PiiDetector", "RedactedText", "RedactionPolicy",
@@ -49,6 +54,11 @@ BLOCKING_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE"
 ID_LIKE_ENTITIES = ("PHONE_NUMBER", "US_DRIVER_LICENSE", "STREET_ADDRESS")
 # spaCy labels that mean a person.
 NER_PERSON_LABELS = ("PERSON", "PER")
+# spaCy labels of what a name-lexicon word can be part of without being a person: "Douglas Emmett
+# Inc." (ORG), "Glen Arbor" (GPE).
+NER_VETO_LABELS = ("ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW")
+# Of those, the places: a word the model reads as one alone is no person either.
+NER_PLACE_LABELS = ("GPE", "LOC", "FAC")
 # Below this many characters a batch runs in-process: starting workers costs more than it saves.
 PARALLEL_MIN_CHARACTERS = 200_000
 
@@ -62,7 +72,7 @@ class RedactedText:
 def windows(text: str, size: int, overlap: int) -> Iterator[tuple[int, str]]:
     """(offset, piece) covering `text` in pieces of at most `size` characters, consecutive pieces
     sharing `overlap` characters, so an entity cut by one boundary lies whole in the next piece.
-    Pieces end at whitespace where there is some."""
+    Pieces end at whitespace (a space, a tab, a line break...) where there is some."""
     if len(text) <= size:
         yield 0, text
         return
@@ -70,12 +80,20 @@ def windows(text: str, size: int, overlap: int) -> Iterator[tuple[int, str]]:
     while start < len(text):
         end = min(len(text), start + size)
         if end < len(text):
-            cut = text.rfind(" ", start + size - overlap // 2, end)
+            cut = _last_space(text, start + size - overlap // 2, end)
             end = cut if cut > start else end
         yield start, text[start:end]
         if end >= len(text):
             return
         start = max(end - overlap, start + 1)
+
+
+def _last_space(text: str, low: int, high: int) -> int:
+    """The offset of the last whitespace character in text[low:high], or -1."""
+    for index in range(high - 1, low - 1, -1):
+        if text[index].isspace():
+            return index
+    return -1
 
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n+|$)")
@@ -141,32 +159,49 @@ class PiiDetector:
         self._allowed = {value.casefold() for value in policy.allow_list}
 
     def detect(self, texts: Sequence[str], *, batch_size: int = 64) -> list[list[Finding]]:
-        person_spans = self._ner_people(texts, batch_size)
-        return [self._detect_one(text, people) for text, people in zip(texts, person_spans, strict=True)]
+        people, others = self._ner_entities(texts, batch_size)
+        return [self._detect_one(text, found, other)
+                for text, found, other in zip(texts, people, others, strict=True)]
 
-    def _ner_people(self, texts: Sequence[str], batch_size: int) -> list[list[Finding]]:
+    def _ner_entities(self, texts: Sequence[str],
+                      batch_size: int) -> tuple[list[list[Finding]], list[list[tuple[int, int, str]]]]:
+        """Per text, the model's people (trimmed) and its other entities (start, end, label): the
+        organisations and places a word from the name lexicon may be part of."""
         found: list[list[Finding]] = [[] for _ in texts]
+        others: list[list[tuple[int, int, str]]] = [[] for _ in texts]
         if self._nlp is None:
-            return found
+            return found, others
         pieces = [(i, offset + part_offset, part) for i, text in enumerate(texts)
                   for offset, piece in windows(text, self.policy.window_chars, self.policy.window_overlap)
                   for part_offset, part in name_bearing_parts(piece)]
-        # The model reads case: an upper-case passage ("MS. JANE ROE SIGNED") is read title-cased.
-        docs = self._nlp.pipe((_readable_case(piece) for _, _, piece in pieces), batch_size=batch_size)
-        for (i, offset, _), doc in zip(pieces, docs, strict=True):
+        lexicon = name_lexicon()
+        # The model reads case: an upper-case passage ("MS. JANE ROE SIGNED") is read with its names
+        # capitalised and its other words in lower case ("Ms. Jane Roe signed").
+        docs = self._nlp.pipe((_readable_case(piece, lexicon) for _, _, piece in pieces), batch_size=batch_size)
+        for (i, offset, piece), doc in zip(pieces, docs, strict=True):
             for ent in doc.ents:
                 if ent.label_ in NER_PERSON_LABELS:
-                    start, end = _trim_person(ent.text, offset + ent.start_char, offset + ent.end_char)
-                    if end > start:
-                        found[i].append(Finding(start, end, "PERSON", 0.85, "spacy-ner"))
-        return found
+                    for start, end in _trim_person(piece, ent.start_char, ent.end_char):
+                        found[i].append(Finding(offset + start, offset + end, "PERSON", 0.85, "spacy-ner"))
+                elif ent.label_ in NER_VETO_LABELS:
+                    others[i].append((offset + ent.start_char, offset + ent.end_char, ent.label_))
+        return found, others
 
-    def _detect_one(self, text: str, people: list[Finding]) -> list[Finding]:
+    def _ner_people(self, texts: Sequence[str], batch_size: int) -> list[list[Finding]]:
+        """The model's people alone, trimmed."""
+        return self._ner_entities(texts, batch_size)[0]
+
+    def _detect_one(self, text: str, people: list[Finding],
+                    others: Sequence[tuple[int, int, str]] = ()) -> list[Finding]:
         entities = self.policy.entities
         findings = list(people)
         if "PERSON" in entities:
-            findings += find_names(text)
+            findings += _outside_other_entities(text, find_names(text, known=people), others)
         findings += find_patterns(text, entities)
+        if "US_SSN" in entities:
+            findings += find_social_security_numbers(text)
+        if "IBAN_CODE" in entities:
+            findings += find_ibans(text)
         if "CREDIT_CARD" in entities:
             findings += find_card_numbers(text)
         if "PHONE_NUMBER" in entities:
@@ -176,36 +211,109 @@ class PiiDetector:
         if "US_DRIVER_LICENSE" in entities:
             findings += find_driver_licences(text)
         findings = [f for f in findings if f.entity_type in entities and self._keep(text, f)]
+        findings = _without_names_inside_addresses(findings)
         findings += find_denied(text, self.policy.deny_list)
         return resolve(findings)
 
     def _keep(self, text: str, finding: Finding) -> bool:
-        if finding.score < self.policy.threshold(finding.entity_type):
+        threshold = self.policy.threshold(finding.entity_type)
+        # A threshold of 1 switches a type off: no finding is surer than certain.
+        if finding.score < threshold or threshold >= 1.0:
             return False
         if text[finding.start:finding.end].casefold() in self._allowed:
             return False
-        if finding.entity_type in ID_LIKE_ENTITIES and has_context(
-                text, finding.start, self.policy.id_context, window=25, words=2):
+        if finding.entity_type in ID_LIKE_ENTITIES and _id_cued(text, finding.start, self.policy.id_context):
             return False
         return True
 
 
-def _readable_case(text: str) -> str:
+def _outside_other_entities(text: str, names: list[Finding],
+                            others: Sequence[tuple[int, int, str]]) -> list[Finding]:
+    """The name lexicon's guesses, less those the model reads as part of an organisation or a work
+    named with more English words ("Douglas Emmett Inc.", "Eaton Vance Tax-Managed ... Fund"), or as
+    a place our gazetteer knows too ("Our London office"). A given name with a family name, and a
+    name after a cue, stand; entities that run over a line break are ignored."""
+    if not others:
+        return names
+    lexicon = name_lexicon()
+    kept = []
+    for name in names:
+        vetoed = False
+        for start, end, label in others:
+            if not (start <= name.start and name.end <= end) or "\n" in text[start:end]:
+                continue
+            if (start, end) == (name.start, name.end):
+                vetoed = (label in NER_PLACE_LABELS and name.score <= 0.6
+                          and text[start:end].lower() in lexicon.places)
+            elif name.score <= 0.7:
+                rest = text[start:name.start] + " " + text[name.end:end]
+                vetoed = any(lexicon.is_plain_word(word) and word.lower() not in STOP_WORDS
+                             for word in re.findall(r"[^\W\d_]+", rest))
+            if vetoed:
+                break
+        if not vetoed:
+            kept.append(name)
+    return kept
+
+
+def _without_names_inside_addresses(findings: list[Finding]) -> list[Finding]:
+    """Drop the names inside a street address: streets are named after people ("Rua João Pessoa",
+    "Lemmens Drive") and towns after saints; the address holds the name, and more."""
+    addresses = [f for f in findings if f.entity_type == "STREET_ADDRESS"]
+    if not addresses:
+        return findings
+    return [f for f in findings if f.entity_type != "PERSON"
+            or not any(a.start <= f.start and f.end <= a.end for a in addresses)]
+
+
+# Where a clause ends: a business word before it ("Products Ltd, 893 Via Leopardi") says nothing
+# of what follows.
+_CLAUSE_BREAK = re.compile(r"[,;\n]|[.!?][ \t]+(?=[A-Z])")
+
+
+def _id_cued(text: str, start: int, cues: Sequence[str], window: int = 25) -> bool:
+    """Whether one of the two words right before `start`, in the same clause, announces an identifier."""
+    low = max(0, start - window)
+    for match in _CLAUSE_BREAK.finditer(text, low, start):
+        low = match.end()
+    cue_set = set(cues)
+    words = re.findall(r"[\w#']+", text[low:start].lower())[-2:]
+    return any(word in cue_set or word.rstrip("s") in cue_set for word in words) or (
+        "#" in cue_set and "#" in text[max(low, start - 3):start])
+
+
+_READABLE_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+
+
+def _readable_case(text: str, lexicon: NameLexicon | None = None) -> str:
+    """An upper-case passage as the model reads best: names (and words that are no English)
+    capitalised, other words in lower case; without a lexicon, title case. Offsets never move."""
     letters = [c for c in text if c.isalpha()]
-    if len(letters) >= 8 and sum(c.isupper() for c in letters) > 0.8 * len(letters):
+    if len(letters) < 8 or sum(c.isupper() for c in letters) <= 0.8 * len(letters):
+        return text
+    if lexicon is None:
         titled = text.title()
-        if len(titled) == len(text):  # offsets must not move
-            return titled
-    return text
+        return titled if len(titled) == len(text) else text
+
+    def recase(match: re.Match[str]) -> str:
+        word = match.group()
+        lower = word.lower()
+        base = lower[:-2] if lower.endswith(("'s", "’s")) else lower  # "KLAUS'S", "HERE'S"
+        if lexicon.is_name(base) or not lexicon.is_english_word(base):
+            new = word[0] + word[1:].lower() if len(word) > 1 else word
+            new = re.sub(r"(?<=['’-])(\w)(?=\w)", lambda m: m.group(1).upper(), new)  # O'Brien, not Klaus'S
+        else:
+            new = lower
+        return new if len(new) == len(word) else word
+
+    return _READABLE_WORD.sub(recase, text)
 
 
-def _trim_person(value: str, start: int, end: int) -> tuple[int, int]:
-    """A person span without a trailing possessive or punctuation, and never one holding digits or
-    an '@', '/' or ':' (the small model sometimes tags codes, URLs and addresses as people)."""
-    if re.search(r"[\d@/:]", value):
-        return start, start
-    trimmed = re.sub(r"(?:['’]s|[\s.,;:'’\"-])+$", "", value.split("\n")[0])  # names do not span lines
-    return start, start + len(trimmed)
+def _trim_person(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The names in the model's person span text[start:end]: no line breaks, titles, English
+    words, places or acronyms, and never a code, URL or e-mail address (the small model sometimes
+    tags those as people). See `person_span_parts`."""
+    return person_span_parts(text, start, end)
 
 
 @functools.cache

@@ -377,6 +377,15 @@ def test_a_per_type_threshold_of_one_disables_names():
     assert {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD"} <= set(types)
 
 
+def test_a_per_type_threshold_of_one_switches_the_type_off_even_for_certain_findings():
+    # card numbers and IBANs are checksum-valid: they score 1.0, which `score < threshold` let through
+    assert {"CREDIT_CARD", "IBAN_CODE"} <= set(found_types(RedactionPolicy(), MIXED))
+    types = found_types(RedactionPolicy(thresholds=(("CREDIT_CARD", 1.0),)), MIXED)
+    assert "CREDIT_CARD" not in types
+    assert {"IBAN_CODE", "EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN"} <= set(types)
+    assert found_types(RedactionPolicy(score_threshold=1.0), MIXED) == []
+
+
 def test_a_per_type_threshold_drops_findings_scored_below_it():
     text = "Lines: +33 1 42 68 53 00 and paris@example.com."
     [phone] = find_phone_numbers(text)
