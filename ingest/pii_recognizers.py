@@ -80,24 +80,26 @@ class NameLexicon:
 
     def is_english_word(self, word: str) -> bool:
         """Whether WordNet or the common-word list knows the word, inflected forms included."""
-        word = word.lower()
-        if word in self.english_words or word in COMMON_WORDS or word in _STOP_WORDS:
-            return True
-        return any(stem in self.english_words for stem in _stems(word))
+        return _in_vocabulary(word, self.english_words)
 
     def is_plain_word(self, word: str) -> bool:
         """An English word that is more than a name: WordNet's nouns that only name people are names here."""
         return word.lower() not in self.name_nouns and self.is_english_word(word)
 
     def is_describing_word(self, word: str) -> bool:
-        word = word.lower()
-        if word in self.describing_words or word in COMMON_WORDS or word in _STOP_WORDS:
-            return True
-        return any(stem in self.describing_words for stem in _stems(word))
+        return _in_vocabulary(word, self.describing_words)
 
     def is_name(self, word: str) -> bool:
         lower = word.lower()
         return lower in self.first_names or lower in self.last_names or lower in self.common_surnames
+
+
+def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
+    """The word, or a lemma it is an inflection of, is in `vocabulary` or is a common or stop word."""
+    word = word.lower()
+    if word in vocabulary or word in COMMON_WORDS or word in _STOP_WORDS:
+        return True
+    return any(stem in vocabulary for stem in _stems(word))
 
 
 def _stems(word: str) -> tuple[str, ...]:
