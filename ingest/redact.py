@@ -150,6 +150,14 @@ def resolve(findings: Sequence[Finding]) -> list[Finding]:
     return sorted(kept, key=lambda f: f.start)
 
 
+# The project's own pattern recognisers, each for one entity type.
+_PATTERN_RECOGNIZERS = (
+    ("US_SSN", find_social_security_numbers), ("IBAN_CODE", find_ibans), ("CREDIT_CARD", find_card_numbers),
+    ("PHONE_NUMBER", find_phone_numbers), ("STREET_ADDRESS", find_street_addresses),
+    ("US_DRIVER_LICENSE", find_driver_licences),
+)
+
+
 class PiiDetector:
     """Finds PII spans under a policy. Loads its spaCy model once; `detect` takes batches."""
 
@@ -198,18 +206,9 @@ class PiiDetector:
         if "PERSON" in entities:
             findings += _outside_other_entities(text, find_names(text, known=people), others)
         findings += find_patterns(text, entities)
-        if "US_SSN" in entities:
-            findings += find_social_security_numbers(text)
-        if "IBAN_CODE" in entities:
-            findings += find_ibans(text)
-        if "CREDIT_CARD" in entities:
-            findings += find_card_numbers(text)
-        if "PHONE_NUMBER" in entities:
-            findings += find_phone_numbers(text)
-        if "STREET_ADDRESS" in entities:
-            findings += find_street_addresses(text)
-        if "US_DRIVER_LICENSE" in entities:
-            findings += find_driver_licences(text)
+        for entity_type, recognize in _PATTERN_RECOGNIZERS:
+            if entity_type in entities:
+                findings += recognize(text)
         findings = [f for f in findings if f.entity_type in entities and self._keep(text, f)]
         findings = _without_names_inside_addresses(findings)
         findings += find_denied(text, self.policy.deny_list)
