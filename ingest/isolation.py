@@ -8,11 +8,14 @@ ProcessPoolExecutor can only cancel tasks that have not started and breaks the
 whole pool when a worker dies.
 
 Workers are forked from multiprocessing's fork server, which imports the parsers
-and loads unstructured's spaCy model once (ingest.parse_preload). A spawned worker
-spends about 5 s (more on a busy machine) loading them, and so would every
-replacement after a timeout; a forked one starts in a fraction of a second. The
-fork server is itself a fresh interpreter, as a spawned worker would be, so no
-thread or lock of the calling process (Dagster's, polars') reaches a worker.
+and loads unstructured's spaCy model and the redaction detector once
+(ingest.worker_preload); the redaction workers of ingest.redact fork from the same
+server. A spawned worker spends about 5 s (more on a busy machine) loading them, and
+so would every replacement after a timeout; a forked one starts in a fraction of a
+second. The fork server is itself a fresh interpreter, as a spawned worker would be,
+so no thread or lock of the calling process (Dagster's, polars') reaches a worker.
+An idle worker holds about 1.3 GB of address space (0.6 GB of it the NER model and
+name lexicon), hence the 2,048 MB default cap.
 
 Each worker, on start:
 - takes the environment of the process that made the pool (the fork server keeps
@@ -44,7 +47,7 @@ from ingest.parse import ParseSettings, Quarantine, parse_document, parsed_frame
 if TYPE_CHECKING:
     import polars as pl
 
-PRELOAD_MODULE = "ingest.parse_preload"
+PRELOAD_MODULE = "ingest.worker_preload"
 
 
 def parse_documents_isolated(
@@ -65,7 +68,7 @@ def parse_documents_isolated(
         outcomes: dict[int, tuple[ParsedDocument, float | None]] = {}
         pool = ProcessPool(max_workers=min(limits.workers, len(documents)), max_tasks=limits.tasks_per_worker,
                            initializer=_start_worker, initargs=(limits, dict(os.environ)),
-                           context=_worker_context())
+                           context=worker_context())
         try:
             futures = {pool.schedule(_parse_contained, args=(document, settings, limits),
                                      timeout=limits.timeout_seconds): position
@@ -82,7 +85,8 @@ def parse_documents_isolated(
     return parsed_frames(results)
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The fork server's context, for parse and redaction workers alike."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([PRELOAD_MODULE])  # effective when this starts the fork server
     return context

@@ -65,7 +65,7 @@ class ParseLimits:
     """
 
     timeout_seconds: float = 120.0  # wall clock, per document
-    memory_mb: int = 1536  # per worker (and each Tesseract it starts)
+    memory_mb: int = 2048  # per worker (and each Tesseract it starts); an idle worker holds ~1.3 GB
     max_file_mb: int = 200
     max_pages: int = 2000  # PDF pages or image frames
     max_image_pixels: int = 100_000_000  # Pillow's guard (its default is ~89 M); also for rendered PDF pages

@@ -84,7 +84,7 @@ class ParserResource(dg.ConfigurableResource):
     ocr_dpi: int = 200
     min_text_layer_chars: int = 16
     timeout_seconds: float = 120.0  # per document; the worker is killed after it
-    memory_mb: int = 1536  # per worker process
+    memory_mb: int = 2048  # per worker process
     max_file_mb: int = 200
     max_pages: int = 2000
     max_image_pixels: int = 100_000_000

@@ -110,7 +110,7 @@ def test_missing_tesseract_fails_the_batch_instead_of_quarantining(tmp_path, mon
 def test_the_limits_version_changes_with_every_limit_that_can_change_an_outcome():
     base = ParseLimits()
     assert ParseLimits(workers=8, tasks_per_worker=1).version == base.version
-    for change in ({"timeout_seconds": 60}, {"memory_mb": 2048}, {"max_file_mb": 10}, {"max_pages": 10},
+    for change in ({"timeout_seconds": 60}, {"memory_mb": 1024}, {"max_file_mb": 10}, {"max_pages": 10},
                    {"max_image_pixels": 10}, {"max_zip_uncompressed_mb": 10}, {"max_zip_ratio": 10},
                    {"max_pdf_stream_mb": 10}):
         assert ParseLimits(**change).version != base.version, change

@@ -1,7 +1,8 @@
-"""Imported once by the parse workers' fork server (see ingest.isolation), never by the pipeline.
+"""Imported once by the workers' fork server (see ingest.isolation), never by the pipeline.
 
-Importing the parsers and loading unstructured's spaCy model takes seconds; done
-here, every worker forked from the server starts with them in memory, shared
+Importing the parsers, loading unstructured's spaCy model and building the redaction
+detector (its spaCy NER model and name lexicon) takes seconds; done here, every parse
+or redaction worker forked from the server starts with them in memory, shared
 copy-on-write.
 
 - Numerical libraries get one thread unless told otherwise: threads do not survive
@@ -9,7 +10,8 @@ copy-on-write.
 - PyTorch is hidden from this process and so from the workers. spaCy's thinc imports
   it whenever it is installed, which costs each worker about 2 s and 0.7 GB of
   address space (counted against its memory cap), and no parser here uses it:
-  there is no neural layout model, and the embedding model runs elsewhere.
+  there is no neural layout model, the NER model runs on thinc's NumPy ops, and
+  the embedding model runs elsewhere.
 - polars is not imported: its thread pool would not survive the fork.
 
 A failure here is not fatal: a worker then imports what it needs itself and
@@ -49,7 +51,16 @@ def _load_parsers() -> None:
     langdetect.detect(sentence)  # loads langdetect's profiles, which unstructured uses for every document
 
 
-try:
-    _load_parsers()
-except Exception:  # noqa: BLE001
-    pass
+def _load_redaction() -> None:
+    from ingest.pii_policy import RedactionPolicy
+    from ingest.redact import PiiDetector
+
+    # The default policy's model and the name lexicon; a tenant naming another model loads it per worker.
+    PiiDetector(RedactionPolicy()).detect(["Jane Roe wrote to jane@example.com from 10.0.0.1."])
+
+
+for _load in (_load_parsers, _load_redaction):
+    try:
+        _load()
+    except Exception:  # noqa: BLE001
+        pass

@@ -1,0 +1,21 @@
+"""Workers fork from a server that already holds the parsers and the redaction detector."""
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from ingest.isolation import worker_context
+from ingest.pii_recognizers import name_lexicon
+from ingest.redact import _load_ner
+
+
+def _what_a_new_worker_holds() -> tuple[int, int, int]:
+    return os.getpid(), _load_ner.cache_info().currsize, name_lexicon.cache_info().currsize
+
+
+def test_a_new_worker_starts_with_the_ner_model_and_name_lexicon_loaded():
+    with ProcessPoolExecutor(max_workers=1, mp_context=worker_context()) as pool:
+        pid, models, lexicons = pool.submit(_what_a_new_worker_holds).result()
+
+    assert pid != os.getpid()
+    assert models == 1  # the default policy's model, loaded once in the fork server
+    assert lexicons == 1
