@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-import polars as pl
 from spacy.lang.en.stop_words import STOP_WORDS
 
 from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy
@@ -43,6 +43,9 @@ from ingest.pii_recognizers import (
     person_span_parts,
 )
 
+if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.worker_preload) must not hold
+    import polars as pl  # its thread pool, which would not survive a fork
+
 __all__ = ["DEFAULT_ENTITIES", "BLOCKING_ENTITIES", "Finding", "PiiDetector", "RedactedText", "RedactionPolicy",
            "Redactor", "apply_operators", "entity_counts_by_document", "redact_elements", "residue_scan"]
 
@@ -58,7 +61,7 @@ NER_PERSON_LABELS = ("PERSON", "PER")
 NER_VETO_LABELS = ("ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW")
 # Of those, the places: a word the model reads as one alone is no person either.
 NER_PLACE_LABELS = ("GPE", "LOC", "FAC")
-# Below this many characters a batch runs in-process: starting workers costs more than it saves.
+# Below this many characters a batch goes to one worker: a second costs more to start than it saves.
 PARALLEL_MIN_CHARACTERS = 100_000
 
 
@@ -401,7 +404,12 @@ def _balanced_batches(texts: Sequence[str], batches: int) -> list[list[int]]:
 
 
 class Redactor:
-    """Detects and replaces PII under a policy, in this process or over worker processes."""
+    """Detects and replaces PII under a policy, in this process (`workers` 1) or in worker processes.
+
+    With more than one worker allowed, detection always runs in workers forked from the fork
+    server, which already holds the NER model and the name lexicon: this process never loads them,
+    and a small batch costs one worker's start (a fraction of a second) instead of a model load.
+    """
 
     def __init__(self, policy: RedactionPolicy = RedactionPolicy(), *, workers: int | None = None) -> None:
         self.policy = policy
@@ -417,16 +425,17 @@ class Redactor:
 
     def detect(self, texts: Sequence[str]) -> list[list[Finding]]:
         texts = list(texts)
-        if self.workers <= 1 or sum(len(text) for text in texts) < PARALLEL_MIN_CHARACTERS:
+        if self.workers <= 1 or not texts:
             return self.detector.detect(texts)
         from ingest.isolation import worker_context
 
-        groups = _balanced_batches(texts, self.workers * 4)
+        characters = sum(len(text) for text in texts)
+        # A second worker pays off only on a large batch; several groups per worker balance the load.
+        workers = self.workers if characters >= PARALLEL_MIN_CHARACTERS else 1
+        groups = _balanced_batches(texts, workers * 4)
         findings: list[list[Finding]] = [[] for _ in texts]
-        # Workers fork from the fork server that already holds the model and the name lexicon, so one
-        # starts in a fraction of a second; a spawned one spent seconds loading them, which ate the gain.
         # The fork server is a fresh interpreter: no thread of this process (Dagster's) reaches a worker.
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=worker_context(),
+        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(),
                                  initializer=_start_worker, initargs=(self.policy,)) as pool:
             for group, result in zip(groups, pool.map(_detect_in_worker, [[texts[i] for i in g] for g in groups]),
                                      strict=True):
@@ -442,6 +451,8 @@ class Redactor:
 
 def redact_elements(elements: pl.DataFrame, redactor: Redactor) -> pl.DataFrame:
     """The elements with redacted text and an `entities` column: JSON counts by entity type."""
+    import polars as pl
+
     redacted = redactor.redact(elements["text"].to_list())
     return elements.with_columns(
         pl.Series("text", [r.text for r in redacted], dtype=pl.String),

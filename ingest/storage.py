@@ -10,8 +10,10 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # imported where used: the workers' fork server loads this module and must not
+    import polars as pl  # hold polars' thread pool, which would not survive a fork
 
 
 def _current_umask() -> int:
@@ -46,6 +48,8 @@ def read_parquet(path: Path) -> pl.DataFrame:
         raise FileNotFoundError(
             f"{path} does not exist: materialise the upstream stage first (`ingest run --tenant ...`)"
         )
+    import polars as pl
+
     return pl.read_parquet(path)
 
 
