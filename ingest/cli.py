@@ -364,6 +364,40 @@ def command_eval_pii(args: argparse.Namespace) -> int:
     return 1 if args.check and not all(met.values()) else 0
 
 
+def _positive_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
+    return values
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    """The throughput benchmark (ingest/bench.py) in a throwaway home; the JSON result and a table."""
+    from ingest.bench import BenchError, BenchOptions, format_table, run_benchmark, write_result
+
+    if args.documents < 1 or not 0 <= args.scan_fraction <= 1 or args.latency_queries < 1:
+        raise CommandError("--documents and --latency-queries must be at least 1, --scan-fraction within 0-1")
+    out = Path(args.out) if args.out else ingest_home() / "bench" / "result.json"
+    options = BenchOptions(
+        documents=args.documents, scan_fraction=args.scan_fraction, seed=args.seed, profile=args.profile,
+        latency_points=args.latency_points, latency_queries=args.latency_queries, skip_latency=args.skip_latency,
+        skip_incremental=args.skip_incremental, skip_ceiling=args.skip_ceiling, keep_workdir=args.keep_workdir,
+        model=embed_model_name())
+    try:
+        result = run_benchmark(options, log=_log)
+    except BenchError as error:
+        _log(f"ingest bench: {error}")
+        return 1
+    table = write_result(result, out)
+    print(format_table(result))
+    _log(f"ingest bench: result in {out} (table in {table})")
+    missed = [item for item in result["targets"] if item["met"] is False]
+    return 1 if args.check and missed else 0
+
+
 def command_ui(args: argparse.Namespace) -> int:
     """`dagster dev` on this pipeline's instance, so runs made by `ingest run` show in the UI."""
     import os
@@ -470,6 +504,34 @@ def build_parser() -> argparse.ArgumentParser:
     pii.add_argument("--json", action="store_true")
     pii.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     pii.set_defaults(handler=command_eval_pii)
+
+    from ingest import bench as bench_defaults  # constants only: no model or Dagster import
+
+    bench = commands.add_parser("bench", help="throughput benchmark on a generated corpus in a throwaway home: "
+                                "stage seconds, ceiling, re-runs, memory, query latency")
+    bench.add_argument("--documents", type=int, default=bench_defaults.DEFAULT_DOCUMENTS,
+                       help=f"documents in each corpus (default {bench_defaults.DEFAULT_DOCUMENTS})")
+    bench.add_argument("--scan-fraction", type=float, default=bench_defaults.DEFAULT_SCAN_FRACTION,
+                       help="share of scanned PDFs in the 'scans' corpus (default "
+                       f"{bench_defaults.DEFAULT_SCAN_FRACTION})")
+    bench.add_argument("--seed", type=int, default=bench_defaults.DEFAULT_SEED)
+    bench.add_argument("--profile", choices=sorted(bench_defaults.PROFILES), default="both",
+                       help="corpora to run: text-only, with scans, or both (default); the re-run and the "
+                       "edit use the last one")
+    bench.add_argument("--out", help="the JSON result (default $INGEST_HOME/bench/result.json); the table goes "
+                       "next to it as .md")
+    bench.add_argument("--latency-points", type=_positive_ints, default=bench_defaults.DEFAULT_LATENCY_POINTS,
+                       metavar="N,N,...", help="store sizes for query latency (default "
+                       f"{','.join(map(str, bench_defaults.DEFAULT_LATENCY_POINTS))})")
+    bench.add_argument("--latency-queries", type=int, default=bench_defaults.DEFAULT_LATENCY_QUERIES,
+                       help=f"queries at each size (default {bench_defaults.DEFAULT_LATENCY_QUERIES})")
+    bench.add_argument("--skip-latency", action="store_true", help="no query-latency measurement")
+    bench.add_argument("--skip-incremental", action="store_true", help="no unchanged re-run or one-document edit")
+    bench.add_argument("--skip-ceiling", action="store_true", help="no plain sentence-transformers ceiling")
+    bench.add_argument("--keep-workdir", action="store_true", help="keep the throwaway folder (corpora, state, "
+                       "each run's log) instead of removing it")
+    bench.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    bench.set_defaults(handler=command_bench)
 
     ui = commands.add_parser("ui", help="open the Dagster UI (dagster dev) on the pipeline's instance")
     ui.add_argument("--host", default="127.0.0.1")

@@ -165,6 +165,7 @@ def parse_and_redact_stage(
     redact_seconds = _elapsed(started) - parse_seconds
     quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
         sources.select("doc_id", "source"), on="doc_id")
+    parsed_now = parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))  # parsed by this run
     parse_result = StageResult(metadata={
         "parsed": len(plan.compute),
         "reused": len(plan.reuse),
@@ -176,6 +177,10 @@ def parse_and_redact_stage(
         "elements": redacted.height,
         "pages": int(parsed["pages"].sum() or 0),
         "ocr_pages": int(parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))["ocr_pages"].sum() or 0),
+        # Summed per-document worker seconds (workers run side by side), and those of documents with
+        # OCR'd pages (render + Tesseract): what `ingest bench` splits the parse time by.
+        "parse_worker_seconds": round(float(parsed_now["parse_seconds"].sum() or 0), 3),
+        "ocr_seconds": round(float(parsed_now.filter(pl.col("ocr_pages") > 0)["parse_seconds"].sum() or 0), 3),
         "parser_version": parser_version,
         "seconds": parse_seconds,
     })
