@@ -7,6 +7,7 @@ re-runs overwrite points instead of duplicating them.
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -92,10 +93,48 @@ def open_qdrant(settings: QdrantSettings, tenant: str) -> Iterator:
                 "or point QDRANT_URL at a Qdrant server for concurrent access"
             ) from error
         raise
+    if settings.is_local:
+        for connection in _local_connections(client).values():
+            _append_only_commits(connection)
     try:
         yield client
     finally:
         client.close()
+
+
+def _local_connections(client) -> dict[str, sqlite3.Connection]:
+    """collection -> the SQLite connection of an embedded store's collection; {} for a server.
+
+    Reaches into qdrant-client's local mode, which offers no setting for this; if its internals
+    change, this finds nothing and writes are only slower.
+    """
+    collections = getattr(getattr(client, "_client", None), "collections", None)
+    if not isinstance(collections, dict):
+        return {}
+    found = {}
+    for name, collection in collections.items():
+        connection = getattr(getattr(collection, "storage", None), "storage", None)
+        if isinstance(connection, sqlite3.Connection):
+            found[name] = connection
+    return found
+
+
+def _append_only_commits(connection: sqlite3.Connection) -> None:
+    """Write-ahead log with synchronous=NORMAL: a commit appends without waiting for the disk.
+
+    qdrant-client's local mode commits every point in its own transaction; with SQLite's default
+    rollback journal each commit waits for an fsync (about 20 ms here: 50 points a second). In WAL
+    mode the file stays consistent after a crash or power loss; `_make_durable` syncs once at the
+    end of each batch of writes, so what a stage reports written is on disk.
+    """
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+
+def _make_durable(client) -> None:
+    """Checkpoint an embedded store's write-ahead logs into their files (synced): one wait per batch."""
+    for connection in _local_connections(client).values():
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +223,9 @@ class TenantIndex:
         else:
             self._client.create_collection(
                 target, vectors_config=models.VectorParams(size=dimension, distance=models.Distance.COSINE))
+            connection = _local_connections(self._client).get(target)
+            if connection is not None:
+                _append_only_commits(connection)
         return target
 
     def vector_size(self, collection: str) -> int:
@@ -252,6 +294,7 @@ class TenantIndex:
                 flush()
         if batch:
             flush()
+        _make_durable(self._client)
         return written
 
     def point_ids(self, collection: str | None = None) -> set[str]:
@@ -264,6 +307,8 @@ class TenantIndex:
         for first in range(0, len(ids), UPSERT_BATCH):
             self._client.delete(self._own(collection), wait=True,
                                 points_selector=models.PointIdsList(points=ids[first:first + UPSERT_BATCH]))
+        if ids:
+            _make_durable(self._client)
         return len(ids)
 
     def delete_document(self, doc_id: str) -> int:
@@ -287,8 +332,18 @@ class TenantIndex:
         collection = self._own(collection)
         if not self._client.collection_exists(collection):
             return []
+        # The embedded store evaluates a payload filter in Python on every point (28 ms against 2 ms
+        # at 1,000 points, growing with the store), and each tenant has a store of its own: there the
+        # tenant is checked on the hits instead, and only a foreign hit costs the filtered query.
+        embedded = bool(_local_connections(self._client))
+        hits = self._query(collection, vector, top_k, None if embedded else self._only_this_tenant())
+        if any(hit.payload.get("tenant") != self.tenant for hit in hits):
+            hits = self._query(collection, vector, top_k, self._only_this_tenant())
+        return hits
+
+    def _query(self, collection: str, vector: Sequence[float], top_k: int, only: object) -> list[SearchHit]:
         response = self._client.query_points(collection, query=list(map(float, vector)), limit=top_k,
-                                             query_filter=self._only_this_tenant(), with_payload=True)
+                                             query_filter=only, with_payload=True)
         return [SearchHit(point_id=str(point.id), score=float(point.score),
                           text=(point.payload or {}).get("text", ""), payload=dict(point.payload or {}))
                 for point in response.points]

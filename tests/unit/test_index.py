@@ -437,3 +437,24 @@ def test_an_unreachable_qdrant_server_gets_an_error_that_names_the_settings(tmp_
             pass
     message = str(raised.value)
     assert f"127.0.0.1:{port}" in message and "QDRANT_URL" in message and "s3cret-key" not in message
+
+
+def test_embedded_writes_are_in_the_store_file_when_upsert_returns(settings, client):
+    """Commits append to a write-ahead log without waiting for the disk; the upsert ends with one
+    checkpoint, so what it reports written is in the collection's own file, readable by anyone."""
+    import sqlite3
+
+    index = TenantIndex(client, "acme")
+    target = index.prepare_staging(KEY, 3)
+
+    assert index.upsert(POINTS, target) == len(POINTS)
+
+    [storage] = settings.local_path("acme").glob(f"collection/{target}/storage.sqlite")
+    reader = sqlite3.connect(f"file:{storage}?mode=ro", uri=True)
+    try:
+        assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert reader.execute("SELECT count(*) FROM points").fetchone() == (len(POINTS),)
+    finally:
+        reader.close()
+    wal = storage.with_name("storage.sqlite-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed and truncated

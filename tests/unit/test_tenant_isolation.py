@@ -80,6 +80,21 @@ def test_a_foreign_point_inside_a_tenants_collection_stays_invisible_to_it(two_t
     assert alpha.retrieve(foreign.point_id) is None
 
 
+def test_a_foreign_point_nearest_the_query_still_leaves_top_k_own_hits(two_tenants, client):  # noqa: F811
+    """The embedded store checks the tenant on the hits: a foreign hit costs the filtered query, not a slot."""
+    from qdrant_client import models
+
+    alpha, _ = two_tenants
+    foreign = _point("beta", 7, [0.0, 1.0, 0.0], "planted")
+    client.upsert(alpha.serving_collection(), points=[models.PointStruct(
+        id=foreign.point_id, vector=foreign.vector, payload=foreign.payload)], wait=True)
+
+    hits = alpha.search([0.0, 1.0, 0.0], 1)
+
+    assert [hit.text for hit in hits] == [A_TEXT]
+    assert all(hit.payload["tenant"] == "alpha" for hit in hits)
+
+
 @pytest.mark.parametrize("name", [f"alpha__{KEY}__a", "alpha__b", "__", "Alpha", "../beta", "a/b", "", "x" * 64])
 def test_tenant_names_that_could_reach_other_names_are_refused(name, client):  # noqa: F811
     with pytest.raises(ConfigError):
