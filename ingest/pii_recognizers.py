@@ -8,13 +8,15 @@ US SSNs, IP addresses). Added here:
 - names regardless of case, from first and last names of Faker's 80-odd locales (Cyrillic ones
   also romanised), told apart from English words (WordNet's, through spaCy's lemmatizer) and from
   places (Faker's towns and countries, the time-zone database's cities); with cues ("my name is",
-  "Dear", "said"), titles, middle initials, speaker labels, lists of names; and a filter for the
-  spans spaCy's model tags as people (`person_span_parts`);
+  "Dear", "said"), titles, middle initials, speaker labels, lists of names; names the lexicon lacks
+  by the part they play in the sentence (the subject of "began writing", "Tiana's address", a
+  speaker in a dialogue); a filter for the spans spaCy's model tags as people (`person_span_parts`);
+  and one for every person found (`refine_people`: no company, street or town names);
 - phone numbers of any country, also glued to text, checked by digit count and layout and, with a
   country code, by `phonenumbers`;
 - street addresses in many languages, grown by building numbers, apartment lines, a crossing street
-  and a complete postal tail; post-office boxes and military addresses; the postcode that ends an
-  address block;
+  and a complete postal tail, or the town and country lines of a block quoted in running text;
+  post-office boxes and military addresses; the postcode that ends an address block;
 - US driver's licences only next to words that say so (Presidio's pattern takes any
   letter-and-digits code for one);
 - a tenant's deny list.
@@ -69,6 +71,8 @@ class NameLexicon:
     common_surnames: frozenset[str] = frozenset()
     # Countries, regions and towns, lowercased: a lone capitalised place is no person.
     places: frozenset[str] = frozenset()
+    # Country names (in the languages of the address providers), lowercased: the last line of an address block.
+    countries: frozenset[str] = frozenset()
     # Given names that are common words ("amber", "grace"): names only next to a family name.
     common_given_names: frozenset[str] = frozenset()
     # Given names only the generic English list has ("true", "reason", "bell"): no name alone when
@@ -180,6 +184,7 @@ def name_lexicon() -> NameLexicon:
     first: set[str] = set()
     last: set[str] = set()
     places: set[str] = set()
+    countries: set[str] = set()
     generic: set[str] = set()
     for locale in AVAILABLE_LOCALES:
         try:
@@ -198,6 +203,8 @@ def name_lexicon() -> NameLexicon:
             value = module.Provider.__dict__.get(attribute)
             if isinstance(value, list | tuple | set | frozenset | dict):
                 places.update(str(place).strip().lower() for place in value)
+                if attribute == "countries":
+                    countries.update(str(place).strip().lower() for place in value)
     places.update(_time_zone_cities())
     # The generic "en" list (tens of thousands of given names, "True" and "Reason" among them) adds
     # names; those that are English words count only next to a family name or after a cue.
@@ -212,7 +219,8 @@ def name_lexicon() -> NameLexicon:
                        common_surnames=frozenset((last & COMMON_WORDS) - STOP_WORDS),
                        common_given_names=frozenset((first & COMMON_WORDS) - STOP_WORDS),
                        generic_first_names=frozenset(generic_only - excluded),
-                       places=frozenset(places - {""}), describing_words=describing)
+                       places=frozenset(places - {""}), describing_words=describing,
+                       countries=frozenset(countries - {""}))
 
 
 def _comparatives(adjective: str) -> tuple[str, ...]:
@@ -316,11 +324,13 @@ _STRONG_NAME_CUES = _NAME_CUES - _WEAK_NAME_CUES
 # capitalised word is one; after a greeting, sign-off or form label a foreign word is one; after
 # the weak ones ("from", "by", "i'm") a known given or family name is one.
 _NAME_CUE_PATTERNS = (
-    (3, re.compile(r"\bname(?:[ \t]+is|[ \t]*[:?])|\bnamed\b|\bcall(?:s|ed)?[ \t]+me\b|\bsigned(?:[ \t]+by)?\b[ \t]*:?",
+    (3, re.compile(r"\bname(?:[ \t]+is|[ \t]*[:?])|\bnamed(?:[ \t]+(?:him|her|them))?\b|\bcall(?:s|ed)?[ \t]+me\b"
+                   r"|\bsigned(?:[ \t]+by)?\b[ \t]*:?",
                    re.IGNORECASE)),
     (2, re.compile(r"\b(?:dear|hi|hello|hey|thanks|thank[ \t]+you|thx|regards|cheers|sincerely|attn|attention|cc"
                    r"|patient|spoke[ \t]+with|speak[ \t]+with|talk[ \t]+to|said|says|asked|asks|replied|replies|wrote"
-                   r"|writes)\b[ \t]*[,:]?", re.IGNORECASE)),
+                   r"|writes|(?:shouted|yelled|screamed|waved|smiled|winked|nodded)[ \t]+at)"
+                   r"\b[ \t]*[,:]?", re.IGNORECASE)),
     (1, re.compile(r"\b(?:from|by|with|i'm|i[ \t]+am|this[ \t]+is|ask|tell|contact|manager[ \t]+is|client|customer"
                    r"|employee|partner|wife|husband|kid|son|daughter|add|me|to|and|at)\b[ \t]*[,:]?", re.IGNORECASE)),
 )
@@ -342,7 +352,7 @@ _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 _SPACES = re.compile(r"[ \t]{1,3}")
 _INITIAL_GAP = re.compile(r"\.?[ \t]{1,3}")
 _COORDINATION_AFTER = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+)")
-_COORDINATION_BEFORE = re.compile(r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|&)[ \t]+)$")
+_COORDINATION_BEFORE = re.compile(r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|&)[ \t]+)\Z")
 
 
 _INNER_CAPITALS = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|IJ|[^\W\d_]*['’-])[^\W\d_]")
@@ -389,6 +399,12 @@ class _Token:
     @property
     def known(self) -> bool:
         return self.first or self.surname
+
+    @property
+    def contraction(self) -> bool:
+        """"I'm", "you'll", "WE'RE": a pronoun and a verb, never a name ("O'Brien" is one)."""
+        head, apostrophe, _ = self.lower.replace("’", "'").partition("'")
+        return bool(apostrophe) and head in _STOP_WORDS
 
     def same_case(self, other: _Token) -> bool:
         return (self.cap and other.cap) or (self.shape == "L" and other.shape == "L") or (
@@ -484,11 +500,18 @@ def _next_name_word(text: str, tokens: list[_Token], index: int) -> int | None:
     return following
 
 
+# Words of an address line that follow names in it ("Miss Kasey Young Suite 851", "Martin Linges veg"):
+# they end a name, never continue it.
+_ADDRESS_WORDS_AFTER_NAMES = frozenset("""suite ste apt apartment unit flat floor room bldg building street st
+avenue ave road rd lane ln drive dr boulevard blvd parkway pkwy highway hwy crescent terrace plaza square
+veg vej vei veien gate gata gatan gade straat weg utca""".split())
+
+
 def _name_part(token: _Token, like: _Token) -> bool:
     """Whether `token` may continue a name whose previous part is `like`: a family name, or a word
-    that is no verb, adjective or adverb ("Mr. julian wollaston")."""
+    that is no verb, adjective or adverb ("Mr. julian wollaston"); never a word of an address."""
     return (not token.glued and len(token.text) > 1 and token.same_case(like) and token.lower not in _STOP_WORDS
-            and (token.surname or not token.describing))
+            and token.lower not in _ADDRESS_WORDS_AFTER_NAMES and (token.surname or not token.describing))
 
 
 def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon) -> tuple[int, int, float] | None:
@@ -524,20 +547,34 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
         # Two words around a middle initial: "Bettine H. Roelink", "Felicity C. Marshall",
         # "chise t. horiguchi".
         return index, following, 0.7
-    if both_cap and a.lower in lexicon.common_given_names and b.last and not b.plain:
-        return index, following, 0.7  # "Amber Watson": a given name that is also a word
+    if both_cap and a.lower in lexicon.common_given_names and not b.plain and not b.place and (
+            b.last or (not b.english and len(b.text) > 2)):
+        return index, following, 0.7  # "Amber Watson", "Lily Solomina": a given name that is also a word
+    # "držislav matić", "mohsin wilmsen": a word that is no English and no place before a family name,
+    # both in lower case (names the lexicon lacks are mostly given names).
+    lower_pair = (a.shape == b.shape == "L" and len(a.text) > 2 and not a.english and not a.place
+                  and b.last and not b.plain and not b.place)
+    # "Cirineo Barrios": a capitalised word that is no English before a family name that is a word too.
+    foreign_pair = (both_cap and len(a.text) > 2 and not a.english and not a.place and not a.contraction
+                    and a.lower not in _NAME_CUES
+                    and (b.last or (b.first and not b.plain)) and not b.describing and not b.place)
+    # "Dime Mitraković": a noun as given name before a family name that is no English word.
+    foreign_pair = foreign_pair or (both_cap and following == index + 1 and b.last and not b.english
+                                    and not a.describing and not a.place and a.lower not in COMMON_WORDS
+                                    and not a.contraction and a.lower not in _NAME_CUES and a.lower not in _TITLES)
     if not (a.first or a.last):
-        if not (both_cap and not a.plain and not a.place and b.surname and not b.plain):
+        if not ((both_cap and not a.plain and not a.place and b.surname and not b.plain) or lower_pair
+                or foreign_pair):
             return None
     score = 0.0
     if a.first and b.surname:
         if b.last:
-            ok = both_cap or not (a.plain and b.plain)
+            ok = both_cap or (a.same_case(b) and not (a.plain and b.plain))
         else:  # "john smith": a common word as family name, after a given name that is no word
             ok = both_cap or not a.plain
         score = 0.85 if ok else 0.0
-    if not score and b.place and not b.known:
-        return None
+    if not score and b.place and not b.known and (a.place or a.plain or b.english or not a.first):
+        return None  # "Georgia Tbilisi"; but "mathias stene": a given name, then a foreign word
     if not score and a.first and not a.plain and both_cap and not b.describing:
         score = 0.7  # "Leigha Mackay", "Søren Kleist" (WordNet knows Kleist as a noun)
     elif not score and a.first and not a.plain and not b.describing and len(b.text) > 2 and a.same_case(b):
@@ -547,12 +584,15 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     elif (not score and both_cap and not a.plain and not b.plain and (a.known or b.known)
           and not a.place and f"{a.lower} {b.lower}" not in lexicon.places):
         score = 0.65  # "Cirineo Barrios", "Maile Jaimes"
+    elif not score and (lower_pair or foreign_pair):
+        score = 0.65
     if not score:
         return None
     last = following
     extra = _following(text, tokens, last)
-    if extra is not None and tokens[extra].last and _name_part(tokens[extra], b) and not tokens[extra].place:
-        last = extra  # "Ana Maria Popescu"
+    if extra is not None and tokens[extra].last and _name_part(tokens[extra], b) and not tokens[extra].place and (
+            tokens[extra].shape == "T" or not tokens[extra].plain):
+        last = extra  # "Ana Maria Popescu"; in one case throughout, not "SONOKA MIKI FAN" or "kíra schmidt fan"
     return index, last, score
 
 
@@ -587,11 +627,25 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
     if not strength or token.glued or token.lower in _STOP_WORDS or len(token.text) < 2 or token.shape in "IiM":
         return None
     if strength == 3:
-        ok = token.cap or token.known or not token.plain
+        # After "my name is" / "Name:" even a word is a name when no other word follows it on its line
+        # ("What's your last name? mahler") or a foreign one does ("Name: vignette gladu").
+        following = _next_name_word(text, tokens, index)
+        ok = token.cap or token.known or not token.plain or (not token.describing and (
+            _LINE_END_AFTER.match(text, token.end) is not None
+            or following is not None and tokens[following].shape == token.shape
+            and not tokens[following].english and len(tokens[following].text) > 2))
     elif strength == 2:
-        ok = (token.known or not token.plain) and not token.place
+        ok = (token.known or not token.plain) and (token.first or not token.place)
     else:
         ok = token.known and not token.place and not token.plain and (token.cap or token.shape == "L")
+        if not ok and token.shape in "TL" and len(token.text) > 2 and not token.english and not token.place:
+            # "by reinier hollink": two words that are no English after a weak cue are a name too.
+            following = _next_name_word(text, tokens, index)
+            other = tokens[following] if following is not None else None
+            if other is not None and other.shape == token.shape and not other.glued and len(other.text) > 2 and (
+                    other.last or not other.english) and not other.place and other.lower not in _STOP_WORDS and (
+                    token.text.isalpha() and other.text.isalpha()):
+                return index, following, 0.6
     if not ok:
         return None
     last = index
@@ -604,6 +658,7 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
 
 
 _LOWER_WORD_NEXT = re.compile(r"[ \t]+[a-z]")
+_LINE_END_AFTER = re.compile(r"[ \t]*[.!]?[ \t]*(?:\n|\Z)")
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near|via|into|towards?|of)[ \t]+\Z", re.IGNORECASE)
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|this|that|his|her|their|our|my|your|its)[ \t]+\Z", re.IGNORECASE)
 _SPEAKER = re.compile(r"[ \t]*:[ \t]*\S")
@@ -656,6 +711,95 @@ def _lone_name(text: str, tokens: list[_Token], index: int) -> float:
     return 0.0
 
 
+# Verbs whose subject is a person, right after a sentence's first words: "Fumio had given", "Rendor
+# shouted at", "Lyberth began writing", "Motochika spent a year". Organisations say and write things too.
+_SPEECH_VERB_AFTER = re.compile(r"[ \t]+(?:said|says|asked|asks|told|tells|replied|replies|wrote|writes)\b",
+                                re.IGNORECASE)
+_PERSON_VERB_AFTER = re.compile(
+    r"[ \t]+(?:began|begins|spent|spends|shouted|shouts|yelled|whispered|lives|lived|married|died|graduated"
+    r"|(?:had|has)[ \t]+(?:given|told|asked|sent|written)|gave|was[ \t]+born|is[ \t]+from"
+    r"|will[ \t]+be[ \t]+talking)\b", re.IGNORECASE)
+# What only a person has ("Jovica's kid", "Sheri's daughter"), or a person or a company ("Tiana's address").
+_KIN_AFTER = re.compile(
+    r"['’]s[ \t]+(?:kids?|sons?|daughters?|wife|husband|mother|father|mom|mum|dad|parents|brother|sister"
+    r"|children|boss|girlfriend|boyfriend|birthday)\b", re.IGNORECASE)
+_CONTACT_AFTER = re.compile(r"['’]s[ \t]+(?:address|home|phone)\b", re.IGNORECASE)
+# "had given Csanád his address": whoever is given something of their own.
+_GIVING_VERB_BEFORE = re.compile(r"\b(?:given|gave|give|gives|sent|send|sends|showed|shown|show|handed|hand|told"
+                                 r"|tell|tells|offered|owe|owes|owed)[ \t]+\Z", re.IGNORECASE)
+_POSSESSIVE_PRONOUN_AFTER = re.compile(r"[ \t]+(?:his|her|their)\b", re.IGNORECASE)
+# A speaker label before a quote or a sentence: "Nayla: \"Who are you?\"", "Beaufort: What a wife."
+_SPEAKER_BEFORE_SPEECH = re.compile(r"[ \t]*:[ \t]*(?:[\"“]|[A-Z][a-z']*[ \t]+[a-z])")
+_SPEAKER_BEFORE_QUOTE = re.compile(r"[ \t]*:[ \t]*[\"“]")
+# A line of a dialogue: "Michelle: Remember me, John?".
+_DIALOGUE_LINE = re.compile(r"[ \t]*[^\W\d_][\w'’-]*[ \t]*:[ \t]*\S")
+# Someone asked something at the start of a line: "yaco, can I please ...", not "dirpath, do ...".
+_REQUEST_AFTER = re.compile(r",[ \t]+(?:can|could|would|will)[ \t]+(?:i|you|we)\b", re.IGNORECASE)
+# The score of a name found by its part in the sentence alone where a company could play that part
+# ("Microsoft said", "Acme's address"): below the lexicon's, so that the model's reading of the word
+# as an organisation or a work overrules it (see ingest.redact). Parts only people play score more.
+ROLE_NAME_SCORE = 0.58
+_PERSON_ROLE_SCORE = 0.62
+
+
+def _in_dialogue(text: str, start: int) -> bool:
+    """Whether the line before or after the one at `start` is a speaker's line too: a label before a
+    sentence is a speaker only in a dialogue ("Shellingham: Tool to Detect Surrounding Shell" is a title)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    if line_end >= 0 and _DIALOGUE_LINE.match(text, line_end + 1):
+        return True
+    if line_start > 0:
+        previous = text.rfind("\n", 0, line_start - 1) + 1
+        return _DIALOGUE_LINE.match(text, previous, line_start) is not None
+    return False
+
+
+def _role_word(token: _Token, second: bool = False) -> bool:
+    """Whether a word may be a name that only its part in the sentence shows: a known name, or no
+    English word and no place; a second word (a family name) may also be a place ("Colombo")."""
+    if (token.glued or len(token.text) < 2 or token.shape in "IiM" or token.lower in _STOP_WORDS
+            or token.contraction or token.lower in _NAME_CUES or not (token.cap or token.shape == "L")):
+        return False
+    if second:
+        return not token.describing and (token.known or not token.plain or token.place)
+    return (len(token.text) > 2 and not token.english and not token.place) or (
+        token.known and (token.first or not token.place))
+
+
+def _role_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, float] | None:
+    """One or two words that the sentence shows to be a person: the subject of a verb of people at
+    the start of a sentence, whoever has an address or kin, whoever is given something of their own,
+    a speaker, or someone addressed at the start of a line ("Yaco, can I ...")."""
+    token = tokens[index]
+    if not _role_word(token):
+        return None
+    following = _next_name_word(text, tokens, index)
+    candidates = [index]
+    if following is not None and tokens[following].same_case(token) and _role_word(tokens[following], True):
+        candidates.insert(0, following)
+    for last in candidates:
+        end = tokens[last].end
+        score = 0.0
+        if _KIN_AFTER.match(text, end) or (_POSSESSIVE_PRONOUN_AFTER.match(text, end) and _GIVING_VERB_BEFORE.search(
+                text, max(0, token.start - 12), token.start)):
+            score = _PERSON_ROLE_SCORE
+        elif _sentence_start(text, token.start) and _PERSON_VERB_AFTER.match(text, end):
+            score = _PERSON_ROLE_SCORE
+        elif _CONTACT_AFTER.match(text, end) or (
+                _sentence_start(text, token.start) and _SPEECH_VERB_AFTER.match(text, end)):
+            score = ROLE_NAME_SCORE
+        elif last == index and (not token.known or token.first) and _line_start(text, token.start) and (
+                _REQUEST_AFTER.match(text, end) or _SPEAKER_BEFORE_QUOTE.match(text, end) if token.shape == "L"
+                else _VOCATIVE_AFTER_START.match(text, end) or _SPEAKER_BEFORE_QUOTE.match(text, end)
+                or _SPEAKER_BEFORE_SPEECH.match(text, end) and _in_dialogue(text, token.start)):
+            # "Yaco, can I ...", "Sini, can I ...", "Nayla: \"Who are you?\"", not "args: A list of ..."
+            score = _PERSON_ROLE_SCORE
+        if score:
+            return index, last, score
+    return None
+
+
 def find_names(text: str, lexicon: NameLexicon | None = None, *, known: Sequence[Finding] = ()) -> list[Finding]:
     """Names the spaCy model misses: any case, from the name lexicon and a few cues.
 
@@ -665,7 +809,10 @@ def find_names(text: str, lexicon: NameLexicon | None = None, *, known: Sequence
     - a word after a cue that announces a name (`my name is Minoesch`, `Hi Olamide`);
     - a lone given name after a cue such as `dear` or `thanks`, capitalised, or foreign in lower case;
       a lone capitalised family name mid-sentence;
-    - names in a list with a name found here or in `known` (`Zeeb, Hatfield and Peck`).
+    - names in a list with a name found here or in `known` (`Zeeb, Hatfield and Peck`);
+    - one or two words the lexicon lacks, by the part they play: the subject of a verb of people
+      (`Lyberth began writing`), whoever has an address or kin (`Tiana's address`), a speaker in a
+      dialogue, someone addressed at the start of a line (`Yaco, can I ...`).
     Places (countries, regions, towns) alone are no names.
     """
     lexicon = lexicon or name_lexicon()
@@ -674,8 +821,10 @@ def find_names(text: str, lexicon: NameLexicon | None = None, *, known: Sequence
     findings: list[Finding] = []
     index = 0
     while index < len(tokens):
+        token = tokens[index]
         found = (_titled_name(text, tokens, index) or _full_name(text, tokens, index, lexicon)
-                 or _cued_name(text, tokens, index, cues))
+                 or _cued_name(text, tokens, index, cues)
+                 or ((token.known or not token.english) and _role_name(text, tokens, index)))
         if found:
             first, last, score = found
             findings.append(Finding(tokens[first].start, tokens[last].end, "PERSON", score, "name-lexicon"))
@@ -740,16 +889,105 @@ _NUMBER_NEXT = re.compile(r"[ \t]+\d")
 
 
 def _listable(text: str, token: _Token, like: _Token) -> bool:
-    if (token.glued or (token.place and not token.first) or len(token.text) < 2 or token.lower in _STOP_WORDS
-            or token.shape in "IiM" or _NUMBER_NEXT.match(text, token.end)):
+    # A place that is a family name too ("Deguchi and Durham") may be listed with a name.
+    if (token.glued or (token.place and not token.known) or len(token.text) < 2 or token.lower in _STOP_WORDS
+            or token.shape in "IiM" or token.contraction or _NUMBER_NEXT.match(text, token.end)):
         return False  # "Monika and Turjaška 48": a street, not a second name
     if like.cap:
         return token.cap and (token.known or not token.plain)
-    return token.shape == like.shape and token.known
+    # In lower case a name the lexicon lacks is still no English word: "stensby, parks and morse".
+    return token.shape == like.shape and (token.known or (
+        like.known and len(token.text) > 3 and token.text.isalpha() and not token.english))
 
 
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
+# Words after which a single word is where someone is or goes, not who.
+_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:in|near|into|arrived[ \t]+at|(?:flew|travel(?:l?ed)?|trip|moved|drove|went)[ \t]+to"
+    r"|moved(?:[ \t]+here)?[ \t]+from|city(?:[ \t]+of)?|town(?:[ \t]+of)?|village(?:[ \t]+of)?)[ \t]+)\Z",
+    re.IGNORECASE)
+
+# Legal forms that end a company's name ("Savannah Petroleum PLC", "Raymond James Financial Inc."):
+# the words before them name a company, even when they are a person's name.
+_LEGAL_FORMS = frozenset("""inc inc. incorporated ltd ltd. llc l.l.c. plc corp corp. corporation gmbh ag sa s.a.
+nv n.v. bv b.v. ab asa oy oyj spa s.p.a. srl s.r.l. sarl sas kgaa llp limited bancorp fund etf""".split())
+_FOLLOWING_WORD = re.compile(r"[ \t]*([^\s,;:()\"]+)")
+_STREET_WORD_AFTER = re.compile(
+    r"[ \t]+(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Lane|Drive|Boulevard|Blvd\.?|Parkway|Highway|Terrace"
+    r"|Crescent|STREET|AVENUE|ROAD|LANE|DRIVE|BOULEVARD|veg|vej|vei|veien|gate|gata|gatan|gade|straat|utca)\b")
+# A street type as the last word of a "name": "Mills Street" (Lane and Drive are family names too).
+_STREET_WORD_LAST = re.compile(r"[ \t](?:Street|STREET|Avenue|AVENUE|Road|ROAD|Boulevard|BOULEVARD|Straße|Strasse)\Z")
+_POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
+                           r"|IV)(?![\w-])")
+
+
+def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """The findings with their PERSON spans checked against what is around them: a name that a
+    legal form ends is a company's ("Savannah Petroleum PLC", "Raymond James Financial Inc."), a
+    name before a street type is a street's ("Smit Mills Street", "Martin Linges veg"), a line
+    between an address line and a country line is a town ("Suite 655\nBERGEN\nNorway 88336"), and
+    a post-nominal belongs to the name ("Alexa Hedegaard DDS", "John Smith Jr.")."""
+    refined = []
+    for finding in findings:
+        if finding.entity_type == "PERSON":
+            if (_company_name(text, finding) or _STREET_WORD_AFTER.match(text, finding.end)
+                    or _STREET_WORD_LAST.search(text, finding.start, finding.end)
+                    or _town_line(text, finding, findings)):
+                continue
+            suffix = _POST_NOMINAL.match(text, finding.end)
+            if suffix is not None:
+                finding = Finding(finding.start, suffix.end(), "PERSON", finding.score, finding.recognizer)
+        refined.append(finding)
+    return refined
+
+
+def _company_name(text: str, finding: Finding) -> bool:
+    """Whether the span's last word, or one of the next six capitalised words, is a legal form."""
+    words = text[finding.start:finding.end].split()
+    if len(words) > 1 and _legal_form(words[-1]):
+        return True
+    position = finding.end
+    for _ in range(6):
+        match = _FOLLOWING_WORD.match(text, position)
+        if match is None or "\n" in text[position:match.start(1)]:
+            return False
+        word = match.group(1)
+        if _legal_form(word):
+            return True
+        if not word[0].isupper() and word != "&" or word.lower() in _STOP_WORDS:
+            return False
+        position = match.end()
+    return False
+
+
+def _town_line(text: str, finding: Finding, findings: Sequence[Finding]) -> bool:
+    """Whether the finding is a whole line over a country line ("\n Norway 88336") in an address
+    block: under a line with a number (a street or an apartment) or under a name line."""
+    line_start = text.rfind("\n", 0, finding.start) + 1
+    line_end = text.find("\n", finding.end)
+    if line_end < 0 or _WORD_CHARACTER.search(text, line_start, finding.start) or _WORD_CHARACTER.search(
+            text, finding.end, line_end):
+        return False
+    country = _COUNTRY_LINE_AFTER.match(text, line_end)
+    if country is None:
+        return False
+    name = re.sub(r"[ \t]*\([^)]*\)", "", country.group(1)).strip(" \t.").lower()
+    if name not in name_lexicon().countries and name not in _COUNTRY_ALIASES:
+        return False
+    above = text[:line_start].rstrip()
+    previous_start = above.rfind("\n") + 1
+    if _DIGIT.search(above, previous_start) is not None:
+        return True
+    return any(other.entity_type == "PERSON" and previous_start <= other.start and other.end < line_start
+               and len(text[other.start:other.end].split()) > 1 for other in findings)  # a full name above
+
+
+def _legal_form(word: str) -> bool:
+    word = word.lower()
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    return word in _LEGAL_FORMS or word.rstrip(".") in _LEGAL_FORMS
 
 
 def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | None = None) -> list[tuple[int, int]]:
@@ -805,6 +1043,9 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
             group = group[:-1]  # "John O'Brien Signed", "Matias Anwar Listed"
         if not group or not _person_like(group, lexicon, upper_line):
             continue
+        if len(group) == 1 and not group[0].first and _PLACE_BEFORE.search(
+                text, max(0, group[0].start + line_start - 30), group[0].start + line_start):
+            continue  # "I am in Várbalog", "flew to Itapebí": a town the model took for a person
         parts.append((group[0].start + line_start, group[-1].end + line_start))
     return parts
 
@@ -910,8 +1151,10 @@ def find_phone_numbers(text: str) -> list[Finding]:
 # then grows by what belongs to it: building numbers before it, apartment or suite numbers before or
 # after it (also on the next line), a second street it meets ("the corner of A and B"), and its
 # postal tail when that is complete (", City, Country 12345", "Apt. 5 Springfield IL", "\nCity\n,
-# ST\n 12345"). A postcode that ends a country line of an address block is an address on its own;
-# a town or country alone is not.
+# ST\n 12345"). Quoted in a sentence or under an "Address:" label, a block runs on through its town
+# and country lines ("to 12 Rua X 5\n Apt. 3\n Recife\n Brazil 10399"); a street line of its own
+# keeps them apart, and there a postcode that ends a country line of the block is an address on its
+# own; a town or country alone is not.
 
 # Street types written after the name (USPS suffixes and their abbreviations, British and
 # Australian ones); most are words too, so a street needs a capitalised name and mostly a number.
@@ -930,7 +1173,7 @@ prairie radial ramp ranch rapid rapids rest route shore shores skyway station st
 trafficway tunnel turnpike underpass village villages well wells bypass byway causeway circus concourse
 parade arcade approach broadway brook brooks branch bridge canyon cliff cliffs club common commons corner
 corners course extension extensions fork forks gateway neck spur loaf drives roads streets lanes avenues ways
-places squares trails walks ridges
+places squares trails walks ridges land camp mall river trace crossroad spurs
 """.split())
 # Types that make a street of capitalised words without a number ("Smit Mills Street").
 _STRONG_STREET_TYPES = frozenset("""street avenue road boulevard lane drive parkway highway crescent terrace
@@ -949,7 +1192,8 @@ _WEAK_PREFIXES = frozenset("via place route plaza boulevard avenue corso largo a
                            "cesta trg".split())
 # Street types written as a separate word after the name in other languages ("Bécsi utca 35.").
 _STREET_POSTFIXES = frozenset("""
-utca u. út útja körút krt. tér köz sétány ulica ul. gate gata gatan vej vei veien vegen gade stræde straat
+utca u. út útja körút krt. tér köz sétány ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
+terrasse
 laan weg str. strasse straße platz gasse allee katu tie kuja polku aqq. vägen väg gränd stígur braut vegur
 sokak sokağı caddesi cad. bulvarı náměstí nám. třída ulice cesta trg
 """.split())
@@ -959,8 +1203,8 @@ straße strasse str. weg gasse platz allee damm ufer steig pfad ring vej gade ga
 gatan gränd vägen väg veien vegen gate stígur braut vegur laan straat kade gracht plein dreef singel steeg
 katu tie polku kuja utca útja körút ulice náměstí třída cesta ulica terrasse løkka bakken torget vænget
 """.split())
-_PARTICLE = (r"(?:de|del|della|delle|dello|dei|degli|da|do|dos|das|di|du|la|le|les|van|von|der|den|des|am|an|im|zum"
-             r"|zur|of|the|el|al|y|t|na|nad|pod|pri|u)")
+_PARTICLE = (r"(?:de|del|della|delle|dello|dei|degli|da|do|dos|das|di|du|la|le|les|van|von|der|den|des|los|las|am"
+             r"|an|im|zum|zur|of|the|el|al|y|t|na|nad|pod|pri|u)")
 # A lower-case word inside a street name ("Trg revolucije", "Árpád fejedelem útja"): checked to be no
 # English word where it is used.
 _LOWER_WORD = r"[a-zß-öø-ÿā-ž][\w'’-]*"
@@ -1021,7 +1265,8 @@ _PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,3}}"
 _COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*{_PLACE_NAME}){{1,3}}(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
                          r"|[ \t]+[a-z])")
 # After an apartment or suite: "Apt. 542 KÖTTMANNSDORF Austria", "Suite 646 Telc VY".
-_SPACE_TAIL = re.compile(rf"(?:[ \t]+{_PLACE_WORD}){{1,4}}(?:[ \t]+{_PARTICLE}(?:[ \t]+{_PLACE_WORD}){{1,3}})?"
+_SPACE_TAIL = re.compile(rf"(?:[ \t]+{_PLACE_WORD}){{1,4}}"
+                         rf"(?:(?:[ \t]+{_PARTICLE}){{1,2}}(?:[ \t]+{_PLACE_WORD}){{1,3}})?"
                          rf"(?:[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:,)]|\n|$)"
                          r"|[ \t]+[a-z])")
 # "\nCity\n, ST\n 12345", "\nCity, ST 12345": a US-style locality (the comma says the state follows).
@@ -1031,6 +1276,23 @@ _LOCALITY_LINES = re.compile(
 # A country (or town) line ending in a postcode, within the lines after a street line.
 _POSTCODE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}[ \t]+({_POSTCODE})[ \t]*(?=\n|$)")
 _PLACE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}[ \t]*(?=\n)|\n[ \t]*(?=\n)")
+# A line of an address block below the street line: a town or a country, with a state code or a
+# postcode or neither ("\n Montevideo", "\n Uruguay 05730", "\n Cyprus (Greek) 42486"). Only a plain,
+# maybe indented line continues the block: a bullet or a blank line starts something else.
+_BLOCK_LINE = re.compile(
+    rf"[ \t]*\n[ \t]*({_PLACE_NAME})(?:[ \t]*,?[ \t]+[A-Z]{{2,3}})?(?:[ \t]*,?[ \t]+({_POSTCODE}))?"
+    r"(?=[ \t]*(?:[.?!;:,)]|\n|$)|[ \t]+[a-z])")
+_WORD_CHARACTER = re.compile(r"\w")
+# A form label on the line above a street line: the field's value is the whole block under it.
+_ADDRESS_LABEL_LINE = re.compile(r"(?i)\baddress[ \t]*:[ \t]*\n[ \t\n]*\Z")
+_STATE_CODE_END = re.compile(r"[ \t]+[A-Z]{2,3}\Z")
+# The country line under a town line, maybe after a blank line: "\n Norway 88336", "\n\n Slovenia 58616".
+_COUNTRY_LINE_AFTER = re.compile(
+    rf"\n(?:[ \t]*\n)?[^\w\n]{{0,6}}({_PLACE_NAME})(?:[ \t]+{_POSTCODE})?[ \t]*[.,]?[ \t]*(?=\n|$)")
+_BLOCK_LINE_END = re.compile(r"[ \t]*(?:[.?!;:,)]|\n|$)")
+# Country names in English that the address providers' lists write otherwise or leave out.
+_COUNTRY_ALIASES = frozenset({"united states", "united states of america", "united kingdom", "great britain",
+                              "england", "scotland", "wales", "northern ireland", "uk", "usa", "u.s.a."})
 _DIGIT = re.compile(r"\d")
 _NEXT_SPACE = re.compile(r"\s+")
 _STRONG_TYPE_WORD = re.compile(r"(?i)street|avenue|road|boulevard|lane|drive")
@@ -1249,7 +1511,7 @@ def find_street_addresses(text: str, lexicon: NameLexicon | None = None) -> list
         leading = _LEADING_ENGLISH.match(text, street.start)
         if leading is not None and leading.end() < street.end:
             street.start = leading.end()  # "the corner of Gosposka ulica 15": "of" is no part of it
-        _extend_street(text, street)
+        _extend_street(text, street, lexicon)
         if has_context(text, street.start, _ADDRESS_CUES, window=30, words=3):
             street.score = min(0.95, street.score + 0.15 if street.score < 0.5 else street.score + 0.05)
         end = _trim_address_end(text, street.start, street.end)
@@ -1281,7 +1543,7 @@ def _merge_streets(text: str, cores: list[_Street]) -> list[_Street]:
     return merged
 
 
-def _extend_street(text: str, street: _Street) -> None:
+def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     """Grow a street line by its apartment lines, a crossing street's name before it and its postal tail."""
     street.secondary = _SECONDARY.search(text, street.start, street.end) is not None
     before = _SECONDARY_BEFORE.search(text, max(0, street.start - 20), street.start)
@@ -1314,6 +1576,45 @@ def _extend_street(text: str, street: _Street) -> None:
     locality = _LOCALITY_LINES.match(text, street.end)
     if locality is not None:
         street.end = locality.end()
+        return
+    line_start = text.rfind("\n", 0, street.start) + 1
+    if _WORD_CHARACTER.search(text, line_start, street.start) is None and not _ADDRESS_LABEL_LINE.search(
+            text, max(0, line_start - 40), line_start):
+        return  # a street line of its own: its block's town and country lines are lines of their own
+    block_end = _block_lines(text, street.end, lexicon, street.secondary)
+    if block_end is not None:
+        street.end = block_end
+
+
+def _block_lines(text: str, end: int, lexicon: NameLexicon, secondary: bool = False) -> int | None:
+    """The end of the town and country lines under a street line ("\n Apt. 045" already taken):
+    "\n Montevideo\n Uruguay 05730", "\n MOSS\n Norway", "\n Brüssow, MV 85768". The block must
+    end in a line with a country or a postcode within three lines; a town line above it is a whole
+    line, and one of plain English words ("Kind Regards") counts only above a postcode or under an
+    apartment line ("Suite 334\n Valentines\n Uruguay")."""
+    position = end
+    plain_town = False
+    for lines in range(3):
+        line = _BLOCK_LINE.match(text, position)
+        if line is None:
+            return None
+        place, postcode = line.group(1), line.group(2)
+        name = re.sub(r"[ \t]*\([^)]*\)", "", place).strip(" \t.").lower()
+        whole_line = _BLOCK_LINE_END.match(text, line.end()) is not None
+        if postcode and _STATE_CODE_END.search(place):
+            return None  # "Seattle WA 98101": a US locality line, taken only after a comma (_LOCALITY_LINES)
+        if postcode or name in lexicon.countries or name in _COUNTRY_ALIASES:
+            if not postcode and ((plain_town and not secondary) or (not whole_line and lines == 0)):
+                return None  # "12 Baker Street\nFrance is lovely": a sentence, not a country line
+            return line.end()
+        if not whole_line:
+            return None
+        words = re.findall(r"[^\W\d_]+", place)
+        if not (place.isupper() or name in lexicon.places
+                or not all(lexicon.is_english_word(word) for word in words)):
+            plain_town = True
+        position = line.end()
+    return None
 
 
 def _sentence_start_or_line(text: str, start: int) -> bool:
@@ -1479,12 +1780,25 @@ PRESIDIO_PATTERN_ENTITIES = ("EMAIL_ADDRESS", "IBAN_CODE", "US_SSN", "IP_ADDRESS
 @functools.cache
 def presidio_pattern_recognizers() -> tuple:
     """Presidio's checksum- and pattern-based recognisers for the entities they handle well."""
-    from presidio_analyzer.predefined_recognizers import (
-        EmailRecognizer,
-        IbanRecognizer,
-        IpRecognizer,
-        UsSsnRecognizer,
-    )
+    import sys
+
+    # presidio_analyzer's package imports its optional Hugging Face engine, which imports transformers'
+    # pipelines when transformers is installed (it is, for the embedding model): several seconds of
+    # every run that redacts or checks residue, for an engine never used here. Unless transformers is
+    # loaded already, presidio sees it as absent while it imports, as it does where it is not installed.
+    hidden = "transformers" not in sys.modules
+    if hidden:
+        sys.modules["transformers"] = None  # type: ignore[assignment]  # import fails: presidio falls back
+    try:
+        from presidio_analyzer.predefined_recognizers import (
+            EmailRecognizer,
+            IbanRecognizer,
+            IpRecognizer,
+            UsSsnRecognizer,
+        )
+    finally:
+        if hidden:
+            del sys.modules["transformers"]
 
     # Presidio logs the text of a value that fails its checksum: never let that reach a log.
     logging.getLogger("presidio-analyzer").setLevel(logging.CRITICAL + 1)

@@ -28,6 +28,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy
 from ingest.pii_recognizers import (
+    ROLE_NAME_SCORE,
     Finding,
     NameLexicon,
     find_card_numbers,
@@ -41,6 +42,7 @@ from ingest.pii_recognizers import (
     find_street_addresses,
     name_lexicon,
     person_span_parts,
+    refine_people,
 )
 
 if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.worker_preload) must not hold
@@ -212,7 +214,7 @@ class PiiDetector:
             if entity_type in entities:
                 findings += recognize(text)
         findings = [f for f in findings if f.entity_type in entities and self._keep(text, f)]
-        findings = _without_names_inside_addresses(findings)
+        findings = _without_names_inside_addresses(refine_people(text, findings))
         findings += find_denied(text, self.policy.deny_list)
         return resolve(findings)
 
@@ -244,8 +246,11 @@ def _outside_other_entities(text: str, names: list[Finding],
             if not (start <= name.start and name.end <= end) or "\n" in text[start:end]:
                 continue
             if (start, end) == (name.start, name.end):
-                vetoed = (label in NER_PLACE_LABELS and name.score <= 0.6
-                          and text[start:end].lower() in lexicon.places)
+                word = text[start:end]
+                vetoed = (label in NER_PLACE_LABELS and name.score <= 0.6 and word.lower() in lexicon.places
+                          and not _listed_with_a_name(text, name, names, lexicon)) or (
+                    name.score <= ROLE_NAME_SCORE and label not in NER_PLACE_LABELS
+                    and not lexicon.is_name(word))  # "Microsoft said": a name by its role alone
             elif name.score <= 0.7:
                 rest = text[start:name.start] + " " + text[name.end:end]
                 vetoed = any(lexicon.is_plain_word(word) and word.lower() not in STOP_WORDS
@@ -255,6 +260,20 @@ def _outside_other_entities(text: str, names: list[Finding],
         if not vetoed:
             kept.append(name)
     return kept
+
+
+_LIST_GAP = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+)", re.IGNORECASE)
+
+
+def _listed_with_a_name(text: str, name: Finding, names: Sequence[Finding], lexicon: NameLexicon) -> bool:
+    """Whether `name` stands in a list next to another name that is no place ("Deguchi and Durham")."""
+    for other in names:
+        if other is name or text[other.start:other.end].lower() in lexicon.places:
+            continue
+        if (other.end <= name.start and _LIST_GAP.fullmatch(text, other.end, name.start)
+                or name.end <= other.start and _LIST_GAP.fullmatch(text, name.end, other.start)):
+            return True
+    return False
 
 
 def _without_names_inside_addresses(findings: list[Finding]) -> list[Finding]:

@@ -26,6 +26,7 @@ from ingest.pii_recognizers import (
     luhn_valid,
     name_lexicon,
     person_span_parts,
+    refine_people,
 )
 from ingest.redact import (
     PARALLEL_MIN_CHARACTERS,
@@ -237,6 +238,81 @@ def test_names_inside_a_street_address_are_the_address(detector):
     text = "The bus station is on Rua João Pessoa 1636"
     assert detected(detector, text, "PERSON") == []
     assert detected(detector, text, "STREET_ADDRESS") == ["Rua João Pessoa 1636"]
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    # a word that is no English before a family name, in lower case or capitalised
+    ("A tribute to ludovit kovačević – she was not impressed.", ["ludovit kovačević"]),
+    ("Meet Okwudili Barrios tomorrow.", ["Okwudili Barrios"]),
+    ("Follow up with Lily Solomina in a couple of months.", ["Lily Solomina"]),  # a given name that is a word
+    ("I met olle isaksson and mathias stene at the bar", ["olle isaksson", "mathias stene"]),
+    # names the lexicon lacks, shown by their part in the sentence
+    ("Okwudili began writing as a teenager.", ["Okwudili"]),  # the subject of a verb of people
+    ("Zdravko Hollink lives at the corner.", ["Zdravko Hollink"]),
+    ("Vasko had given Tavor his keys.", ["Vasko", "Tavor"]),  # given something of his own
+    ("As promised, here's Zilvinas's address:", ["Zilvinas"]),
+    ("It was a done thing between him and Zilvinas's kid.", ["Zilvinas"]),
+    ('Ngaio: "Who are you?"', ["Ngaio"]),  # a speaker before a quote
+    ("Tavor: What a wife.\nMichelle: Remember me?", ["Tavor", "Michelle"]),  # a dialogue
+    ("Tavor, can I please speak to your boss?", ["Tavor"]),  # addressed at the start of a line
+    ("tavor, can you help me?", ["tavor"]),
+    # cues
+    ("A great song (not by reinier hollink).", ["reinier hollink"]),  # two foreign words after "by"
+    ("She named him Mark", ["Mark"]),
+    ("What's your last name? mahler", ["mahler"]),
+    ("Date: 2023-12-30\nName: vignette gladu\nPhone: 555", ["vignette gladu"]),
+    # lists
+    ("Deguchi and Durham were precision engineers.", ["Deguchi", "Durham"]),  # a place that is a surname
+    ("the founders: stensby, parks and morse.", ["stensby", "parks", "morse"]),
+    # a word of the sentence after a name is no part of it
+    ("You can tell kíra was a huge kíra schmidt fan.", ["kíra schmidt"]),
+    ("Thanks, Kasia Young Suite 12 9 Honeysuckle Lane", ["Kasia Young"]),
+])
+def test_find_names_finds_names_by_their_part_in_the_sentence(text, names):
+    assert sorted(values(text, find_names(text))) == sorted(names)
+
+
+@pytest.mark.parametrize("text", [
+    "args: A list of arguments for the program.",  # a parameter's description, not a speaker
+    "Shellingham: Tool to Detect Surrounding Shell",  # a title, not a dialogue
+    "dirpath, do os.path.join(dirpath, name).",  # no request to someone
+    "I'm sure it works. I'M SURE IT WORKS.",  # a contraction
+    "Best,\nthe team",
+    "The Zilvinas release notes list every change.",  # no part that only a person plays
+    "Hi Tomáš's team, the report is attached.",
+])
+def test_find_names_needs_a_part_only_people_play(text):
+    assert [v for v in values(text, find_names(text)) if v != "Tomáš"] == []
+
+
+@pytest.mark.parametrize(("text", "people"), [
+    ("Edda Greco of Savannah Petroleum PLC spoke first.", ["Edda Greco"]),  # a company's name
+    ("Raymond James Financial Inc.'s Gracie Marsh agreed.", ["Gracie Marsh"]),
+    ("These early shows on Smit Mills Street were important.", []),  # a street's name
+    ("He lives on Martin Linges veg with his sister.", []),
+    ("Alexa Hedegaard DDS called back.", ["Alexa Hedegaard DDS"]),  # a post-nominal belongs to the name
+    ("Nofre Téllez\n\nPOLAPIT TAMAR\nUnited Kingdom", ["Nofre Téllez"]),  # a town over its country
+    ("Suite 655\nBERGEN\nNorway 88336", []),
+    ("Best,\nJohn Smith\nUnited Kingdom", ["John Smith"]),  # a signature: no address above
+    ("I am in Várbalog for a business trip.", []),  # a town the model takes for a person
+    ("Microsoft said it would ship the update.", []),  # an organisation to the model: no name by role alone
+    ("Okwudili began writing as a teenager.", ["Okwudili"]),
+    ("Hi Tomáš, I'm writing about the transfer.", ["Tomáš"]),
+])
+def test_detector_tells_people_from_companies_streets_and_towns(detector, text, people):
+    assert detected(detector, text, "PERSON") == people
+
+
+def test_refine_people_keeps_other_findings_and_extends_post_nominals():
+    text = "Mail John Smith Jr. at Acme Holdings Ltd"
+
+    def at(value: str, entity_type: str) -> Finding:
+        start = text.index(value)
+        return Finding(start, start + len(value), entity_type, 0.6, "test")
+
+    findings = [at("John Smith", "PERSON"), at("Acme", "PERSON"), at("Acme Holdings Ltd", "CUSTOM")]
+    assert [(text[f.start:f.end], f.entity_type) for f in refine_people(text, findings)] == [
+        ("John Smith Jr.", "PERSON"), ("Acme Holdings Ltd", "CUSTOM")]
 
 
 # --- phone numbers --------------------------------------------------------------------
@@ -512,6 +588,31 @@ def test_numbers_in_prose_are_not_addresses(detector, text):
     ("The restaurant is at 29405 P.O. Box 286", ["29405 P.O. Box 286"]),
 ])
 def test_find_street_addresses_grows_the_street_line_by_what_belongs_to_it(text, addresses):
+    assert values(text, find_street_addresses(text)) == addresses
+
+
+@pytest.mark.parametrize(("text", "addresses"), [
+    # in running text the block runs on to its country line (after an apartment line, town lines too)
+    ("Please send it to 4410 Rua Inácio Luz 77\n Apt. 12\n Curitiba\n Brazil 80010",
+     ["4410 Rua Inácio Luz 77\n Apt. 12\n Curitiba\n Brazil 80010"]),
+    ("I'd like it sent to 3516 Kirkegata 21\n Suite 3\n HAMAR\n Norway for the winter.",
+     ["3516 Kirkegata 21\n Suite 3\n HAMAR\n Norway"]),
+    ("How do I change my address to 43180 Treinta y Tres 2070\n Suite 334\n Valentines\n Uruguay?",
+     ["43180 Treinta y Tres 2070\n Suite 334\n Valentines\n Uruguay"]),
+    ("Address:\n12 Kirkegata 5\n Suite 8\n Bergen\n Norway 5003", ["12 Kirkegata 5\n Suite 8\n Bergen\n Norway 5003"]),
+    # the town of a one-line address, with its particles; USPS and Faker street types
+    ("The office is at 11 Reyes Magos 75 Suite 9 Puerto de la Cruz Tenerife",
+     ["11 Reyes Magos 75 Suite 9 Puerto de la Cruz Tenerife"]),
+    ("Ship it to 77 Okafor Land, please.", ["77 Okafor Land"]),
+    ("Ship it to 42486 Stensås terrasse 38 today", ["42486 Stensås terrasse 38"]),
+    # where the block does not go on
+    ("I live at 12 Baker Street\nFrance is lovely in spring.", ["12 Baker Street"]),  # a sentence, not a line
+    ("We met at 12 Baker Street\nKind Regards\nGeorgia", ["12 Baker Street"]),  # English words, no postcode
+    ("Write to Mrs. Ada Okafor at 77 Hill Road\nBoston MA 02110", ["77 Hill Road"]),  # a US locality: after a comma
+    ("Emil Krbec\n\n1656 187 Lusk Place\n Apt. 494\n Richmond\n\n New Zealand 46591",
+     ["1656 187 Lusk Place\n Apt. 494", "46591"]),  # a street line of its own, a blank line
+])
+def test_find_street_addresses_takes_the_town_and_country_lines_of_a_block(text, addresses):
     assert values(text, find_street_addresses(text)) == addresses
 
 
