@@ -66,8 +66,8 @@ SAMPLE_SECONDS = 0.2  # memory sampling interval of the run's process tree
 HEARTBEAT_SECONDS = 30.0  # a progress line while a run is going on
 PROFILES = {"both": ("text", "scans"), "text": ("text",), "scans": ("scans",)}
 TENANTS = {"text": "bench-text", "scans": "bench-scans"}
-LOCAL_MODE_NOTE = ("qdrant-client's local mode warns above 20,000 points in a collection and ignores payload "
-                   "indexes (the tenant filter scans); past that, use a Qdrant server")
+LOCAL_MODE_NOTE = ("qdrant-client's local mode warns above 20,000 points in a collection, compares the query "
+                   "with every point and loads them all when opened; past that, use a Qdrant server")
 
 # Non-scanned documents are split among these kinds in these proportions (largest remainder).
 KIND_WEIGHTS = {"pdf": 0.25, "docx": 0.20, "html": 0.20, "md": 0.20, "eml": 0.15}
