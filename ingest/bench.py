@@ -657,22 +657,6 @@ def _latency_figures(seconds: Sequence[float]) -> dict:
             "mean_ms": round(sum(seconds) / len(seconds) * 1000, 2)}
 
 
-def _fast_local_writes(client, collection: str) -> bool:
-    """Stop the embedded store fsyncing after every point while the benchmark fills it.
-
-    qdrant-client's local mode commits one SQLite transaction per point (about 20 ms on a disk
-    that syncs), so 50,000 points would take a quarter of an hour to insert. Only the filling is
-    affected: the file is the same and searches do not write. Reaches into qdrant-client's
-    internals, so it gives up quietly (filling is then just slow) when they change.
-    """
-    try:
-        connection = client._client.collections[collection].storage.storage
-        connection.execute("PRAGMA synchronous=OFF")
-        return True
-    except (AttributeError, KeyError, TypeError):
-        return False
-
-
 def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queries: int,
                           dimension: int = 384, model_name: str = "all-MiniLM-L6-v2",
                           embed: Callable[[str], Sequence[float]] | None = None,
@@ -753,7 +737,6 @@ def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queri
                 if collection is None:
                     collection = index.prepare_staging(embedding_model_key(model_name), dimension)
                     index.publish(collection)  # queries read the alias, as `ingest query` does
-                fast = _fast_local_writes(client, collection)
                 started = time.perf_counter()
                 index.upsert(points(inserted, size), collection)
                 insert_seconds = time.perf_counter() - started
@@ -764,8 +747,7 @@ def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queri
                 index = TenantIndex(client, tenant)
                 timings = timed_searches(lambda n: index.search(query_vectors[n], LATENCY_TOP_K), queries)
                 figures = {**_latency_figures(timings), "points": index.count(),
-                           "open_seconds": round(open_seconds, 3), "insert_seconds": round(insert_seconds, 3),
-                           "insert_without_fsync": fast}
+                           "open_seconds": round(open_seconds, 3), "insert_seconds": round(insert_seconds, 3)}
                 result["sizes"][str(size)] = figures
                 log(f"  latency at {size:,} points: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms "
                     f"({figures['queries']} queries; store opened in {open_seconds:.1f} s)")
