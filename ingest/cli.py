@@ -17,7 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import ingest  # noqa: F401  (offline environment first)
-from ingest.config import ConfigError, TenantRegistry, dagster_home, embed_model_name, ingest_home
+from ingest.config import (
+    ConfigError,
+    TenantRegistry,
+    converted_models_dir,
+    dagster_home,
+    embed_backend,
+    embed_model_name,
+    ingest_home,
+)
 from ingest.embed import ModelNotAvailable
 from ingest.index import IndexUnavailable, QdrantSettings, TenantIndex, open_qdrant
 from ingest.manifest import read_manifest
@@ -167,7 +175,7 @@ def search_tenant(tenant: str, queries: Sequence[str], top_k: int) -> list[list]
         if not index.exists():
             raise CommandError(f"tenant {tenant!r} has no index yet: run `ingest run --tenant {tenant}` first")
         model = index.serving_model() or embed_model_name()
-        vectors = Embedder(model).encode(list(queries))
+        vectors = Embedder(model, backend=embed_backend(), cache_dir=converted_models_dir()).encode(list(queries))
         return [index.search(vector, top_k) for vector in vectors]
 
 
@@ -424,10 +432,14 @@ def command_doctor(args: argparse.Namespace) -> int:
         for model, role in (("en_core_web_sm", "parser's text classifier"), ("en_core_web_md", "redaction")):
             nlp = spacy.load(model, exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "ner"])
             checks.append((f"spaCy {model}", f"{nlp.meta['version']} ({role})"))
-        from ingest.embed import resolve_model_path
+        from ingest.embed import Embedder, resolve_model_path
 
         model_path = resolve_model_path(embed_model_name())
         checks.append((f"embedding model {embed_model_name()}", model_path))
+        # Loading it converts it for the faster backend once, so the first run does not.
+        embedder = Embedder(embed_model_name(), backend=embed_backend(), cache_dir=converted_models_dir())
+        checks.append(("embedding backend", f"{embedder.backend} (INGEST_EMBED_BACKEND={embed_backend()}; "
+                                            f"converted models in {converted_models_dir()})"))
     except Exception as error:
         _log(f"ingest doctor: {error}")
         return 1

@@ -53,6 +53,22 @@ def embed_model_name() -> str:
     return os.environ.get("INGEST_EMBED_MODEL") or DEFAULT_EMBED_MODEL
 
 
+def embed_backend() -> str:
+    """INGEST_EMBED_BACKEND: auto (default; openvino where it is installed and converts the model), openvino, torch."""
+    from ingest.embed import EMBED_BACKENDS
+
+    backend = os.environ.get("INGEST_EMBED_BACKEND") or "auto"
+    if backend not in EMBED_BACKENDS:
+        raise ConfigError(f"INGEST_EMBED_BACKEND={backend!r} is not a backend: use one of {', '.join(EMBED_BACKENDS)}")
+    return backend
+
+
+def converted_models_dir(home: Path | None = None) -> Path:
+    """Where models converted for a faster backend are kept: INGEST_MODELS_DIR, default INGEST_HOME/models."""
+    configured = os.environ.get("INGEST_MODELS_DIR")
+    return Path(configured).expanduser().resolve() if configured else (home or ingest_home()) / "models"
+
+
 DEFAULT_REFRESH_HOUR = 2  # the nightly refresh, in UTC
 
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from ingest.imports import modules_hidden
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
@@ -1780,25 +1782,17 @@ PRESIDIO_PATTERN_ENTITIES = ("EMAIL_ADDRESS", "IBAN_CODE", "US_SSN", "IP_ADDRESS
 @functools.cache
 def presidio_pattern_recognizers() -> tuple:
     """Presidio's checksum- and pattern-based recognisers for the entities they handle well."""
-    import sys
-
     # presidio_analyzer's package imports its optional Hugging Face engine, which imports transformers'
     # pipelines when transformers is installed (it is, for the embedding model): several seconds of
     # every run that redacts or checks residue, for an engine never used here. Unless transformers is
     # loaded already, presidio sees it as absent while it imports, as it does where it is not installed.
-    hidden = "transformers" not in sys.modules
-    if hidden:
-        sys.modules["transformers"] = None  # type: ignore[assignment]  # import fails: presidio falls back
-    try:
+    with modules_hidden("transformers"):
         from presidio_analyzer.predefined_recognizers import (
             EmailRecognizer,
             IbanRecognizer,
             IpRecognizer,
             UsSsnRecognizer,
         )
-    finally:
-        if hidden:
-            del sys.modules["transformers"]
 
     # Presidio logs the text of a value that fails its checksum: never let that reach a log.
     logging.getLogger("presidio-analyzer").setLevel(logging.CRITICAL + 1)

@@ -298,8 +298,10 @@ def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embe
     cached = set(cache["text_sha256"].to_list()) if cache is not None else set()
     missing = wanted.filter(~pl.col("text_sha256").is_in(list(cached)))
     parts = [cache.filter(pl.col("text_sha256").is_in(wanted["text_sha256"].to_list()))] if cache is not None else []
+    backend = None  # the model is loaded only when there is something to embed
     if missing.height:
         model = embedder()
+        backend = model.backend
         vectors = model.encode(missing["text"].to_list())
         parts.append(pl.DataFrame({
             "text_sha256": missing["text_sha256"],
@@ -312,6 +314,7 @@ def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embe
         "embedded": missing.height,
         "cached": wanted.height - missing.height,
         "model": model_name,
+        "backend": backend,
         "chunks_per_second": round(missing.height / seconds, 1) if missing.height and seconds else 0.0,
         "seconds": seconds,
     }, log=[f"embedded {missing.height} new chunk texts with {model_name}; "

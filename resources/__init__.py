@@ -15,8 +15,15 @@ from pathlib import Path
 import dagster as dg
 
 from ingest.chunk import Chunker, ChunkSettings
-from ingest.config import TenantConfig, TenantRegistry, embed_model_name, ingest_home
-from ingest.embed import Embedder
+from ingest.config import (
+    TenantConfig,
+    TenantRegistry,
+    converted_models_dir,
+    embed_backend,
+    embed_model_name,
+    ingest_home,
+)
+from ingest.embed import DEFAULT_BATCH_SIZE, Embedder
 from ingest.index import QdrantSettings, TenantIndex, open_qdrant
 from ingest.limits import ParseLimits
 from ingest.parse import ParseSettings
@@ -26,8 +33,8 @@ from ingest.storage import TenantPaths
 
 
 @functools.cache
-def _load_embedder(model_name: str, batch_size: int) -> Embedder:
-    return Embedder(model_name, batch_size=batch_size)
+def _load_embedder(model_name: str, batch_size: int, backend: str, cache_dir: str) -> Embedder:
+    return Embedder(model_name, batch_size=batch_size, backend=backend, cache_dir=Path(cache_dir))
 
 
 @functools.cache
@@ -68,13 +75,16 @@ class QdrantResource(dg.ConfigurableResource):
 
 
 class EmbedderResource(dg.ConfigurableResource):
-    """The sentence-transformers model: INGEST_EMBED_MODEL, default all-MiniLM-L6-v2."""
+    """The sentence-transformers model: INGEST_EMBED_MODEL, default all-MiniLM-L6-v2, run by
+    INGEST_EMBED_BACKEND (auto, openvino or torch); converted models are kept in cache_dir."""
 
     model_name: str
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
+    backend: str = "auto"
+    cache_dir: str
 
     def get(self) -> Embedder:
-        return _load_embedder(self.model_name, self.batch_size)
+        return _load_embedder(self.model_name, self.batch_size, self.backend, self.cache_dir)
 
 
 class ParserResource(dg.ConfigurableResource):
@@ -165,13 +175,15 @@ def _env(name: str) -> dg.EnvVar | None:
 
 
 def default_resources(home: Path | None = None) -> dict[str, dg.ConfigurableResource]:
-    """Resources from the environment: INGEST_HOME (or `home`), INGEST_EMBED_MODEL, QDRANT_URL, QDRANT_API_KEY."""
+    """Resources from the environment: INGEST_HOME (or `home`), INGEST_EMBED_MODEL, INGEST_EMBED_BACKEND,
+    QDRANT_URL, QDRANT_API_KEY."""
     home = home or ingest_home()
     qdrant = QdrantResource(path=str(home / "qdrant"), url=_env("QDRANT_URL"), api_key=_env("QDRANT_API_KEY"))
     return {
         "storage": StorageResource(home=str(home)),
         "qdrant": qdrant,
-        "embedder": EmbedderResource(model_name=embed_model_name()),
+        "embedder": EmbedderResource(model_name=embed_model_name(), backend=embed_backend(),
+                                     cache_dir=str(converted_models_dir(home))),
         "parser": ParserResource(),
         "redactor": RedactorResource(),
         "chunker": ChunkerResource(),

