@@ -12,6 +12,7 @@ copy-on-write.
   address space (counted against its memory cap), and no parser here uses it:
   there is no neural layout model, the NER model runs on thinc's NumPy ops, and
   the embedding model runs elsewhere.
+- transformers is hidden too: nothing here uses it, and presidio would import it for nothing.
 - polars is not imported: its thread pool would not survive the fork.
 
 A failure here is not fatal: a worker then imports what it needs itself and
@@ -24,6 +25,9 @@ import sys
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 sys.modules.setdefault("torch", None)  # `import torch` now raises ImportError: thinc runs without it
+# Loading a spaCy model imports every package that registers spaCy factories, presidio_analyzer among
+# them, and presidio_analyzer imports transformers (about 2 s) for an engine unused here.
+sys.modules.setdefault("transformers", None)
 
 
 def _load_parsers() -> None:
