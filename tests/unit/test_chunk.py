@@ -241,3 +241,138 @@ def test_long_words_split_mid_word_stay_within_the_model_limit(embedder):
     chunker = Chunker(embedder.token_offsets, ChunkSettings(embedder.max_tokens, 32), embedder.max_tokens)
     for chunk in chunker.chunk("doc", elements):
         assert _model_token_count(embedder, chunk.text) <= embedder.max_tokens
+
+
+# --- tokenizers whose counts depend on context, and the work the chunker asks of a tokenizer ---------
+
+def heavy_start_offsets(text):
+    """The word tokenizer, but a text's first word is three tokens (like a prefix marker)."""
+    spans = word_offsets(text)
+    return spans[:1] * 3 + spans[1:]
+
+
+def word_pair_offsets(text):
+    """Tokens of two words each that span the white space between them, paired from the text's start."""
+    spans = word_offsets(text)
+    return [(spans[i][0], spans[min(i + 1, len(spans) - 1)][1]) for i in range(0, len(spans), 2)]
+
+
+def leading_space_offsets(text):
+    """Like byte-level BPE: a word's token takes the white space before it, and runs of white space
+    before a word are a token of their own; a text that begins with white space gets one more token."""
+    spans = word_offsets(text)
+    tokens = [(0, 0)] if text[:1].isspace() else []
+    previous_end = 0
+    for start, end in spans:
+        gap = start - previous_end
+        if gap > 1:
+            tokens.append((previous_end, start - 1))
+        tokens.append((start - 1 if gap else start, end))
+        previous_end = end
+    return tokens
+
+
+def paragraph_heavy_offsets(text):
+    """One token per word in a text of several paragraphs, five per word in a text of one paragraph:
+    a piece of a paragraph counts far more on its own than in its document."""
+    spans = word_offsets(text)
+    return spans if "\n\n" in text else [span for span in spans for _ in range(5)]
+
+
+MIXED = numbered(title("Intro"), para(words(8, "a")), para(words(45, "b")), title("Next", depth=1),
+                 para(words(12, "c") + ". " + words(9, "d")), para("  " + words(6, "e") + " \n"),
+                 para(words(30, "f")), title("End"))
+
+
+@pytest.mark.parametrize("tokenizer", [heavy_start_offsets, word_pair_offsets, leading_space_offsets,
+                                       paragraph_heavy_offsets])
+@pytest.mark.parametrize("max_tokens, overlap_tokens", [(16, 0), (16, 7), (20, 4), (40, 12)])
+def test_no_chunk_exceeds_the_budget_when_token_counts_depend_on_context(tokenizer, max_tokens, overlap_tokens):
+    text, _ = document_text(MIXED)
+    chunks = Chunker(tokenizer, ChunkSettings(max_tokens, overlap_tokens), 512).chunk("doc", MIXED)
+    for chunk in chunks:
+        assert chunk.text == text[chunk.start:chunk.end]
+        assert chunk.token_count == len(tokenizer(chunk.text)) <= max_tokens, chunk.text
+    assert [chunk.chunk_index for chunk in chunks] == list(range(len(chunks)))
+    for start, end in word_offsets(text):
+        assert any(chunk.start <= start and end <= chunk.end for chunk in chunks), text[start:end]
+
+
+def counted_work(elements, settings):
+    """(tokenizer calls, characters tokenised, document length) for chunking one document."""
+    lengths = []
+
+    def counting_offsets(text):
+        lengths.append(len(text))
+        return word_offsets(text)
+
+    text, _ = document_text(elements)
+    Chunker(counting_offsets, settings, model_limit=512).chunk("doc", elements)
+    return len(lengths), sum(lengths), len(text)
+
+
+def test_tokenizer_work_grows_linearly_when_one_chunk_holds_many_elements():
+    # Every element fits in the one chunk: re-tokenising the chunk as it grows would be quadratic.
+    def work(count):
+        return counted_work(numbered(*(para(f"p{i} q{i}") for i in range(count))), ChunkSettings(500, 0))
+
+    calls, chars, _ = work(100)
+    calls_twice, chars_twice, length_twice = work(200)
+    assert calls_twice <= 2 * calls
+    assert chars_twice <= 2.5 * chars
+    assert chars_twice <= 3 * length_twice
+
+
+@pytest.mark.parametrize("max_tokens, overlap_tokens", [(20, 4), (200, 32), (500, 0)])
+def test_tokenizer_reads_each_character_a_few_times_at_most(max_tokens, overlap_tokens):
+    elements = numbered(*(title(f"Part {i}") if i % 50 == 0 else para(words(3, f"x{i}_")) for i in range(400)))
+    _, chars, length = counted_work(elements, ChunkSettings(max_tokens, overlap_tokens))
+    assert chars <= 3 * length
+
+
+ODD_TEXT = ("Naïve cafe\u0301 owners in Zürich\u00a0paid €12,50 (see p.3) for \u4e2d\u6587 signs\x1cjoined "
+            "words\u3000and\u2028breaks. pneumonoultramicroscopicsilicovolcanoconiosis " * 3)
+# Long words are cut between tokens, where a span's own tokens differ from the document's.
+LONG_WORDS = " ".join(["pneumonoultramicroscopicsilicovolcanoconiosis", "ophthalmologist", "e-mail"] * 8)
+# Python calls these control characters white space; BERT deletes them, joining the words around them.
+JOINED = ("sign\x0bjoined delivery joined\x1cjoined\x1csign\x85delivery\x1cparts orders joined\x1corders\x85sign"
+          "\x85sign\x1corders delivery")
+
+
+def fast_and_exact_chunks(embedder, monkeypatch, elements, settings):
+    from ingest import chunk as chunk_module
+
+    fast = Chunker(embedder.token_offsets, settings, embedder.max_tokens).chunk("doc", elements)
+    # Treat no position as a clean cut: every span is then tokenised on its own.
+    monkeypatch.setattr(chunk_module._Tokens, "is_boundary", lambda self, position: False)
+    exact = Chunker(embedder.token_offsets, settings, embedder.max_tokens).chunk("doc", elements)
+    return fast, exact
+
+
+@pytest.mark.parametrize("max_tokens, overlap_tokens", [(16, 0), (16, 7), (40, 10), (64, 0)])
+def test_counting_from_the_document_tokens_matches_tokenising_every_span(embedder, monkeypatch,
+                                                                         max_tokens, overlap_tokens):
+    elements = numbered(title("Über\u00a0uns"), para(ODD_TEXT), para(LONG_WORDS), title("Kontakt", depth=1),
+                        para("\tTab-led text\x0bvertical tab and\x85next line. " * 4))
+    fast, exact = fast_and_exact_chunks(embedder, monkeypatch, elements, ChunkSettings(max_tokens, overlap_tokens))
+    assert fast == exact
+    assert len(fast) > 3
+
+
+def test_only_plain_white_space_counts_as_a_clean_cut(embedder, monkeypatch):
+    elements = numbered(title("Notes"), para(JOINED))
+    fast, exact = fast_and_exact_chunks(embedder, monkeypatch, elements, ChunkSettings(16, 7))
+    assert fast == exact
+    assert len(fast) > 1
+
+
+def test_a_clean_cut_is_next_to_plain_white_space_and_inside_no_token():
+    from ingest.chunk import _Tokens
+
+    text = "ab cd\x1cef\u00a0gh"
+    plain = _Tokens(text, word_offsets(text))
+    assert [plain.is_boundary(position) for position in range(len(text) + 1)] == [
+        True, False, True, True, False, False, False, False, False, False, False, True]
+    # A token that takes the space before its word: cutting at the word cuts the token.
+    spaced = _Tokens(text, leading_space_offsets(text))
+    assert spaced.is_boundary(2) and not spaced.is_boundary(3)
