@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.config import converted_models_dir, embed_backend
+from ingest.config import configured_embedder, converted_models_dir
 from ingest.synthetic import (
     Section,
     write_docx,
@@ -1005,11 +1005,9 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
         config.write_text("".join(f'[tenants.{TENANTS[name]}]\nsource = "{workdir / ("corpus-" + name)}"\n'
                                   f"refresh_hour = 2\n\n" for name in profiles), encoding="utf-8")
         env = _child_environment(home, config)
-        from ingest.embed import Embedder
-
         say(f"embedding model: loading {options.model} (converting it once if its backend needs that)")
         loaded = time.perf_counter()
-        embedder = Embedder(options.model, backend=embed_backend(), cache_dir=converted_models_dir())
+        embedder = configured_embedder(options.model)
         result["embedder"] = {"model": options.model, "backend": embedder.backend,
                               "batch_size": embedder.batch_size,
                               "load_seconds": round(time.perf_counter() - loaded, 3)}

@@ -20,6 +20,7 @@ import ingest  # noqa: F401  (offline environment first)
 from ingest.config import (
     ConfigError,
     TenantRegistry,
+    configured_embedder,
     converted_models_dir,
     dagster_home,
     embed_backend,
@@ -167,15 +168,13 @@ def search_tenant(tenant: str, queries: Sequence[str], top_k: int) -> list[list]
     which differs from INGEST_EMBED_MODEL while a new model's index is not yet
     published.
     """
-    from ingest.embed import Embedder
-
     TenantRegistry(ingest_home()).get(tenant)
     with open_qdrant(qdrant_settings(), tenant) as client:
         index = TenantIndex(client, tenant)
         if not index.exists():
             raise CommandError(f"tenant {tenant!r} has no index yet: run `ingest run --tenant {tenant}` first")
         model = index.serving_model() or embed_model_name()
-        vectors = Embedder(model, backend=embed_backend(), cache_dir=converted_models_dir()).encode(list(queries))
+        vectors = configured_embedder(model).encode(list(queries))
         return [index.search(vector, top_k) for vector in vectors]
 
 
@@ -432,12 +431,12 @@ def command_doctor(args: argparse.Namespace) -> int:
         for model, role in (("en_core_web_sm", "parser's text classifier"), ("en_core_web_md", "redaction")):
             nlp = spacy.load(model, exclude=["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "ner"])
             checks.append((f"spaCy {model}", f"{nlp.meta['version']} ({role})"))
-        from ingest.embed import Embedder, resolve_model_path
+        from ingest.embed import resolve_model_path
 
         model_path = resolve_model_path(embed_model_name())
         checks.append((f"embedding model {embed_model_name()}", model_path))
         # Loading it converts it for the faster backend once, so the first run does not.
-        embedder = Embedder(embed_model_name(), backend=embed_backend(), cache_dir=converted_models_dir())
+        embedder = configured_embedder()
         checks.append(("embedding backend", f"{embedder.backend} (INGEST_EMBED_BACKEND={embed_backend()}; "
                                             f"converted models in {converted_models_dir()})"))
     except Exception as error:

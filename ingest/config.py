@@ -63,6 +63,14 @@ def embed_backend() -> str:
     return backend
 
 
+def configured_embedder(model_name: str | None = None):
+    """The embedding model as the environment configures it: INGEST_EMBED_MODEL (or `model_name`),
+    INGEST_EMBED_BACKEND and INGEST_MODELS_DIR. Returns an `ingest.embed.Embedder`."""
+    from ingest.embed import Embedder
+
+    return Embedder(model_name or embed_model_name(), backend=embed_backend(), cache_dir=converted_models_dir())
+
+
 def converted_models_dir(home: Path | None = None) -> Path:
     """Where models converted for a faster backend are kept: INGEST_MODELS_DIR, default INGEST_HOME/models."""
     configured = os.environ.get("INGEST_MODELS_DIR")

@@ -135,17 +135,14 @@ class _OpenVinoEncoder:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int, dimension: int) -> np.ndarray:
         # Longest first, as sentence-transformers does, so each batch pads to a similar length.
         order = np.argsort([-len(text) for text in texts], kind="stable")
-        vectors = np.zeros((len(texts), 0), dtype=np.float32)
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             rows = order[start:start + batch_size]
             features = self._model.preprocess([texts[row] for row in rows])
-            output = self._compiled([features[name].numpy() for name in self._inputs])[0]
-            if vectors.shape[1] == 0:
-                vectors = np.zeros((len(texts), output.shape[1]), dtype=np.float32)
-            vectors[rows] = output
+            vectors[rows] = self._compiled([features[name].numpy() for name in self._inputs])[0]
         # Unit length whether or not the model ends in a normalisation layer, as with torch.
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
@@ -209,7 +206,7 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if self._openvino is not None:
-            return self._openvino.encode(list(texts), self.batch_size)
+            return self._openvino.encode(list(texts), self.batch_size, self.dimension)
         vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False)
         return vectors.astype(np.float32, copy=False)
