@@ -2,8 +2,8 @@
 
 Two backends give the same vectors (within 1e-6):
 - `openvino`: the whole sentence-transformers model (transformer, pooling, normalisation) converted
-  once, offline, from the local model into OpenVINO's format and cached under
-  INGEST_HOME/models; about 1.2x faster than torch on this CPU.
+  once, offline, from the local model files into OpenVINO's format and kept in the cache folder
+  (INGEST_MODELS_DIR); about 1.1x as fast as torch on this CPU.
 - `torch`: sentence-transformers' own `encode`.
 `auto` (the default) uses openvino when it is installed and the model converts, torch otherwise.
 """
@@ -92,7 +92,7 @@ class _OpenVinoEncoder:
                                                  {"PERFORMANCE_HINT": "LATENCY"})
 
     def _convert(self, model, probe: dict, cache: Path) -> None:
-        """Trace the whole model (pooling and normalisation included) and save it; a few seconds, once."""
+        """Export the whole model (pooling and normalisation included), convert and save it; once, about 20 s."""
         import torch
 
         class _Whole(torch.nn.Module):
@@ -180,8 +180,8 @@ class Embedder:
     def _openvino_encoder(self, backend: str, folder: Path, cache_dir: Path | None) -> _OpenVinoEncoder | None:
         if backend == "torch":
             return None
-        if backend == "openvino" and cache_dir is None:
-            raise ValueError("the openvino backend needs a cache_dir for the converted model")
+        if backend == "openvino" and (cache_dir is None or not folder.is_dir()):
+            raise ValueError("the openvino backend needs a local model folder and a cache_dir for the converted model")
         if cache_dir is None or not folder.is_dir():
             return None
         try:

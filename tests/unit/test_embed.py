@@ -217,7 +217,7 @@ def test_a_failed_conversion_leaves_nothing_half_written_and_auto_falls_back_to_
 def test_backend_settings_are_checked():
     with pytest.raises(ValueError, match="unknown embedding backend 'onnx'"):
         Embedder("all-MiniLM-L6-v2", backend="onnx")
-    with pytest.raises(ValueError, match="needs a cache_dir"):
+    with pytest.raises(ValueError, match="needs a local model folder and a cache_dir"):
         Embedder("all-MiniLM-L6-v2", backend="openvino")
     assert Embedder("all-MiniLM-L6-v2", backend="torch").backend == "torch"
     assert Embedder("all-MiniLM-L6-v2").backend == "torch"  # no cache folder: nothing to convert into
