@@ -127,12 +127,16 @@ class Chunker:
     def count(self, text: str) -> int:
         return len(self._offsets(text))
 
-    def _span_count(self, tokens: _Tokens, start: int, end: int) -> int:
-        """Tokens of text[start:end]: from the document's tokens when both ends are boundaries."""
+    def _span_token_starts(self, tokens: _Tokens, start: int, end: int) -> list[int]:
+        """Where the tokens of text[start:end] begin (document positions): from the document's tokens
+        when both ends are boundaries, else from tokenising the span itself."""
         if tokens.is_boundary(start) and tokens.is_boundary(end):
             first, last = tokens.between(start, end)
-            return last - first
-        return self.count(tokens.text[start:end])
+            return tokens.starts[first:last]
+        return [start + token_start for token_start, _ in self._offsets(tokens.text[start:end])]
+
+    def _span_count(self, tokens: _Tokens, start: int, end: int) -> int:
+        return len(self._span_token_starts(tokens, start, end))
 
     def _piece_ends(self, offsets: list[tuple[int, int]], end: int) -> list[int]:
         """Where to cut a long element into pieces of at most a quarter budget, at word starts.
@@ -176,11 +180,7 @@ class Chunker:
         if overlap == 0:
             return end
         text = tokens.text
-        if tokens.is_boundary(start) and tokens.is_boundary(end):
-            first, last = tokens.between(start, end)
-            starts = tokens.starts[first:last]
-        else:
-            starts = [start + token_start for token_start, _ in self._offsets(text[start:end])]
+        starts = self._span_token_starts(tokens, start, end)
         if len(starts) <= overlap:
             return end
         position = starts[-overlap]
