@@ -6,10 +6,18 @@ from assets.common import report, tenant_stage
 from assets.source_documents import source_documents
 from ingest.models import ParsedDocument
 from ingest.stages import parse_and_redact_stage
-from resources import ParserResource, RedactorResource, StorageResource
+from resources import EmbedderResource, ParserResource, RedactorResource, StorageResource
 
 PARSED_DOCUMENTS = dg.AssetKey("parsed_documents")
 REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")
+
+
+class ParseAndRedactConfig(dg.Config):
+    """load_embedder_early: load the embedding model in a background thread while documents are parsed,
+    for the chunks and embeddings steps of the same process. Only for runs whose steps all execute in one
+    process (`ingest run` sets it); under the multiprocess executor the model would load in vain."""
+
+    load_embedder_early: bool = False
 
 
 @tenant_stage(
@@ -31,8 +39,8 @@ REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")
     ],
 )
 def parse_and_redact(
-    context: dg.AssetExecutionContext, storage: StorageResource, parser: ParserResource,
-    redactor: RedactorResource,
+    context: dg.AssetExecutionContext, config: ParseAndRedactConfig, storage: StorageResource,
+    parser: ParserResource, redactor: RedactorResource, embedder: EmbedderResource,
 ):  # yields one MaterializeResult per asset (Dagster reads a return annotation as the outputs)
     tenant = context.partition_key
     policy = redactor.policy(storage.registry().get(tenant))
@@ -44,6 +52,7 @@ def parse_and_redact(
 
     parsed, redacted = parse_and_redact_stage(
         storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
-        recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress)
+        recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
+        load_beside=embedder.get if config.load_embedder_early else None)
     yield report(context, parsed, PARSED_DOCUMENTS)
     yield report(context, redacted, REDACTED_DOCUMENTS)

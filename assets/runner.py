@@ -137,7 +137,9 @@ def _execute(job, instance: dg.DagsterInstance, tenant: str, log_level: str,
         raise_on_error=False,
         run_config={
             "loggers": {"console": {"config": {"log_level": log_level}}},
-            "ops": {"source_documents": {"config": {"allow_mass_delete": allow_mass_delete}}},
+            "ops": {"source_documents": {"config": {"allow_mass_delete": allow_mass_delete}},
+                    # Every step runs in this process: the embedding model loads while documents parse.
+                    "parse_and_redact": {"config": {"load_embedder_early": True}}},
         },
         tags={"tenant": tenant, "launched_by": "ingest-cli"},
     )

@@ -9,10 +9,13 @@ when there is work for them, so an unchanged re-run loads no model.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,10 +118,35 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
 
 # --- parsing and redaction --------------------------------------------------------
 
+@contextmanager
+def loading_beside(load: Callable[[], object] | None) -> Iterator[None]:
+    """Call `load` in a background thread while the block runs; wait for it when the block ends.
+
+    A failed load is only logged: the stage that needs what it loads loads it again and fails there,
+    in its own step, with its own error."""
+    if load is None:
+        yield
+        return
+
+    def run() -> None:
+        try:
+            load()
+        except Exception as error:  # reported by the stage that needs it
+            logging.getLogger(__name__).debug(f"loading in the background failed: {error}")
+
+    thread = threading.Thread(target=run, name="ingest-load-beside")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
 def parse_and_redact_stage(
     paths: TenantPaths, settings: ParseSettings, policy_version: str, redactor: Callable[[], Redactor], *,
     recognizer_set: str = RECOGNIZER_SET_VERSION, limits: ParseLimits | None = None,
     on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None,
+    load_beside: Callable[[], object] | None = None,
 ) -> tuple[StageResult, StageResult]:
     """Parse new and changed documents and redact their text in memory; (parse result, redaction result).
 
@@ -128,6 +156,10 @@ def parse_and_redact_stage(
     changed, so a policy change parses again the documents it affects. With `limits`, each document
     is parsed in a worker process under them (`ingest.isolation`); a document that timed out is
     tried again on the next run, the one transient failure.
+
+    `load_beside`, when given and there is a document to parse, is called in a background thread
+    while this stage runs: a model that a later stage in this process needs (the embedding model),
+    loaded while the worker processes' fork server loads the parsers and one core is idle.
     """
     started = time.perf_counter()
     sources = read_parquet(paths.source_documents)
@@ -148,21 +180,22 @@ def parse_and_redact_stage(
         if on_progress is not None:
             on_progress(position, len(documents), todo[parsed.doc_id]["source"], parsed)
 
-    parsed, elements = parse_documents(documents, settings, on_progress=progress, limits=limits)
-    parse_seconds = _elapsed(started)
-    characters = int(elements["text"].str.len_chars().sum() or 0)
-    redacted = redact_elements(elements, redactor()) if elements.height else pl.DataFrame(
-        schema=tables.REDACTED_ELEMENTS)
-    del elements  # the only copy of the unredacted text
-    audit = _redaction_audit(redacted, expected, policy_version, recognizer_set)
-    parsed = apply_plan(stored_documents, plan, tables.with_fingerprints(parsed, expected))
-    redacted = apply_plan(stored_redacted, plan, tables.with_fingerprints(redacted, expected))
-    audit = apply_plan(stored_audit, plan, audit)
-    write_parquet(parsed, paths.parsed_documents)
-    write_parquet(redacted, paths.redacted_elements)
-    write_parquet(audit, paths.redaction_audit)
-    paths.elements.unlink(missing_ok=True)  # earlier versions kept the unredacted elements there
-    redact_seconds = _elapsed(started) - parse_seconds
+    with loading_beside(load_beside if documents else None):
+        parsed, elements = parse_documents(documents, settings, on_progress=progress, limits=limits)
+        parse_seconds = _elapsed(started)
+        characters = int(elements["text"].str.len_chars().sum() or 0)
+        redacted = redact_elements(elements, redactor()) if elements.height else pl.DataFrame(
+            schema=tables.REDACTED_ELEMENTS)
+        del elements  # the only copy of the unredacted text
+        audit = _redaction_audit(redacted, expected, policy_version, recognizer_set)
+        parsed = apply_plan(stored_documents, plan, tables.with_fingerprints(parsed, expected))
+        redacted = apply_plan(stored_redacted, plan, tables.with_fingerprints(redacted, expected))
+        audit = apply_plan(stored_audit, plan, audit)
+        write_parquet(parsed, paths.parsed_documents)
+        write_parquet(redacted, paths.redacted_elements)
+        write_parquet(audit, paths.redaction_audit)
+        paths.elements.unlink(missing_ok=True)  # earlier versions kept the unredacted elements there
+        redact_seconds = _elapsed(started) - parse_seconds  # not the wait for a background load
     quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
         sources.select("doc_id", "source"), on="doc_id")
     parsed_now = parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))  # parsed by this run

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,10 @@ from ingest.parse import ParseSettings
 from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy, policy_from_config
 from ingest.redact import Redactor
 from ingest.storage import TenantPaths
+
+
+# One load at a time: a run may load the model in a background thread while a step asks for it.
+_EMBEDDER_LOAD = threading.Lock()
 
 
 @functools.cache
@@ -84,7 +89,8 @@ class EmbedderResource(dg.ConfigurableResource):
     cache_dir: str
 
     def get(self) -> Embedder:
-        return _load_embedder(self.model_name, self.batch_size, self.backend, self.cache_dir)
+        with _EMBEDDER_LOAD:
+            return _load_embedder(self.model_name, self.batch_size, self.backend, self.cache_dir)
 
 
 class ParserResource(dg.ConfigurableResource):

@@ -85,6 +85,31 @@ def test_whole_graph_materialises_one_tenant(tenant_home):
     assert sorted(manifest["status"].to_list()) == ["indexed", "indexed", "indexed", "quarantined"]
 
 
+def test_load_embedder_early_loads_the_embedding_model_during_the_parse_step(tenant_home):
+    from assets.parsed_documents import parse_and_redact
+    from resources import EmbedderResource, _load_embedder
+
+    home, source, instance = tenant_home
+    resources = make_resources(home)
+    configured = resources["embedder"]
+    # A batch size no other test asks for, so the model load counted here is this test's own.
+    resources["embedder"] = EmbedderResource(model_name=configured.model_name, batch_size=7,
+                                             backend=configured.backend, cache_dir=configured.cache_dir)
+    parse_only = [source_documents, parse_and_redact]
+    loads = _load_embedder.cache_info().misses
+    assert dg.materialize(parse_only, instance=instance, partition_key=TENANT, resources=resources).success
+    assert _load_embedder.cache_info().misses == loads  # off by default: the UI's runs use other processes
+
+    (source / "guide.md").write_text("## Guide\n\nEverything changed.\n", encoding="utf-8")
+    early = {"ops": {"parse_and_redact": {"config": {"load_embedder_early": True}}}}
+    assert dg.materialize(parse_only, instance=instance, partition_key=TENANT, resources=resources,
+                          run_config=early).success
+    assert _load_embedder.cache_info().misses == loads + 1
+    hits = _load_embedder.cache_info().hits
+    resources["embedder"].get()  # what the chunks step does next: the model is there already
+    assert _load_embedder.cache_info().misses == loads + 1 and _load_embedder.cache_info().hits == hits + 1
+
+
 def test_source_documents_alone_reports_changes_since_the_manifest(tenant_home):
     home, source, instance = tenant_home
     resources = make_resources(home)

@@ -143,7 +143,7 @@ class TinyTenant:
 
     def run(self, run_id: str = "run-1", *, policy: str = POLICY, chunker: str = CHUNKER, model: str = MODEL,
             embedder=None, forbid: bool = False, allow_mass_delete: bool = False, index: bool = True,
-            publish: bool = True) -> dict:
+            publish: bool = True, load_beside=None) -> dict:
         """Every stage in order (index and publish unless told otherwise); each one's metadata by name."""
         from ingest.parse import ParseSettings
         from ingest.stages import chunk_stage, embed_stage, enrich_stage, parse_and_redact_stage
@@ -151,7 +151,8 @@ class TinyTenant:
         embedder = embedder or self._embedder
         result = {"source": self.source_stage(allow_mass_delete=allow_mass_delete)}
         result["parse"], result["redact"] = (stage.metadata for stage in parse_and_redact_stage(
-            self.paths, ParseSettings(), policy, self._factory("redactor", lambda: self._redactor, forbid)))
+            self.paths, ParseSettings(), policy, self._factory("redactor", lambda: self._redactor, forbid),
+            load_beside=load_beside))
         result["chunk"] = chunk_stage(self.paths, chunker, self._factory("chunker", self.chunker, forbid)).metadata
         result["enrich"] = enrich_stage(self.name, self.paths).metadata
         result["embed"] = embed_stage(self.paths, model, self._factory("embedder", lambda: embedder,

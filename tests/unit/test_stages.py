@@ -1,6 +1,8 @@
 """The stage functions over a tiny tenant: what each run computes, reuses, writes and indexes."""
 
 import json
+import threading
+import time
 
 import polars as pl
 import pytest
@@ -10,7 +12,7 @@ from ingest.embed import Embedder, embedding_model_key
 from ingest.incremental import fingerprint
 from ingest.index import TenantIndex, open_qdrant
 from ingest.manifest import VERSION_COLUMNS, read_manifest
-from ingest.stages import FAULT_VARIABLE, InjectedFault, MassDeleteRefused, read_published
+from ingest.stages import FAULT_VARIABLE, InjectedFault, MassDeleteRefused, loading_beside, read_published
 from ingest.synthetic import Section, write_html, write_markdown, write_text
 from tests.unit.conftest import MODEL, PHRASES, POLICY
 
@@ -84,6 +86,37 @@ def test_an_unchanged_second_run_computes_nothing_and_builds_no_client(indexed):
     for name in STAGE_FILES[1:]:  # the source table records this run's "change" column
         assert after[name].sort(after[name].columns[:2]).equals(before[name].sort(before[name].columns[:2])), name
     assert indexed.manifest().drop("size").equals(manifest_before.drop("size"))  # run-1 still indexed it all
+
+
+def test_a_later_stages_model_loads_beside_parsing_only_when_there_is_something_to_parse(tenant):
+    loads = []
+    tenant.run("run-1", load_beside=lambda: loads.append(threading.current_thread().name))
+    assert loads == ["ingest-load-beside"]  # once, in its own thread
+    tenant.run("run-2", load_beside=lambda: loads.append("again"))  # nothing changed: no model is needed
+    assert loads == ["ingest-load-beside"]
+
+
+def test_loading_beside_runs_while_the_block_runs_and_the_block_waits_for_it():
+    started, release, finished = threading.Event(), threading.Event(), []
+
+    def load():
+        started.set()
+        release.wait(10)
+        time.sleep(0.2)
+        finished.append(True)
+
+    with loading_beside(load):
+        assert started.wait(10), "the load did not start while the block ran"
+        assert not finished
+        release.set()
+    assert finished == [True]  # the block's end waited for the load
+
+
+def test_a_failed_background_load_is_left_to_the_stage_that_needs_it():
+    with loading_beside(lambda: 1 / 0):
+        pass  # the ZeroDivisionError does not surface here
+    with loading_beside(None):
+        assert "ingest-load-beside" not in {thread.name for thread in threading.enumerate()}
 
 
 def test_a_new_redaction_policy_parses_and_redacts_again_since_no_unredacted_text_is_kept(indexed):
