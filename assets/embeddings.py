@@ -16,4 +16,8 @@ def embeddings(
     context: dg.AssetExecutionContext, storage: StorageResource, embedder: EmbedderResource
 ) -> dg.MaterializeResult:
     paths = storage.paths(context.partition_key)
-    return report(context, embed_stage(paths, embedder.model_name, embedder.get))
+
+    def progress(embedded: int, total: int) -> None:
+        context.log.info(f"embedded {embedded}/{total} new chunk texts")
+
+    return report(context, embed_stage(paths, embedder.model_name, embedder.get, on_progress=progress))

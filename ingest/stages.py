@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from ingest import tables
@@ -275,7 +276,7 @@ def chunk_stage(paths: TenantPaths, chunker_version: str, chunker: Callable[[], 
         "tokens_max": int(tokens.max() or 0),
         "chunker_version": chunker_version,
         "seconds": _elapsed(started),
-    })
+    }, log=[f"chunked {len(plan.compute)} documents; {chunks.height} chunks in all"])
 
 
 # --- enrichment -------------------------------------------------------------------
@@ -311,17 +312,22 @@ def enrich_stage(tenant: str, paths: TenantPaths) -> StageResult:
         "ocr_chunks": int(enriched["ocr"].sum() or 0),
         "languages": dict(languages.iter_rows()),
         "seconds": _elapsed(started),
-    })
+    }, log=[f"enriched the chunks of {len(todo)} documents; {enriched.height} chunks in all"])
 
 
 # --- embeddings -------------------------------------------------------------------
 
-def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embedder]) -> StageResult:
+# Texts per encoding call: a progress line each, about every 20 s on two cores.
+EMBED_PROGRESS_TEXTS = 512
+
+
+def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embedder], *,
+                on_progress: Callable[[int, int], None] | None = None) -> StageResult:
     """Vectors for every chunk text not yet in the tenant's cache for this model.
 
     The cache is keyed by chunk text hash, so text that did not change is never
     embedded again, whatever happened to its document; entries no live chunk
-    uses are dropped.
+    uses are dropped. `on_progress(embedded, total)` follows each EMBED_PROGRESS_TEXTS texts.
     """
     started = time.perf_counter()
     enriched = read_parquet(paths.enriched_chunks)
@@ -335,7 +341,13 @@ def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embe
     if missing.height:
         model = embedder()
         backend = model.backend
-        vectors = model.encode(missing["text"].to_list())
+        texts = missing["text"].to_list()
+        pieces = []
+        for start in range(0, len(texts), EMBED_PROGRESS_TEXTS):
+            pieces.append(model.encode(texts[start:start + EMBED_PROGRESS_TEXTS]))
+            if on_progress is not None:
+                on_progress(start + len(pieces[-1]), len(texts))
+        vectors = np.concatenate(pieces)
         parts.append(pl.DataFrame({
             "text_sha256": missing["text_sha256"],
             "vector": pl.Series("vector", vectors, dtype=pl.Array(pl.Float32, model.dimension)),

@@ -256,6 +256,24 @@ def test_embed_stage_caches_one_real_vector_per_chunk_text(indexed, embedder):
     assert cached["vector"].to_numpy() == pytest.approx(expected, abs=1e-5)
 
 
+def test_embed_stage_reports_progress_slice_by_slice_with_the_same_vectors(indexed, embedder, monkeypatch):
+    import ingest.stages
+    from ingest.stages import embed_stage
+
+    monkeypatch.setattr(ingest.stages, "EMBED_PROGRESS_TEXTS", 2)
+    before = cache(indexed).sort("text_sha256")
+    indexed.paths.embedding_cache(embedding_model_key(MODEL)).unlink()
+    calls = []
+    result = embed_stage(indexed.paths, MODEL, lambda: embedder,
+                         on_progress=lambda embedded, total: calls.append((embedded, total)))
+    total = before.height
+    assert total > 2 and result.metadata["embedded"] == total
+    assert calls == [(min(done, total), total) for done in range(2, total + 2, 2)]
+    after = cache(indexed).sort("text_sha256")
+    assert after["text_sha256"].equals(before["text_sha256"])
+    assert after["vector"].to_numpy() == pytest.approx(before["vector"].to_numpy(), abs=1e-5)
+
+
 def test_embed_stage_embeds_only_missing_texts_and_prunes_unused_entries(indexed):
     tenant = indexed
     old_hours = set(tenant.enriched().filter(pl.col("source") == "hours.html")["text_sha256"])
