@@ -50,9 +50,12 @@ def parse_and_redact(
             f"{len(parsed.elements)} elements, {parsed.pages} pages, {parsed.ocr_pages} OCR'd")
         context.log.info(f"parsed {position}/{total} {source}: {state}")
 
+    def redaction_progress(done: int, characters: int) -> None:
+        context.log.info(f"redacted {done:,}/{characters:,} characters")
+
     parsed, redacted = parse_and_redact_stage(
         storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
         recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
-        load_beside=embedder.get if config.load_embedder_early else None)
+        on_redact_progress=redaction_progress, load_beside=embedder.get if config.load_embedder_early else None)
     yield report(context, parsed, PARSED_DOCUMENTS)
     yield report(context, redacted, REDACTED_DOCUMENTS)

@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -442,13 +442,18 @@ class Redactor:
             self._detector = PiiDetector(self.policy)
         return self._detector
 
-    def detect(self, texts: Sequence[str]) -> list[list[Finding]]:
+    def detect(self, texts: Sequence[str], *,
+               on_progress: Callable[[int, int], None] | None = None) -> list[list[Finding]]:
+        """Findings per text; `on_progress(characters done, characters)` follows each group of texts."""
         texts = list(texts)
+        characters = sum(len(text) for text in texts)
         if self.workers <= 1 or not texts:
-            return self.detector.detect(texts)
+            findings = self.detector.detect(texts)
+            if on_progress is not None:
+                on_progress(characters, characters)
+            return findings
         from ingest.isolation import worker_context
 
-        characters = sum(len(text) for text in texts)
         # A second worker pays off only on a large batch; several groups per worker balance the load.
         workers = self.workers if characters >= PARALLEL_MIN_CHARACTERS else 1
         groups = _balanced_batches(texts, workers * 4)
@@ -456,23 +461,30 @@ class Redactor:
         # The fork server is a fresh interpreter: no thread of this process (Dagster's) reaches a worker.
         with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(),
                                  initializer=_start_worker, initargs=(self.policy,)) as pool:
+            done = 0
             for group, result in zip(groups, pool.map(_detect_in_worker, [[texts[i] for i in g] for g in groups]),
                                      strict=True):
                 for i, found in zip(group, result, strict=True):
                     findings[i] = found
+                done += sum(len(texts[i]) for i in group)
+                if on_progress is not None:
+                    on_progress(done, characters)
         return findings
 
-    def redact(self, texts: Sequence[str]) -> list[RedactedText]:
+    def redact(self, texts: Sequence[str], *,
+               on_progress: Callable[[int, int], None] | None = None) -> list[RedactedText]:
         texts = list(texts)
         return [apply_operators(text, found, self.policy, self._salt)
-                for text, found in zip(texts, self.detect(texts), strict=True)]
+                for text, found in zip(texts, self.detect(texts, on_progress=on_progress), strict=True)]
 
 
-def redact_elements(elements: pl.DataFrame, redactor: Redactor) -> pl.DataFrame:
-    """The elements with redacted text and an `entities` column: JSON counts by entity type."""
+def redact_elements(elements: pl.DataFrame, redactor: Redactor, *,
+                    on_progress: Callable[[int, int], None] | None = None) -> pl.DataFrame:
+    """The elements with redacted text and an `entities` column: JSON counts by entity type.
+    `on_progress(characters done, characters)` as `Redactor.detect` reports it."""
     import polars as pl
 
-    redacted = redactor.redact(elements["text"].to_list())
+    redacted = redactor.redact(elements["text"].to_list(), on_progress=on_progress)
     return elements.with_columns(
         pl.Series("text", [r.text for r in redacted], dtype=pl.String),
         pl.Series("entities", [json.dumps(r.entity_counts, sort_keys=True) for r in redacted], dtype=pl.String),

@@ -147,6 +147,7 @@ def parse_and_redact_stage(
     paths: TenantPaths, settings: ParseSettings, policy_version: str, redactor: Callable[[], Redactor], *,
     recognizer_set: str = RECOGNIZER_SET_VERSION, limits: ParseLimits | None = None,
     on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None,
+    on_redact_progress: Callable[[int, int], None] | None = None,
     load_beside: Callable[[], object] | None = None,
 ) -> tuple[StageResult, StageResult]:
     """Parse new and changed documents and redact their text in memory; (parse result, redaction result).
@@ -185,8 +186,8 @@ def parse_and_redact_stage(
         parsed, elements = parse_documents(documents, settings, on_progress=progress, limits=limits)
         parse_seconds = _elapsed(started)
         characters = int(elements["text"].str.len_chars().sum() or 0)
-        redacted = redact_elements(elements, redactor()) if elements.height else pl.DataFrame(
-            schema=tables.REDACTED_ELEMENTS)
+        redacted = (redact_elements(elements, redactor(), on_progress=on_redact_progress) if elements.height
+                    else pl.DataFrame(schema=tables.REDACTED_ELEMENTS))
         del elements  # the only copy of the unredacted text
         audit = _redaction_audit(redacted, expected, policy_version, recognizer_set)
         parsed = apply_plan(stored_documents, plan, tables.with_fingerprints(parsed, expected))

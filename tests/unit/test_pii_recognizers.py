@@ -852,10 +852,17 @@ def test_parallel_redaction_gives_exactly_the_in_process_result():
         texts.append(PARAGRAPHS[len(texts) % len(PARAGRAPHS)])
     assert PARALLEL_MIN_CHARACTERS <= sum(len(text) for text in texts) < PARALLEL_MIN_CHARACTERS + 2_000
 
-    serial = Redactor(workers=1).redact(texts)
-    parallel = Redactor(workers=2).redact(texts)
+    serial_progress, parallel_progress = [], []
+    serial = Redactor(workers=1).redact(texts, on_progress=lambda *done: serial_progress.append(done))
+    parallel = Redactor(workers=2).redact(texts, on_progress=lambda *done: parallel_progress.append(done))
 
     assert parallel == serial
+    characters = sum(len(text) for text in texts)
+    assert serial_progress == [(characters, characters)]
+    assert len(parallel_progress) >= 4  # a line per group of texts (about four groups a worker)
+    assert [done for done, _ in parallel_progress] == sorted({done for done, _ in parallel_progress})
+    assert parallel_progress[-1] == (characters, characters)
+    assert {total for _, total in parallel_progress} == {characters}
     assert serial[0].entity_counts == {"EMAIL_ADDRESS": 1, "PERSON": 1, "PHONE_NUMBER": 1}
     assert serial[1].entity_counts == {"CREDIT_CARD": 1, "IBAN_CODE": 1, "PERSON": 1, "US_SSN": 1}
     assert serial[3].text == PARAGRAPHS[3]
