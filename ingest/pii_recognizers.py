@@ -103,7 +103,7 @@ class NameLexicon:
 def _in_vocabulary(word: str, vocabulary: frozenset[str]) -> bool:
     """The word, or a lemma it is an inflection of, is in `vocabulary` or is a common or stop word."""
     word = word.lower()
-    if word in vocabulary or word in COMMON_WORDS or word in _STOP_WORDS:
+    if word in vocabulary or word in COMMON_WORDS or word in stop_words():
         return True
     return any(stem in vocabulary for stem in _stems(word))
 
@@ -181,7 +181,6 @@ def name_lexicon() -> NameLexicon:
     """First and last names of every Faker locale, lowercased (about 30,000 of each), with the
     English words and places they are told apart from."""
     from faker.config import AVAILABLE_LOCALES
-    from spacy.lang.en.stop_words import STOP_WORDS
 
     first: set[str] = set()
     last: set[str] = set()
@@ -213,13 +212,13 @@ def name_lexicon() -> NameLexicon:
     generic_only = generic - first
     first |= generic
     english, nouns_only, describing = _english_words()
-    excluded = STOP_WORDS | COMMON_WORDS | _PARTICLES
+    excluded = stop_words() | COMMON_WORDS | _PARTICLES
     names = first | last
     # English function words that are also names somewhere ("will", "may") would match everywhere.
     return NameLexicon(frozenset(first - excluded), frozenset(last - excluded), english,
                        name_nouns=frozenset((nouns_only & names) - COMMON_WORDS),
-                       common_surnames=frozenset((last & COMMON_WORDS) - STOP_WORDS),
-                       common_given_names=frozenset((first & COMMON_WORDS) - STOP_WORDS),
+                       common_surnames=frozenset((last & COMMON_WORDS) - stop_words()),
+                       common_given_names=frozenset((first & COMMON_WORDS) - stop_words()),
                        generic_first_names=frozenset(generic_only - excluded),
                        places=frozenset(places - {""}), describing_words=describing,
                        countries=frozenset(countries - {""}))
@@ -310,7 +309,16 @@ media danish english french german dutch swedish polish italian spanish irish sc
 happy lucky merry jolly sharp swift strong noble royal rich poor fair fine dear sweet bright
 """.split())
 
-from spacy.lang.en.stop_words import STOP_WORDS as _STOP_WORDS  # noqa: E402  (after the word lists)
+
+
+@functools.cache
+def stop_words() -> frozenset[str]:
+    """spaCy's English stop words, imported on first use: importing spaCy imports thinc and with it
+    PyTorch (about 4 s), which a process that only orchestrates the stages never needs."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS)
+
 
 _TITLES = frozenset("""mr mrs ms miss mx dr prof sir madam dame lady lord herr frau mme mlle monsieur madame sr sra
 srta""".split())
@@ -406,7 +414,7 @@ class _Token:
     def contraction(self) -> bool:
         """"I'm", "you'll", "WE'RE": a pronoun and a verb, never a name ("O'Brien" is one)."""
         head, apostrophe, _ = self.lower.replace("’", "'").partition("'")
-        return bool(apostrophe) and head in _STOP_WORDS
+        return bool(apostrophe) and head in stop_words()
 
     def same_case(self, other: _Token) -> bool:
         return (self.cap and other.cap) or (self.shape == "L" and other.shape == "L") or (
@@ -512,14 +520,14 @@ veg vej vei veien gate gata gatan gade straat weg utca""".split())
 def _name_part(token: _Token, like: _Token) -> bool:
     """Whether `token` may continue a name whose previous part is `like`: a family name, or a word
     that is no verb, adjective or adverb ("Mr. julian wollaston"); never a word of an address."""
-    return (not token.glued and len(token.text) > 1 and token.same_case(like) and token.lower not in _STOP_WORDS
+    return (not token.glued and len(token.text) > 1 and token.same_case(like) and token.lower not in stop_words()
             and token.lower not in _ADDRESS_WORDS_AFTER_NAMES and (token.surname or not token.describing))
 
 
 def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon) -> tuple[int, int, float] | None:
     """A given and a family name (any case), or two capitalised words one of which is a known name."""
     a = tokens[index]
-    if a.glued or len(a.text) < 2 or a.shape in "IiM" or a.lower in _STOP_WORDS:
+    if a.glued or len(a.text) < 2 or a.shape in "IiM" or a.lower in stop_words():
         return None
     if a.first and a.cap and not a.plain:
         particles = _PARTICLE_RUN.match(text, a.end)
@@ -538,12 +546,12 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
             return index, after, 0.7
         return None
     b = tokens[following]
-    if b.glued or len(b.text) < 2 or b.lower in _STOP_WORDS or b.shape == "M":
+    if b.glued or len(b.text) < 2 or b.lower in stop_words() or b.shape == "M":
         return None
     both_cap = a.cap and b.cap
     if following == index + 2 and a.first and not a.plain and both_cap:
         return index, following, 0.75  # "Rebecca A Hides": a given name, an initial, a family name
-    if following == index + 2 and not a.first and a.lower not in _STOP_WORDS and (
+    if following == index + 2 and not a.first and a.lower not in stop_words() and (
             (both_cap and (not a.plain or a.lower in lexicon.common_given_names) and (b.surname or not b.plain))
             or (a.shape == b.shape == "L" and len(a.text) > 2 and not a.english and not b.english)):
         # Two words around a middle initial: "Bettine H. Roelink", "Felicity C. Marshall",
@@ -608,7 +616,7 @@ def _titled_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int,
     if not re.fullmatch(r"\.?[ \t]{1,3}", gap):
         return None
     name = tokens[first]
-    if name.glued or name.lower in _STOP_WORDS or len(name.text) < 2 or not name.text.isalpha() and "-" not in \
+    if name.glued or name.lower in stop_words() or len(name.text) < 2 or not name.text.isalpha() and "-" not in \
             name.text and "'" not in name.text:
         return None
     if not (name.cap or name.known or not name.plain or (gap.startswith(".") and name.shape == "L")):
@@ -626,7 +634,7 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
     """A name announced by the words before it: "my name is Minoesch", "Hi Olamide", "from maria"."""
     token = tokens[index]
     strength = cues.get(token.start)
-    if not strength or token.glued or token.lower in _STOP_WORDS or len(token.text) < 2 or token.shape in "IiM":
+    if not strength or token.glued or token.lower in stop_words() or len(token.text) < 2 or token.shape in "IiM":
         return None
     if strength == 3:
         # After "my name is" / "Name:" even a word is a name when no other word follows it on its line
@@ -645,7 +653,7 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
             following = _next_name_word(text, tokens, index)
             other = tokens[following] if following is not None else None
             if other is not None and other.shape == token.shape and not other.glued and len(other.text) > 2 and (
-                    other.last or not other.english) and not other.place and other.lower not in _STOP_WORDS and (
+                    other.last or not other.english) and not other.place and other.lower not in stop_words() and (
                     token.text.isalpha() and other.text.isalpha()):
                 return index, following, 0.6
     if not ok:
@@ -760,7 +768,7 @@ def _in_dialogue(text: str, start: int) -> bool:
 def _role_word(token: _Token, second: bool = False) -> bool:
     """Whether a word may be a name that only its part in the sentence shows: a known name, or no
     English word and no place; a second word (a family name) may also be a place ("Colombo")."""
-    if (token.glued or len(token.text) < 2 or token.shape in "IiM" or token.lower in _STOP_WORDS
+    if (token.glued or len(token.text) < 2 or token.shape in "IiM" or token.lower in stop_words()
             or token.contraction or token.lower in _NAME_CUES or not (token.cap or token.shape == "L")):
         return False
     if second:
@@ -892,7 +900,7 @@ _NUMBER_NEXT = re.compile(r"[ \t]+\d")
 
 def _listable(text: str, token: _Token, like: _Token) -> bool:
     # A place that is a family name too ("Deguchi and Durham") may be listed with a name.
-    if (token.glued or (token.place and not token.known) or len(token.text) < 2 or token.lower in _STOP_WORDS
+    if (token.glued or (token.place and not token.known) or len(token.text) < 2 or token.lower in stop_words()
             or token.shape in "IiM" or token.contraction or _NUMBER_NEXT.match(text, token.end)):
         return False  # "Monika and Turjaška 48": a street, not a second name
     if like.cap:
@@ -957,7 +965,7 @@ def _company_name(text: str, finding: Finding) -> bool:
         word = match.group(1)
         if _legal_form(word):
             return True
-        if not word[0].isupper() and word != "&" or word.lower() in _STOP_WORDS:
+        if not word[0].isupper() and word != "&" or word.lower() in stop_words():
             return False
         position = match.end()
     return False

@@ -24,8 +24,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from spacy.lang.en.stop_words import STOP_WORDS
-
 from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy
 from ingest.pii_recognizers import (
     ROLE_NAME_SCORE,
@@ -43,6 +41,7 @@ from ingest.pii_recognizers import (
     name_lexicon,
     person_span_parts,
     refine_people,
+    stop_words,
 )
 
 if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.worker_preload) must not hold
@@ -109,13 +108,12 @@ def name_bearing_parts(text: str) -> Iterator[tuple[int, str]]:
     first function word ("The", "In", "We"): the model tags a person only where a name is
     capitalised, so the other sentences are not worth its time. Lowercase names are the name
     lexicon's job."""
-    from spacy.lang.en.stop_words import STOP_WORDS
 
     run_start = run_end = -1
     for sentence in _SENTENCE.finditer(text):
         words = _CAPITALISED.findall(sentence.group())
         first = sentence.group().lstrip()[:len(words[0])] == words[0] if words else False
-        if first and words[0].lower() in STOP_WORDS:
+        if first and words[0].lower() in stop_words():
             words = words[1:]
         if not words:
             continue
@@ -253,7 +251,7 @@ def _outside_other_entities(text: str, names: list[Finding],
                     and not lexicon.is_name(word))  # "Microsoft said": a name by its role alone
             elif name.score <= 0.7:
                 rest = text[start:name.start] + " " + text[name.end:end]
-                vetoed = any(lexicon.is_plain_word(word) and word.lower() not in STOP_WORDS
+                vetoed = any(lexicon.is_plain_word(word) and word.lower() not in stop_words()
                              for word in re.findall(r"[^\W\d_]+", rest))
             if vetoed:
                 break
