@@ -310,7 +310,6 @@ happy lucky merry jolly sharp swift strong noble royal rich poor fair fine dear 
 """.split())
 
 
-
 @functools.cache
 def stop_words() -> frozenset[str]:
     """spaCy's English stop words, imported on first use: importing spaCy imports thinc and with it
