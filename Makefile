@@ -1,9 +1,10 @@
 # The two commands. Both set everything up first (idempotent) and then:
 #   make demo   runs the bundled sample corpus through the whole pipeline and queries it
 #   make test   runs the test suite
-# And the throughput benchmark (not part of the tests; it takes a while):
-#   make bench  generates a seeded corpus, runs it through the pipeline and prints a table
-.PHONY: demo test setup bench
+# Tooling (not part of the tests; each takes a while), see benchmarks/README.md:
+#   make bench     generates a seeded corpus, runs it through the pipeline and prints a table
+#   make eval-pii  scores the redaction against stock Presidio on a labelled synthetic set
+.PHONY: demo test setup bench eval-pii
 
 setup:
 	bash scripts/setup.sh
@@ -15,4 +16,7 @@ test: setup
 	.venv/bin/python -m pytest
 
 bench: setup
-	.venv/bin/ingest bench
+	.venv/bin/python -m benchmarks bench
+
+eval-pii: setup
+	.venv/bin/python -m benchmarks eval-pii

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from ingest.notify import Alert
-from ingest.runbook import next_step
+from ingest.alerts.notify import Alert
+from ingest.alerts.runbook import next_step
 from resources import NotifierResource
 
 RUN_CHECK = "run"

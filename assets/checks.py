@@ -13,8 +13,8 @@ from assets.chunks import chunks
 from assets.parsed_documents import PARSED_DOCUMENTS, REDACTED_DOCUMENTS
 from assets.published_index import published_index
 from assets.qdrant_index import qdrant_index
-from ingest import checks
-from ingest.evaluate import Thresholds
+from ingest.quality import checks
+from ingest.quality.golden import Thresholds
 from resources import (
     ChecksResource,
     ChunkerResource,
@@ -80,7 +80,7 @@ def quarantine_rate(context: dg.AssetCheckExecutionContext, storage: StorageReso
 def index_consistency(context: dg.AssetCheckExecutionContext, storage: StorageResource,
                       qdrant: QdrantResource) -> dg.AssetCheckResult:
     tenant = tenant_of(context)
-    from ingest.stages import read_staging
+    from ingest.index.stage import read_staging
 
     paths = storage.paths(tenant)
     # The vectors' size as the model made them (recorded from the embedding cache): no model to load.

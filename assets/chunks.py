@@ -2,7 +2,7 @@ import dagster as dg
 
 from assets.common import report, tenant_stage
 from assets.parsed_documents import REDACTED_DOCUMENTS
-from ingest.stages import chunk_stage
+from ingest.chunking.stage import chunk_stage
 from resources import ChunkerResource, EmbedderResource, StorageResource
 
 

@@ -8,11 +8,18 @@ from contextlib import contextmanager
 import dagster as dg
 
 from assets.partitions import tenants_partitions
-from ingest.config import ConfigError, TenantConfig
-from ingest.embed import ModelNotAvailable
-from ingest.ocr import OcrUnavailable
-from ingest.stages import InjectedFault, MassDeleteRefused, StageResult
-from resources import ChunkerResource, EmbedderResource, ParserResource, RedactorResource
+from ingest.core.config import TenantConfig
+from ingest.core.errors import ConfigError, ModelNotAvailable
+from ingest.core.stage import StageResult
+from ingest.index.stage import InjectedFault
+from ingest.parsing.ocr import OcrUnavailable
+from ingest.parsing.stage import MassDeleteRefused
+from resources import (
+    ChunkerResource,
+    EmbedderResource,
+    ParserResource,
+    RedactorResource,
+)
 
 INGESTION_GROUP = "ingestion"
 

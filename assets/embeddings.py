@@ -2,7 +2,7 @@ import dagster as dg
 
 from assets.common import report, tenant_stage
 from assets.enriched_chunks import enriched_chunks
-from ingest.stages import embed_stage
+from ingest.embedding.stage import embed_stage
 from resources import EmbedderResource, StorageResource
 
 

@@ -2,7 +2,7 @@ import dagster as dg
 
 from assets.chunks import chunks
 from assets.common import report, tenant_stage
-from ingest.stages import enrich_stage
+from ingest.chunking.stage import enrich_stage
 from resources import StorageResource
 
 

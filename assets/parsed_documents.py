@@ -4,9 +4,14 @@ import dagster as dg
 
 from assets.common import report, tenant_stage
 from assets.source_documents import source_documents
-from ingest.models import ParsedDocument
-from ingest.stages import parse_and_redact_stage
-from resources import EmbedderResource, ParserResource, RedactorResource, StorageResource
+from ingest.core.models import ParsedDocument
+from ingest.parsing.stage import parse_and_redact_stage
+from resources import (
+    EmbedderResource,
+    ParserResource,
+    RedactorResource,
+    StorageResource,
+)
 
 PARSED_DOCUMENTS = dg.AssetKey("parsed_documents")
 REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")

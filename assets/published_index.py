@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.common import report, stage_versions, tenant_stage
 from assets.qdrant_index import qdrant_index
-from ingest.stages import publish_stage
+from ingest.index.stage import publish_stage
 from resources import (
     ChunkerResource,
     EmbedderResource,

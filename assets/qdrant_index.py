@@ -4,7 +4,7 @@ import dagster as dg
 
 from assets.common import report, stage_versions, tenant_stage
 from assets.embeddings import embeddings
-from ingest.stages import index_stage
+from ingest.index.stage import index_stage
 from resources import (
     ChunkerResource,
     EmbedderResource,

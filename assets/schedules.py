@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from assets.jobs import INGEST_JOB, FRESHNESS_JOB
+from assets.jobs import FRESHNESS_JOB, INGEST_JOB
 from resources import StorageResource
 
 

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from assets.partitions import TENANTS_PARTITION, tenants_partitions
-from ingest.sources import folder_signature
+from ingest.parsing.sources import folder_signature
 from resources import StorageResource
 
 

@@ -1,7 +1,7 @@
 import dagster as dg
 
 from assets.common import report, tenant_stage
-from ingest.stages import DEFAULT_MAX_DELETE_FRACTION, source_stage
+from ingest.parsing.stage import DEFAULT_MAX_DELETE_FRACTION, source_stage
 from resources import StorageResource
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from ingest.chunk import Chunker, ChunkSettings
-from ingest.config import (
+from ingest.chunking.chunk import Chunker, ChunkSettings
+from ingest.core.config import (
     TenantConfig,
     TenantRegistry,
     converted_models_dir,
@@ -24,14 +24,13 @@ from ingest.config import (
     embed_model_name,
     ingest_home,
 )
-from ingest.embed import DEFAULT_BATCH_SIZE, Embedder
-from ingest.index import QdrantSettings, TenantIndex, open_qdrant
-from ingest.limits import ParseLimits
-from ingest.parse import ParseSettings
-from ingest.pii_policy import DEFAULT_ENTITIES, RedactionPolicy, policy_from_config
-from ingest.redact import Redactor
-from ingest.storage import TenantPaths
-
+from ingest.core.storage import TenantPaths
+from ingest.embedding.embed import DEFAULT_BATCH_SIZE, Embedder
+from ingest.index.qdrant import QdrantSettings, TenantIndex, open_qdrant
+from ingest.parsing.limits import ParseLimits
+from ingest.parsing.parse import ParseSettings
+from ingest.pii.policy import DEFAULT_ENTITIES, RedactionPolicy, policy_from_config
+from ingest.pii.redact import Redactor
 
 # One load at a time: a run may load the model in a background thread while a step asks for it.
 _EMBEDDER_LOAD = threading.Lock()
@@ -165,12 +164,12 @@ class NotifierResource(dg.ConfigurableResource):
     state_path: str
 
     def notifier(self):
-        from ingest.notify import build_notifier
+        from ingest.alerts.notify import build_notifier
 
         return build_notifier(self.kind, url=self.url, secret=self.secret, log_path=Path(self.log_path))
 
     def state(self):
-        from ingest.notify import AlertState
+        from ingest.alerts.notify import AlertState
 
         return AlertState(Path(self.state_path))
 

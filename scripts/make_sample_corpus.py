@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from ingest.synthetic import (
+from benchmarks.corpus import (
     Section,
     write_docx,
     write_eml,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import ingest  # noqa: F401  (offline environment before any model library is imported)
-from ingest.synthetic import Section
+from benchmarks.corpus import Section
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,14 +28,14 @@ def converted_models_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def embedder(converted_models_dir):
     """The embedding model as the pipeline loads it by default (INGEST_EMBED_BACKEND=auto)."""
-    from ingest.embed import Embedder
+    from ingest.embedding.embed import Embedder
 
     return Embedder("all-MiniLM-L6-v2", cache_dir=converted_models_dir)
 
 
 @pytest.fixture(scope="session")
 def redactor():
-    from ingest.redact import Redactor
+    from ingest.pii.redact import Redactor
 
     return Redactor()
 

@@ -11,11 +11,11 @@ import pytest
 
 from assets.definitions import defs, ingestion_assets
 from assets.partitions import TENANTS_PARTITION
-from assets.runner import failure_message
 from assets.source_documents import source_documents
-from ingest.config import TenantRegistry
-from ingest.storage import TenantPaths
-from ingest.synthetic import write_eml, write_html, write_markdown, write_text_pdf
+from benchmarks.corpus import write_eml, write_html, write_markdown, write_text_pdf
+from ingest.core.config import TenantRegistry
+from ingest.core.storage import TenantPaths
+from launcher.runs import failure_message
 from resources import StorageResource, default_resources
 
 TENANT = "asset-test"
@@ -195,7 +195,7 @@ def test_permanent_failures_are_not_retried(tmp_path):
 
 
 def test_transient_failures_are_retried(tenant_home):
-    from ingest.index import open_qdrant
+    from ingest.index.qdrant import open_qdrant
 
     home, _, instance = tenant_home
     resources = make_resources(home)

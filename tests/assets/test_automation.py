@@ -17,7 +17,6 @@ import pytest
 
 from assets.schedules import nightly_refresh
 from assets.sensors import source_change_sensor
-from ingest.config import TenantRegistry
 from resources import StorageResource
 
 REPO = Path(__file__).resolve().parents[2]

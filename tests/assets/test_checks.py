@@ -7,11 +7,16 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.jobs import INGEST_JOB, ingest_tenant_job, ingestion_assets, ingestion_checks
+from assets.jobs import (
+    INGEST_JOB,
+    ingest_tenant_job,
+    ingestion_assets,
+    ingestion_checks,
+)
 from assets.partitions import TENANTS_PARTITION
-from ingest.config import TenantRegistry
-from ingest.index import TenantIndex, open_qdrant
-from ingest.synthetic import Section, write_eml, write_image, write_markdown
+from benchmarks.corpus import Section, write_eml, write_image, write_markdown
+from ingest.core.config import TenantRegistry
+from ingest.index.qdrant import TenantIndex, open_qdrant
 from resources import ChecksResource, RedactorResource, default_resources
 
 TENANT = "checked"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.synthetic import (
+from benchmarks.corpus import (
     Section,
     write_docx,
     write_eml,
@@ -229,17 +229,3 @@ def test_bad_tenant_names_and_unknown_tenants_get_clear_errors(tmp_path):
     assert unknown.returncode == 2 and "ingest run --tenant nobody --source DIR" in unknown.stderr
     missing = ingest(tmp_path, "run", "--tenant", "ok", "--source", str(tmp_path / "nowhere"), check=False)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-
-
-def test_eval_pii_scores_stock_presidio_and_our_policy_side_by_side(tmp_path):
-    completed = ingest(tmp_path, "eval-pii", "--samples", "40", "--seed", "3", "--json")
-    report = json.loads(completed.stdout)
-    stock, ours = report["detectors"]
-    assert stock["name"] == "presidio (stock)" and ours["name"].startswith("ours")
-    # Card numbers of 12 to 19 digits with the Luhn check are ours to find completely.
-    assert ours["per_type"]["CREDIT_CARD"]["recall"] == 1.0
-    assert ours["overall"]["f2"] > stock["overall"]["f2"]
-    assert report["dataset"]["texts"] > 40  # the hand-written cases come on top
-    text = ingest(tmp_path, "eval-pii", "--samples", "40", "--seed", "3").stdout
-    assert "overall" in text and "non-PII survival" in text
-    assert "met" in text or "MISSED" in text

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from tests.e2e.test_cli import ingest, last_json
-from tests.unit import hostile
-from tests.unit.test_hostile_inputs import ACCENTED, HOSTILE
+from tests.unit.parsing import hostile
+from tests.unit.parsing.test_hostile_inputs import ACCENTED, HOSTILE
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.synthetic import Section, write_eml, write_markdown, write_scanned_pdf, write_text_pdf
+from benchmarks.corpus import (
+    Section,
+    write_eml,
+    write_markdown,
+    write_scanned_pdf,
+    write_text_pdf,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.synthetic import Section, write_markdown
+from benchmarks.corpus import Section, write_markdown
 from tests.e2e.test_cli import INGEST, ingest, json_lines, last_json
 
 pytestmark = pytest.mark.e2e

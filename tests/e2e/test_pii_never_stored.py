@@ -13,7 +13,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ingest.synthetic import Section, write_docx, write_eml, write_html, write_markdown, write_text, write_text_pdf
+from benchmarks.corpus import (
+    Section,
+    write_docx,
+    write_eml,
+    write_html,
+    write_markdown,
+    write_text,
+    write_text_pdf,
+)
 from tests.e2e.test_cli import ingest
 
 pytestmark = pytest.mark.e2e

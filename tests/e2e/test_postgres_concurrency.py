@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.synthetic import Section, write_markdown, write_text
+from benchmarks.corpus import Section, write_markdown, write_text
 from tests.e2e.test_cli import INGEST
 
 pytestmark = pytest.mark.e2e

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from ingest.synthetic import Section, write_html, write_markdown, write_text
+from benchmarks.corpus import Section, write_html, write_markdown, write_text
 from tests.e2e.test_cli import ingest, json_lines, last_json
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ingest.synthetic import Section, write_markdown
+from benchmarks.corpus import Section, write_markdown
 from tests.e2e.test_cli import ingest
 from tests.e2e.test_pii_never_stored import _search
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ingest.synthetic import Section, write_markdown, write_text
+from benchmarks.corpus import Section, write_markdown, write_text
 from tests.e2e.test_cli import ingest, last_json
 
 pytestmark = pytest.mark.e2e

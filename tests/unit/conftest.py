@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.sources import scan_source
+from ingest.parsing.sources import scan_source
 
 WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -43,7 +43,7 @@ PHRASES = {
 
 
 def _write_documents(source: Path) -> None:
-    from ingest.synthetic import Section, write_html, write_markdown, write_text
+    from benchmarks.corpus import Section, write_html, write_markdown, write_text
 
     write_markdown(source / "policy.md", [
         Section("Returns policy", (
@@ -70,8 +70,8 @@ class TinyTenant:
     """
 
     def __init__(self, root: Path, redactor, embedder, name: str = "acme", *, write: bool = True) -> None:
-        from ingest.index import QdrantSettings
-        from ingest.storage import TenantPaths
+        from ingest.core.storage import TenantPaths
+        from ingest.index.qdrant import QdrantSettings
 
         self.name = name
         self.source = root / "source"
@@ -104,40 +104,40 @@ class TinyTenant:
         return build
 
     def chunker(self):
-        from ingest.chunk import ChunkSettings, Chunker
+        from ingest.chunking.chunk import Chunker, ChunkSettings
 
         return Chunker(word_offsets, ChunkSettings(max_tokens=24, overlap_tokens=4), model_limit=512)
 
     @staticmethod
     def versions(policy: str = POLICY, chunker: str = CHUNKER, model: str = MODEL) -> dict[str, str]:
-        from ingest.parse import ParseSettings
+        from ingest.parsing.parse import ParseSettings
 
         return {"parser_version": ParseSettings().version, "redaction_policy": policy,
                 "chunker_version": chunker, "embedding_model": model}
 
     # stages ------------------------------------------------------------------------
     def source_stage(self, *, allow_mass_delete: bool = False, max_delete_fraction: float = 0.5) -> dict:
-        from ingest.stages import source_stage
+        from ingest.parsing.stage import source_stage
 
         return source_stage(self.name, self.source, self.paths, max_delete_fraction=max_delete_fraction,
                             allow_mass_delete=allow_mass_delete).metadata
 
     def index_stage(self, run_id: str, *, model: str = MODEL, policy: str = POLICY,
                     chunker: str = CHUNKER) -> dict:
-        from ingest.stages import index_stage
+        from ingest.index.stage import index_stage
 
         return index_stage(self.name, self.paths, self.qdrant, model_name=model, run_id=run_id,
                            now=f"at-{run_id}", versions=self.versions(policy, chunker, model)).metadata
 
     def publish_stage(self, run_id: str, *, model: str = MODEL, policy: str = POLICY,
                       chunker: str = CHUNKER) -> dict:
-        from ingest.stages import publish_stage
+        from ingest.index.stage import publish_stage
 
         return publish_stage(self.name, self.paths, self.qdrant, run_id=run_id, now=f"at-{run_id}",
                              versions=self.versions(policy, chunker, model)).metadata
 
     def rollback(self, when: str = "at-rollback") -> dict:
-        from ingest.stages import rollback
+        from ingest.index.stage import rollback
 
         return rollback(self.name, self.paths, self.qdrant, now=when)
 
@@ -145,8 +145,10 @@ class TinyTenant:
             embedder=None, forbid: bool = False, allow_mass_delete: bool = False, index: bool = True,
             publish: bool = True, load_beside=None) -> dict:
         """Every stage in order (index and publish unless told otherwise); each one's metadata by name."""
-        from ingest.parse import ParseSettings
-        from ingest.stages import chunk_stage, embed_stage, enrich_stage, parse_and_redact_stage
+        from ingest.chunking.stage import chunk_stage, enrich_stage
+        from ingest.embedding.stage import embed_stage
+        from ingest.parsing.parse import ParseSettings
+        from ingest.parsing.stage import parse_and_redact_stage
 
         embedder = embedder or self._embedder
         result = {"source": self.source_stage(allow_mass_delete=allow_mass_delete)}
@@ -165,7 +167,7 @@ class TinyTenant:
 
     # state -------------------------------------------------------------------------
     def doc_id(self, source: str) -> str:
-        from ingest.sources import make_doc_id
+        from ingest.core.ids import make_doc_id
 
         return make_doc_id(self.name, source)
 
@@ -175,7 +177,7 @@ class TinyTenant:
         return pl.read_parquet(self.paths.enriched_chunks)
 
     def manifest(self):
-        from ingest.manifest import read_manifest
+        from ingest.core.manifest import read_manifest
 
         return read_manifest(self.paths.manifest)
 
@@ -186,7 +188,7 @@ class TinyTenant:
 
     def points(self, collection: str | None = None) -> dict[str, dict]:
         """point id -> payload of the collection the alias serves (or of `collection`)."""
-        from ingest.index import TenantIndex, open_qdrant
+        from ingest.index.qdrant import TenantIndex, open_qdrant
 
         with open_qdrant(self.qdrant, self.name) as client:
             hits = list(TenantIndex(client, self.name).scroll(collection))
@@ -199,7 +201,7 @@ class TinyTenant:
 
     def store(self) -> tuple[str | None, list[str], int]:
         """(collection the alias serves, every collection in the store, points the alias serves)."""
-        from ingest.index import TenantIndex, open_qdrant
+        from ingest.index.qdrant import TenantIndex, open_qdrant
 
         with open_qdrant(self.qdrant, self.name) as client:
             index = TenantIndex(client, self.name)

@@ -7,13 +7,15 @@ import time
 import polars as pl
 import pytest
 
-import ingest.index
-from ingest.embed import Embedder, embedding_model_key
-from ingest.incremental import fingerprint
-from ingest.index import TenantIndex, open_qdrant
-from ingest.manifest import VERSION_COLUMNS, read_manifest
-from ingest.stages import FAULT_VARIABLE, InjectedFault, MassDeleteRefused, loading_beside, read_published
-from ingest.synthetic import Section, write_html, write_markdown, write_text
+import ingest.index.qdrant
+from benchmarks.corpus import Section, write_html, write_markdown, write_text
+from ingest.core.fingerprints import fingerprint
+from ingest.core.manifest import VERSION_COLUMNS, read_manifest
+from ingest.core.stage import loading_beside
+from ingest.embedding.embed import Embedder, embedding_model_key
+from ingest.index.qdrant import TenantIndex, open_qdrant
+from ingest.index.stage import FAULT_VARIABLE, InjectedFault, read_published
+from ingest.parsing.stage import MassDeleteRefused
 from tests.unit.conftest import MODEL, PHRASES, POLICY
 
 ALL = ("policy.md", "shipping.txt", "hours.html")
@@ -258,7 +260,8 @@ def test_embed_stage_caches_one_real_vector_per_chunk_text(indexed, embedder):
 
 def test_embed_stage_reports_progress_slice_by_slice_with_the_same_vectors(indexed, embedder, monkeypatch):
     import ingest.stages
-    from ingest.stages import embed_stage
+
+    from ingest.embedding.stage import embed_stage
 
     monkeypatch.setattr(ingest.stages, "EMBED_PROGRESS_TEXTS", 2)
     before = cache(indexed).sort("text_sha256")
@@ -626,7 +629,7 @@ def test_an_index_run_interrupted_after_some_upserts_changes_nothing_served_and_
         indexed.run("run-1b")
     change_everything(indexed)
     manifest, served = indexed.paths.manifest.read_bytes(), indexed.points()
-    monkeypatch.setattr(ingest.index, "UPSERT_BATCH", 2)
+    monkeypatch.setattr(ingest.index.qdrant, "UPSERT_BATCH", 2)
     monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=2")
     with pytest.raises(InjectedFault):
         indexed.run("run-2")

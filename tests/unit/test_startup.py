@@ -10,7 +10,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def test_the_cli_and_the_dagster_definitions_import_neither_spacy_nor_torch():
     """Importing spaCy imports thinc and with it PyTorch: about 4 s of every command's start. The main
     process needs PyTorch only for the embedding model, loaded when there is text to embed."""
-    code = ("import sys, assets.definitions, assets.runner, ingest.cli\n"
+    code = ("import sys, assets.definitions, launcher.runs, ingest.cli.app\n"
             "print(sorted(name for name in ('spacy', 'thinc', 'torch') if name in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, text=True,
                             check=True, timeout=120)

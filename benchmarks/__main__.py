@@ -1,0 +1,143 @@
+"""The benchmark and the evaluations: `python -m benchmarks bench ...` and `python -m benchmarks eval-pii ...`.
+
+Tooling, not runtime: `make bench` and `make eval-pii` run them from a checkout (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import ingest  # noqa: F401  (offline environment first)
+from benchmarks import throughput as bench_defaults  # constants only: no model or Dagster import
+from ingest.core.config import TenantRegistry, embed_model_name, ingest_home
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _PolicyDetector:
+    """The pipeline's redaction detector under a policy, as the evaluation sees it."""
+
+    def __init__(self, policy, name: str) -> None:
+        from ingest.pii.redact import Redactor
+
+        self.name = name
+        # In this process, one core: the figure per core, comparable with stock Presidio's. The
+        # pipeline runs two workers side by side; `ingest bench` measures that throughput.
+        self._redactor = Redactor(policy, workers=1)
+        self._redactor.detect(["Warm-up: load the model before the clock starts."])
+
+    def detect(self, texts: list[str]) -> list:
+        return self._redactor.detect(texts)
+
+
+def command_eval_pii(args: argparse.Namespace) -> int:
+    """Stock Presidio and our policy on one labelled synthetic set, side by side."""
+    from benchmarks.pii_eval import StockPresidioDetector, evaluate, format_report, report_as_json, targets_met
+    from ingest.pii.policy import RedactionPolicy, policy_from_config
+
+    if args.samples < 1:
+        raise SystemExit("python -m benchmarks: " + "--samples must be at least 1")
+    policy = RedactionPolicy()
+    name = "ours (default policy)"
+    if args.tenant:
+        policy = policy_from_config(TenantRegistry(ingest_home()).get(args.tenant).redaction, tenant=args.tenant)
+        name = f"ours ({args.tenant}: {policy.version})"
+    _log(f"eval-pii: {args.samples} synthetic samples (seed {args.seed}) plus hand-written cases; "
+         "loading the models")
+    detectors = [StockPresidioDetector(), _PolicyDetector(policy, name)]
+    report = evaluate(detectors, samples=args.samples, seed=args.seed)
+    print(json.dumps(report_as_json(report), indent=2) if args.json else format_report(report))
+    ours = report.results[-1]
+    met = targets_met(ours.scores, ours.non_pii_survival)
+    return 1 if args.check and not all(met.values()) else 0
+
+
+def _positive_ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive whole numbers, got {text!r}")
+    return values
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    """The throughput benchmark (benchmarks/throughput.py) in a throwaway home; the JSON result and a table."""
+    from benchmarks.throughput import BenchError, BenchOptions, format_table, run_benchmark, write_result
+
+    if args.documents < 1 or not 0 <= args.scan_fraction <= 1 or args.latency_queries < 1:
+        raise SystemExit("python -m benchmarks: " + "--documents and --latency-queries must be at least 1, --scan-fraction within 0-1")
+    out = Path(args.out) if args.out else ingest_home() / "bench" / "result.json"
+    options = BenchOptions(
+        documents=args.documents, scan_fraction=args.scan_fraction, seed=args.seed, profile=args.profile,
+        latency_points=args.latency_points, latency_queries=args.latency_queries, skip_latency=args.skip_latency,
+        skip_incremental=args.skip_incremental, skip_ceiling=args.skip_ceiling, keep_workdir=args.keep_workdir,
+        model=embed_model_name())
+    try:
+        result = run_benchmark(options, log=_log)
+    except BenchError as error:
+        _log(f"bench: {error}")
+        return 1
+    table = write_result(result, out)
+    print(format_table(result))
+    _log(f"bench: result in {out} (table in {table})")
+    missed = [item for item in result["targets"] if item["met"] is False]
+    return 1 if args.check and missed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    pii = commands.add_parser("eval-pii", help="score stock Presidio and our redaction policy on a labelled "
+                              "synthetic set: precision, recall and F2 per entity type, side by side")
+    pii.add_argument("--samples", type=int, default=1000, help="synthetic sentences (default 1000)")
+    pii.add_argument("--seed", type=int, default=42)
+    pii.add_argument("--tenant", help="evaluate this tenant's configured policy instead of the default one")
+    pii.add_argument("--json", action="store_true")
+    pii.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    pii.set_defaults(handler=command_eval_pii)
+
+
+    bench = commands.add_parser("bench", help="throughput benchmark on a generated corpus in a throwaway home: "
+                                "stage seconds, ceiling, re-runs, memory, query latency")
+    bench.add_argument("--documents", type=int, default=bench_defaults.DEFAULT_DOCUMENTS,
+                       help=f"documents in each corpus (default {bench_defaults.DEFAULT_DOCUMENTS})")
+    bench.add_argument("--scan-fraction", type=float, default=bench_defaults.DEFAULT_SCAN_FRACTION,
+                       help="share of scanned PDFs in the 'scans' corpus (default "
+                       f"{bench_defaults.DEFAULT_SCAN_FRACTION})")
+    bench.add_argument("--seed", type=int, default=bench_defaults.DEFAULT_SEED)
+    bench.add_argument("--profile", choices=sorted(bench_defaults.PROFILES), default="both",
+                       help="corpora to run: text-only, with scans, or both (default); the re-run and the "
+                       "edit use the last one")
+    bench.add_argument("--out", help="the JSON result (default $INGEST_HOME/bench/result.json); the table goes "
+                       "next to it as .md")
+    bench.add_argument("--latency-points", type=_positive_ints, default=bench_defaults.DEFAULT_LATENCY_POINTS,
+                       metavar="N,N,...", help="store sizes for query latency (default "
+                       f"{','.join(map(str, bench_defaults.DEFAULT_LATENCY_POINTS))})")
+    bench.add_argument("--latency-queries", type=int, default=bench_defaults.DEFAULT_LATENCY_QUERIES,
+                       help=f"queries at each size (default {bench_defaults.DEFAULT_LATENCY_QUERIES})")
+    bench.add_argument("--skip-latency", action="store_true", help="no query-latency measurement")
+    bench.add_argument("--skip-incremental", action="store_true", help="no unchanged re-run or one-document edit")
+    bench.add_argument("--skip-ceiling", action="store_true", help="no plain sentence-transformers ceiling")
+    bench.add_argument("--keep-workdir", action="store_true", help="keep the throwaway folder (corpora, state, "
+                       "each run's log) instead of removing it")
+    bench.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    bench.set_defaults(handler=command_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Writers for synthetic documents of every supported type.
+
+Tests, the bundled sample corpus and the benchmark build their inputs with these
+functions, so no test depends on a binary file someone must remember to ship.
+Each writer takes a destination path and plain text content and returns the path.
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.policy
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled run of paragraphs: the unit every writer lays out."""
+
+    title: str
+    paragraphs: tuple[str, ...]
+
+
+def _sections(sections: Sequence[Section]) -> list[Section]:
+    if not sections:
+        raise ValueError("a document needs at least one section")
+    return list(sections)
+
+
+def write_text_pdf(path: Path, sections: Sequence[Section], *, password: str | None = None) -> Path:
+    """A PDF with a real text layer, one section per page."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(auto=True, margin=15)
+    for section in _sections(sections):
+        pdf.add_page()
+        pdf.set_font("Helvetica", style="B", size=16)
+        pdf.multi_cell(0, 10, section.title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        for paragraph in section.paragraphs:
+            pdf.multi_cell(0, 5, paragraph, new_x="LMARGIN", new_y="NEXT")
+            pdf.ln(3)
+    if password is not None:
+        from fpdf.enums import EncryptionMethod
+
+        pdf.set_encryption(owner_password=password + "-owner", user_password=password,
+                           encryption_method=EncryptionMethod.AES_128)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))
+    return path
+
+
+def render_page_image(lines: Sequence[str], *, width: int = 1700, font_size: int = 34) -> Image.Image:
+    """Black text on a white page, as a scanner would deliver it (about 200 dpi)."""
+    font = ImageFont.load_default(size=font_size)
+    line_height = int(font_size * 1.6)
+    height = max(2200, 200 + line_height * len(lines))
+    image = Image.new("L", (width, height), color=255)
+    draw = ImageDraw.Draw(image)
+    y = 120
+    for line in lines:
+        draw.text((120, y), line, fill=0, font=font)
+        y += line_height
+    return image
+
+
+def write_scanned_pdf(path: Path, pages: Sequence[Sequence[str]]) -> Path:
+    """A PDF whose pages are images only: no text layer, so only OCR can read it."""
+    images = [render_page_image(lines).convert("RGB") for lines in pages]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, format="PDF", resolution=200.0, save_all=True, append_images=images[1:])
+    return path
+
+
+def write_image(path: Path, lines: Sequence[str]) -> Path:
+    """A PNG, JPEG or TIFF photo of a page, by the path's extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"compression": "tiff_deflate"} if path.suffix.lower() in (".tif", ".tiff") else {}
+    render_page_image(lines).save(path, dpi=(200, 200), **options)
+    return path
+
+
+def write_docx(path: Path, sections: Sequence[Section]) -> Path:
+    import docx
+
+    document = docx.Document()
+    for section in _sections(sections):
+        document.add_heading(section.title, level=1)
+        for paragraph in section.paragraphs:
+            document.add_paragraph(paragraph)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document.save(str(path))
+    return path
+
+
+def write_pptx(path: Path, sections: Sequence[Section]) -> Path:
+    import pptx
+
+    presentation = pptx.Presentation()
+    layout = presentation.slide_layouts[1]  # title and content
+    for section in _sections(sections):
+        slide = presentation.slides.add_slide(layout)
+        slide.shapes.title.text = section.title
+        body = slide.placeholders[1].text_frame
+        body.text = section.paragraphs[0] if section.paragraphs else ""
+        for paragraph in section.paragraphs[1:]:
+            body.add_paragraph().text = paragraph
+    path.parent.mkdir(parents=True, exist_ok=True)
+    presentation.save(str(path))
+    return path
+
+
+def write_xlsx(path: Path, sheet_title: str, rows: Sequence[Sequence[str | int | float]]) -> Path:
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = sheet_title
+    for row in rows:
+        sheet.append(list(row))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook.save(str(path))
+    return path
+
+
+def write_html(path: Path, sections: Sequence[Section]) -> Path:
+    from html import escape
+
+    body = []
+    for section in _sections(sections):
+        body.append(f"<h2>{escape(section.title)}</h2>")
+        body.extend(f"<p>{escape(paragraph)}</p>" for paragraph in section.paragraphs)
+    title = escape(sections[0].title)
+    html = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>"
+            f"<body>\n{chr(10).join(body)}\n</body></html>\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def write_markdown(path: Path, sections: Sequence[Section]) -> Path:
+    parts = []
+    for section in _sections(sections):
+        parts.append(f"## {section.title}\n")
+        parts.extend(f"{paragraph}\n" for paragraph in section.paragraphs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def write_text(path: Path, sections: Sequence[Section]) -> Path:
+    parts = []
+    for section in _sections(sections):
+        parts.append(section.title)
+        parts.extend(section.paragraphs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
+    return path
+
+
+def write_eml(path: Path, *, sender: str, to: str, subject: str, body: str) -> Path:
+    message = email.message.EmailMessage(policy=email.policy.SMTP)
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = "Tue, 03 Nov 2026 09:30:00 +0000"
+    digest = hashlib.sha256(f"{subject}\n{body}".encode()).hexdigest()[:16]
+    message["Message-ID"] = f"<{digest}@example.invalid>"
+    message.set_content(body)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(message.as_bytes())
+    return path
+
+
+def write_msg(path: Path, *, sender_name: str, sender: str, to: str, subject: str, body: str) -> Path:
+    """An Outlook .msg file: a compound file with the message's properties as streams."""
+    import struct
+
+    from cfbwrite import Entry, write_ole
+
+    def stream(name: str, data: bytes) -> Entry:
+        return Entry(name=name, is_storage=False, size=len(data), read=lambda: data, children=[])
+
+    properties = {0x001A: "IPM.Note", 0x0037: subject, 0x1000: body.replace("\n", "\r\n"),
+                  0x0C1A: sender_name, 0x0C1F: sender, 0x0E04: to}
+    entries = []
+    table = b""
+    for property_id, text in properties.items():
+        tag = (property_id << 16) | 0x001F  # PT_UNICODE
+        data = text.encode("utf-16-le")
+        entries.append(stream(f"__substg1.0_{tag:08X}", data))
+        # Variable-length entry: tag, flags (readable, writable), size with the terminator, reserved.
+        table += struct.pack("<IIII", tag, 0x6, len(data) + 2, 0)
+    header = b"\x00" * 8 + struct.pack("<IIII", 0, 0, 0, 0) + b"\x00" * 8
+    entries.append(stream("__properties_version1.0", header + table))
+    entries.append(Entry(name="__nameid_version1.0", is_storage=True, size=0, read=None, children=[
+        stream(f"__substg1.0_000{kind}0102", b"") for kind in (2, 3, 4)]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_ole(path, entries)
+    return path

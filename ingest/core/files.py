@@ -1,0 +1,63 @@
+"""Atomic writes and file hashing.
+
+Every file is written to a temporary name in the same folder and renamed into
+place, so a crash never leaves a half-written parquet file or manifest behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: the workers' fork server loads this module and must not
+    import polars as pl  # hold polars' thread pool, which would not survive a fork
+
+HASH_BLOCK_BYTES = 1 << 20
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(HASH_BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _atomic_replace(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; follow the umask instead
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_replace(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+
+
+def write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    _atomic_replace(path, lambda temporary: frame.write_parquet(temporary))
+
+
+def read_parquet(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: materialise the upstream stage first (`ingest run --tenant ...`)"
+        )
+    import polars as pl
+
+    return pl.read_parquet(path)

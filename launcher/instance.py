@@ -1,0 +1,45 @@
+"""The Dagster instance the pipeline runs on: DAGSTER_HOME with the project's dagster.yaml in it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ingest.core.config import dagster_home
+from ingest.core.files import atomic_write_text
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
+PG_URL_VARIABLE = "INGEST_DAGSTER_PG_URL"
+# Dagster reads the URL from the environment when it starts: the password is never written down.
+POSTGRES_STORAGE = f"""
+# Runs, event logs and schedules in PostgreSQL (written by `ingest` because {PG_URL_VARIABLE} is set).
+storage:
+  postgres:
+    postgres_url:
+      env: {PG_URL_VARIABLE}
+"""
+
+
+def prepare_dagster_home() -> Path:
+    """DAGSTER_HOME (default INGEST_HOME/dagster) with the project's dagster.yaml in it.
+
+    With INGEST_DAGSTER_PG_URL set, the instance keeps its runs and event logs in that PostgreSQL
+    database instead of SQLite files, so that several runs can write at once.
+    """
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists() and REPO_DAGSTER_YAML.is_file():
+        shutil.copyfile(REPO_DAGSTER_YAML, settings)
+    url = os.environ.get(PG_URL_VARIABLE)
+    if url and url.split("://", 1)[0] in ("postgres", "postgresql"):
+        # Dagster's PostgreSQL storage speaks psycopg2; SQLAlchemy would pick another driver for a bare URL.
+        os.environ[PG_URL_VARIABLE] = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    if url and settings.is_file():
+        current = settings.read_text(encoding="utf-8")
+        if "\nstorage:" not in current:
+            atomic_write_text(settings, current.rstrip("\n") + "\n" + POSTGRES_STORAGE)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home

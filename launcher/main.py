@@ -1,0 +1,46 @@
+"""The `ingest` console script: the command line (ingest.cli) with Dagster's launcher handed in."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import ingest  # noqa: F401  (offline environment first)
+from ingest.cli.app import main as cli_main
+from ingest.cli.launching import RunOutcome
+
+
+class DagsterLauncher:
+    """Runs and the UI on the pipeline's Dagster instance (imported on first use: the commands that
+    only read the index never load Dagster)."""
+
+    def run_tenant(self, tenant: str, *, log_level: str, allow_mass_delete: bool,
+                   wait_seconds: float) -> RunOutcome:
+        from launcher.instance import prepare_dagster_home
+
+        prepare_dagster_home()
+        from launcher.runs import run_tenant
+
+        return run_tenant(tenant, log_level=log_level, allow_mass_delete=allow_mass_delete,
+                          wait_seconds=wait_seconds)
+
+    def describe_run(self, run_id: str) -> dict:
+        from launcher.instance import prepare_dagster_home
+
+        prepare_dagster_home()
+        from launcher.runs import describe_run
+
+        return describe_run(run_id)
+
+    def ui(self, host: str, port: int) -> int:
+        from launcher.ui import serve_ui
+
+        return serve_ui(host, port, log=lambda message: print(message, file=sys.stderr, flush=True))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return cli_main(argv, launcher=DagsterLauncher())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Launch one tenant's ingestion run on the persistent Dagster instance.
+
+The `ingest run` command calls this (through launcher.main), so every run it makes also shows in
+the Dagster UI opened on the same DAGSTER_HOME.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from datetime import UTC, datetime
+
+import dagster as dg
+from filelock import FileLock, Timeout
+
+from assets.alerts import notify_run
+from assets.definitions import INGEST_JOB, defs
+from assets.partitions import TENANTS_PARTITION
+from ingest.cli.launching import RunOutcome, TenantBusy
+from resources import default_resources
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """What went wrong, step by step: the innermost error, not Dagster's wrapper."""
+    messages = [f"{evaluation.asset_check_key.name} failed: {evaluation.description}"
+                for evaluation in result.get_asset_check_evaluations()
+                if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR]
+    if messages:  # a blocking check stopped the run: its own words say more than the step error
+        return "; ".join(messages)
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            messages.append(f"{event.step_key}: {error.message.strip()}")
+    return "; ".join(messages) or "the run failed; see the Dagster UI for its event log"
+
+
+def register_tenant_partition(instance: dg.DagsterInstance, tenant: str) -> None:
+    if not instance.has_dynamic_partition(TENANTS_PARTITION, tenant):
+        instance.add_dynamic_partitions(TENANTS_PARTITION, [tenant])
+
+
+def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool = False,
+               wait_seconds: float = 0) -> RunOutcome:
+    """Materialise every stage for one tenant, in this process, recorded on the instance.
+
+    Runs of one tenant serialise: a second one waits up to `wait_seconds` for the first to finish,
+    then refuses (TenantBusy)."""
+    started = time.perf_counter()
+    instance = dg.DagsterInstance.get()
+    register_tenant_partition(instance, tenant)
+    job = defs.resolve_job_def(INGEST_JOB)
+    storage = default_resources()["storage"]
+    root = storage.paths(tenant).root
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / ".run.lock")
+    try:
+        try:
+            lock.acquire(timeout=0)  # one run per tenant at a time; the UI's runs queue by tenant instead
+        except Timeout:
+            if wait_seconds <= 0:
+                raise
+            logging.getLogger("ingest").warning(
+                f"another run of tenant {tenant} is in progress: waiting up to {wait_seconds:.0f} s for it")
+            lock.acquire(timeout=wait_seconds)
+    except Timeout:
+        raise TenantBusy(f"another run of tenant {tenant} is in progress; wait for it to finish "
+                         "(or give `ingest run --wait SECONDS`)") from None
+    try:
+        result = _execute(job, instance, tenant, log_level, allow_mass_delete)
+    finally:
+        lock.release()
+    metadata = {
+        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    _send_alerts(instance, result.run_id)
+    error = None if result.success else failure_message(result)
+    return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)
+
+
+def _send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Alerts for this run now, in case no Dagster daemon is running (the sensors do it otherwise)."""
+    notifier = default_resources()["notifier"].process_config_and_initialize()
+    try:
+        for alert in notify_run(instance, instance.get_run_by_id(run_id), notifier):
+            logging.getLogger("ingest").warning(f"alert {alert.action}: {alert.key}: {alert.summary}")
+    except Exception as error:  # a broken alert channel must not hide the run's own outcome
+        logging.getLogger("ingest").error(f"could not deliver alerts: {error}")
+
+
+def _execute(job, instance: dg.DagsterInstance, tenant: str, log_level: str,
+             allow_mass_delete: bool) -> dg.ExecuteInProcessResult:
+    return job.execute_in_process(
+        partition_key=tenant,
+        instance=instance,
+        raise_on_error=False,
+        run_config={
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+            "ops": {"source_documents": {"config": {"allow_mass_delete": allow_mass_delete}},
+                    # Every step runs in this process: the embedding model loads while documents parse.
+                    "parse_and_redact": {"config": {"load_embedder_early": True}}},
+        },
+        tags={"tenant": tenant, "launched_by": "ingest-cli"},
+    )
+
+
+def describe_run(run_id: str) -> dict:
+    """A run's status and times from the instance, with its address in the UI."""
+    instance = dg.DagsterInstance.get()
+    url = f"{os.environ.get('INGEST_UI_URL', 'http://127.0.0.1:3000').rstrip('/')}/runs/{run_id}"
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        return {"run_id": run_id, "status": "unknown to this Dagster instance", "started": None, "ended": None,
+                "url": url}
+
+    def when(timestamp: float | None) -> str | None:
+        return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds") if timestamp else None
+
+    return {"run_id": run_id, "status": record.dagster_run.status.value, "started": when(record.start_time),
+            "ended": when(record.end_time), "url": url}

@@ -1,0 +1,238 @@
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.core.errors import ModelNotAvailable
+from ingest.embedding.embed import (
+    PACKAGED_MINILM_NAMES,
+    Embedder,
+    embedding_model_key,
+    resolve_model_path,
+)
+
+
+def test_dimension_is_384(embedder):
+    assert embedder.dimension == 384
+    assert embedder.encode(["hello"]).shape == (1, 384)
+
+
+def test_vectors_are_unit_length_float32(embedder):
+    vectors = embedder.encode(["Refunds take five days.", "Shipping is tracked.", "x"])
+    assert vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_paraphrase_is_closer_than_an_unrelated_sentence(embedder):
+    query, paraphrase, unrelated = embedder.encode([
+        "How long do I have to return an item?",
+        "Customers may send products back within 45 days.",
+        "The cafeteria serves soup on Tuesdays.",
+    ])
+    assert float(query @ paraphrase) > float(query @ unrelated) + 0.1
+
+
+def test_encoding_is_deterministic_and_independent_of_batch(embedder):
+    texts = ["Refunds take five days.", "Shipping is tracked worldwide."]
+    together = embedder.encode(texts)
+    alone = embedder.encode(texts[1:])
+    assert np.allclose(together[1], alone[0], atol=1e-5)
+
+
+def test_encode_of_nothing_is_an_empty_matrix(embedder):
+    vectors = embedder.encode([])
+    assert vectors.shape == (0, 384)
+    assert vectors.dtype == np.float32
+
+
+def test_max_tokens_leaves_room_for_special_tokens(embedder):
+    assert embedder.max_tokens == 254
+
+
+def test_token_offsets_cover_the_text_without_special_tokens(embedder):
+    text = "Refunds are issued quickly."
+    offsets = embedder.token_offsets(text)
+    assert len(offsets) == len(embedder._model.tokenizer.tokenize(text))
+    assert "".join(text[start:end] for start, end in offsets) == text.replace(" ", "")
+    assert offsets[0][0] == 0 and offsets[-1][1] == len(text)
+
+
+def test_resolve_model_path_of_an_existing_folder_returns_it(tmp_path):
+    folder = tmp_path / "my-model"
+    folder.mkdir()
+    assert resolve_model_path(str(folder)) == str(folder.resolve())
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGED_MINILM_NAMES))
+def test_resolve_model_path_of_the_packaged_model_is_a_local_folder(name):
+    folder = Path(resolve_model_path(name))
+    assert folder.is_dir()
+    assert (folder / "config.json").is_file()
+
+
+def test_resolve_model_path_keeps_a_hub_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model_path("some-org/some-model") == "some-org/some-model"
+
+
+def test_missing_model_raises_model_not_available(tmp_path):
+    with pytest.raises(ModelNotAvailable, match="INGEST_EMBED_MODEL"):
+        Embedder(str(tmp_path / "no-such-model"))
+
+
+@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2",
+                                  "/opt/models/My Model (v2)!", "C:\\models\\e5", "../../etc/passwd", "é" * 80])
+def test_embedding_model_key_is_safe_for_file_and_collection_names(name):
+    from ingest.index.qdrant import TenantIndex
+
+    key = embedding_model_key(name)
+    assert re.fullmatch(r"[a-z0-9-]{1,41}", key), key
+    assert key == embedding_model_key(name)
+    assert TenantIndex(None, "acme").physical_collection(key, "a") == f"tenant_acme__{key}__a"
+
+
+def test_embedding_model_key_tells_apart_models_with_the_same_folder_name():
+    assert embedding_model_key("/a/model") != embedding_model_key("/b/model")
+    assert embedding_model_key("all-MiniLM-L6-v2") != embedding_model_key("sentence-transformers/all-MiniLM-L6-v2")
+    assert embedding_model_key("all-MiniLM-L6-v2").startswith("all-minilm-l6-v2-")
+
+
+# --- backends: OpenVINO (the default where installed) and torch give the same vectors -------------
+
+MIXED_TEXTS = [
+    "Refunds take five days.",
+    "x",
+    "Zürich, Café crème, naïve façade: Unicode survives the tokenizer.",
+    "A long passage that runs past the model's 256-token window. " * 40,  # truncated alike
+    "Which forklift failed the brake test?",
+]
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    return Embedder("all-MiniLM-L6-v2", backend="torch")
+
+
+def test_the_default_backend_is_openvino_where_it_is_installed(embedder):
+    pytest.importorskip("openvino")
+    assert embedder.backend == "openvino"
+
+
+def test_openvino_and_torch_vectors_agree(embedder, torch_embedder):
+    openvino_vectors = embedder.encode(MIXED_TEXTS)
+    torch_vectors = torch_embedder.encode(MIXED_TEXTS)
+    assert openvino_vectors.shape == torch_vectors.shape == (len(MIXED_TEXTS), 384)
+    assert openvino_vectors.dtype == np.float32
+    assert np.abs(openvino_vectors - torch_vectors).max() < 1e-5
+    assert np.allclose(np.linalg.norm(openvino_vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_openvino_vectors_do_not_depend_on_batching(embedder):
+    together = embedder.encode(MIXED_TEXTS)
+    one_by_one = np.vstack([embedder.encode([text]) for text in MIXED_TEXTS])
+    assert np.abs(together - one_by_one).max() < 1e-5
+
+
+def _sample_corpus_search(embedder: Embedder, texts_by_source: dict[str, list[str]]):
+    sources = [source for source, texts in texts_by_source.items() for _ in texts]
+    vectors = embedder.encode([text for texts in texts_by_source.values() for text in texts])
+
+    def search(queries: list[str]) -> list[list[str]]:
+        scores = embedder.encode(queries) @ vectors.T
+        rankings = []
+        for row in scores:
+            ranked = [sources[i] for i in np.argsort(-row, kind="stable")]
+            rankings.append(list(dict.fromkeys(ranked)))
+        return rankings
+
+    return search
+
+
+def test_retrieval_on_the_golden_sets_is_the_same_with_either_backend(embedder, torch_embedder):
+    """Backends may only be swapped when retrieval quality stays within 0.5%: here it is identical."""
+    from ingest.parsing.parse import SUPPORTED_TYPES, parse_document
+    from ingest.parsing.sources import scan_source
+    from ingest.quality.golden import evaluate, load_golden_set
+
+    corpus = Path(__file__).parents[2] / "ingest" / "sample_corpus"
+    for tenant in ("acme", "globex"):
+        texts_by_source = {}
+        for document in scan_source(tenant, corpus / tenant):
+            if document.file_type in SUPPORTED_TYPES:
+                texts_by_source[document.source] = [e.text for e in parse_document(document).elements]
+        golden = load_golden_set(corpus / "golden" / f"{tenant}.jsonl")
+        by_openvino = evaluate(golden, _sample_corpus_search(embedder, texts_by_source))
+        by_torch = evaluate(golden, _sample_corpus_search(torch_embedder, texts_by_source))
+        assert [r.retrieved[:5] for r in by_openvino.results] == [r.retrieved[:5] for r in by_torch.results]
+        for metric in ("recall_at_k", "mrr", "ndcg_at_10"):
+            assert abs(getattr(by_openvino, metric) - getattr(by_torch, metric)) <= 0.005, (tenant, metric)
+        assert by_openvino.recall_at_k >= 0.8  # and the comparison is between two working searches
+
+
+def test_a_second_load_reuses_the_converted_model(embedder, converted_models_dir, caplog):
+    pytest.importorskip("openvino")
+    # Other tests convert other models into the same session folder: look at this model's own.
+    folder = converted_models_dir / embedding_model_key("all-MiniLM-L6-v2")
+    [converted] = list(folder.rglob("model.xml"))
+    modified = converted.stat().st_mtime_ns
+    with caplog.at_level("INFO", logger="ingest.embedding.embed"):
+        again = Embedder("all-MiniLM-L6-v2", cache_dir=converted_models_dir)
+    assert again.backend == "openvino"
+    assert "converting" not in caplog.text
+    assert list(folder.rglob("model.xml")) == [converted]
+    assert converted.stat().st_mtime_ns == modified
+
+
+def test_the_conversion_cache_follows_the_model_files(tmp_path):
+    from ingest.embedding.embed import _folder_fingerprint
+
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 10)
+    before = _folder_fingerprint(tmp_path)
+    assert _folder_fingerprint(tmp_path) == before
+    (tmp_path / "weights.bin").write_bytes(b"\0" * 11)  # retrained or replaced model
+    assert _folder_fingerprint(tmp_path) != before
+
+
+def test_a_failed_conversion_leaves_nothing_half_written_and_auto_falls_back_to_torch(tmp_path, monkeypatch, caplog):
+    openvino = pytest.importorskip("openvino")
+
+    def broken_save(model, path, **options):
+        from pathlib import Path as _Path
+
+        _Path(path).write_text("<half", encoding="utf-8")  # a partial file, then the disk fills
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(openvino, "save_model", broken_save)
+    with caplog.at_level("WARNING", logger="ingest.embedding.embed"):
+        fallback = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)
+    assert fallback.backend == "torch"
+    assert "stays on torch" in caplog.text and "No space left" in caplog.text
+    assert not list(tmp_path.rglob("model.xml")), "a partial conversion was left behind"
+    assert np.abs(fallback.encode(["Refunds take five days."])[0]
+                  - Embedder("all-MiniLM-L6-v2", backend="torch").encode(["Refunds take five days."])[0]).max() < 1e-6
+    with pytest.raises(OSError, match="No space left"):
+        Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path, backend="openvino")
+
+
+def test_backend_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown embedding backend 'onnx'"):
+        Embedder("all-MiniLM-L6-v2", backend="onnx")
+    with pytest.raises(ValueError, match="needs a local model folder and a cache_dir"):
+        Embedder("all-MiniLM-L6-v2", backend="openvino")
+    assert Embedder("all-MiniLM-L6-v2", backend="torch").backend == "torch"
+    assert Embedder("all-MiniLM-L6-v2").backend == "torch"  # no cache folder: nothing to convert into
+
+
+def test_ingest_embed_backend_is_validated(monkeypatch):
+    from ingest.core.config import embed_backend
+    from ingest.core.errors import ConfigError
+
+    monkeypatch.delenv("INGEST_EMBED_BACKEND", raising=False)
+    assert embed_backend() == "auto"
+    monkeypatch.setenv("INGEST_EMBED_BACKEND", "torch")
+    assert embed_backend() == "torch"
+    monkeypatch.setenv("INGEST_EMBED_BACKEND", "gpu")
+    with pytest.raises(ConfigError, match="INGEST_EMBED_BACKEND='gpu'"):
+        embed_backend()
