@@ -18,4 +18,4 @@ def chunks(
 ) -> dg.MaterializeResult:
     paths = storage.paths(context.partition_key)
     version = chunker.settings().version(embedder.model_name)
-    return report(context, chunk_stage(paths, version, lambda: chunker.get(embedder.get())))
+    return report(context, chunk_stage(paths, version, lambda: chunker.get(embedder.get())), table=paths.chunks)

@@ -4,8 +4,10 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from assets.partitions import tenants_partitions
 from ingest.core.config import TenantConfig
@@ -22,6 +24,15 @@ from resources import (
 )
 
 INGESTION_GROUP = "ingestion"
+OWNERS = ["team:ingestion"]
+# Concurrency pools (limits in dagster.yaml, `concurrency: pools`): the steps that keep both cores busy.
+# Runs of different tenants proceed side by side, but never parse or embed at the same time.
+PARSE_POOL = "parse_and_redact"
+EMBED_POOL = "embed"
+# A tenant's partition added to the instance (by `ingest run`, or the registry sensor for tenants in the
+# configuration file) is materialised by Dagster's automation sensor: every stage is missing, and the
+# whole graph is requested in one run. Later refreshes come from the schedule and the source sensor.
+NEW_TENANT = dg.AutomationCondition.on_missing()
 
 
 # Transient failures (a Qdrant server restarting, a full disk freed) are retried with backoff.
@@ -60,23 +71,40 @@ def tenant_stage(*, specs: list[dg.AssetSpec] | None = None,
                     return compute(*args, **kwargs)
 
         if specs is not None:
-            return dg.multi_asset(specs=specs, partitions_def=tenants_partitions, group_name=INGESTION_GROUP,
+            owned = [spec.replace_attributes(owners=OWNERS, automation_condition=NEW_TENANT) for spec in specs]
+            return dg.multi_asset(specs=owned, partitions_def=tenants_partitions, group_name=INGESTION_GROUP,
                                   retry_policy=TRANSIENT_RETRIES, **asset_arguments)(guarded)
-        return dg.asset(partitions_def=tenants_partitions, group_name=INGESTION_GROUP,
-                        retry_policy=TRANSIENT_RETRIES, **asset_arguments)(guarded)
+        return dg.asset(partitions_def=tenants_partitions, group_name=INGESTION_GROUP, owners=OWNERS,
+                        automation_condition=NEW_TENANT, retry_policy=TRANSIENT_RETRIES,
+                        **asset_arguments)(guarded)
 
     return decorate
 
 
-def report(context: dg.AssetExecutionContext, result: StageResult,
-           asset_key: dg.AssetKey | None = None) -> dg.MaterializeResult:
+def report(context: dg.AssetExecutionContext, result: StageResult, asset_key: dg.AssetKey | None = None, *,
+           table: Path | None = None) -> dg.MaterializeResult:
     """Log a stage's lines and return its counts and timings as asset metadata (of `asset_key` when
-    one step materialises several assets)."""
+    one step materialises several assets), with Dagster's standard keys for the stage's `table`."""
     for line in result.log:
         context.log.info(line)
     metadata = {key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
                 for key, value in result.metadata.items()}
+    if table is not None and table.is_file():
+        metadata.update(table_metadata(table))
     return dg.MaterializeResult(asset_key=asset_key, metadata=metadata)
+
+
+def table_metadata(path: Path) -> dict[str, object]:
+    """The partition's row count and the column schema of a stage's parquet file, under Dagster's standard
+    metadata keys (the UI shows them on the asset's page), and where the file is."""
+    schema = pl.read_parquet_schema(path)
+    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    return {
+        "dagster/partition_row_count": int(rows),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, str(dtype)) for name, dtype in schema.items()]),
+        "dagster/uri": path.resolve().as_uri(),
+    }
 
 
 def stage_versions(tenant: TenantConfig, parser: ParserResource, redactor: RedactorResource,

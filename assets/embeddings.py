@@ -1,13 +1,15 @@
 import dagster as dg
 
-from assets.common import report, tenant_stage
+from assets.common import EMBED_POOL, report, tenant_stage
 from assets.enriched_chunks import enriched_chunks
+from ingest.embedding.embed import embedding_model_key
 from ingest.embedding.stage import embed_stage
 from resources import EmbedderResource, StorageResource
 
 
 @tenant_stage(
     deps=[enriched_chunks],
+    pool=EMBED_POOL,
     kinds={"python", "parquet", "pytorch"},
     description="Unit-length vectors from the sentence-transformers model, cached by (model, chunk text "
     "hash): only text never embedded before is encoded.",
@@ -20,4 +22,5 @@ def embeddings(
     def progress(embedded: int, total: int) -> None:
         context.log.info(f"embedded {embedded}/{total} new chunk texts")
 
-    return report(context, embed_stage(paths, embedder.model_name, embedder.get, on_progress=progress))
+    return report(context, embed_stage(paths, embedder.model_name, embedder.get, on_progress=progress),
+                  table=paths.embedding_cache(embedding_model_key(embedder.model_name)))

@@ -14,4 +14,5 @@ from resources import StorageResource
 )
 def enriched_chunks(context: dg.AssetExecutionContext, storage: StorageResource) -> dg.MaterializeResult:
     tenant = context.partition_key
-    return report(context, enrich_stage(tenant, storage.paths(tenant)))
+    paths = storage.paths(tenant)
+    return report(context, enrich_stage(tenant, paths), table=paths.enriched_chunks)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.common import report, tenant_stage
+from assets.common import PARSE_POOL, report, tenant_stage
 from assets.source_documents import source_documents
 from ingest.core.models import ParsedDocument
 from ingest.parsing.stage import parse_and_redact_stage
@@ -27,6 +27,7 @@ class ParseAndRedactConfig(dg.Config):
 
 @tenant_stage(
     name="parse_and_redact",
+    pool=PARSE_POOL,
     specs=[
         dg.AssetSpec(
             PARSED_DOCUMENTS, deps=[source_documents], kinds={"python", "parquet"},
@@ -62,5 +63,6 @@ def parse_and_redact(
         storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
         recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
         on_redact_progress=redaction_progress, load_beside=embedder.get if config.load_embedder_early else None)
-    yield report(context, parsed, PARSED_DOCUMENTS)
-    yield report(context, redacted, REDACTED_DOCUMENTS)
+    paths = storage.paths(tenant)
+    yield report(context, parsed, PARSED_DOCUMENTS, table=paths.parsed_documents)
+    yield report(context, redacted, REDACTED_DOCUMENTS, table=paths.redacted_elements)

@@ -21,6 +21,6 @@ def source_documents(
 ) -> dg.MaterializeResult:
     tenant = context.partition_key
     source = storage.registry().get(tenant).source
-    return report(context, source_stage(tenant, source, storage.paths(tenant),
-                                        max_delete_fraction=config.max_delete_fraction,
-                                        allow_mass_delete=config.allow_mass_delete))
+    paths = storage.paths(tenant)
+    return report(context, source_stage(tenant, source, paths, max_delete_fraction=config.max_delete_fraction,
+                                        allow_mass_delete=config.allow_mass_delete), table=paths.source_documents)

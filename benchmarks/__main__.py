@@ -69,7 +69,7 @@ def _positive_ints(text: str) -> tuple[int, ...]:
 
 
 def command_bench(args: argparse.Namespace) -> int:
-    """The throughput benchmark (benchmarks/throughput.py) in a throwaway home; the JSON result and a table."""
+    """The throughput benchmark (benchmarks/throughput/) in a throwaway home; the JSON result and a table."""
     from benchmarks.throughput import BenchError, BenchOptions, format_table, run_benchmark, write_result
 
     if args.documents < 1 or not 0 <= args.scan_fraction <= 1 or args.latency_queries < 1:

@@ -69,6 +69,8 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
         raise TenantBusy(f"another run of tenant {tenant} is in progress; wait for it to finish "
                          "(or give `ingest run --wait SECONDS`)") from None
     try:
+        for dead in release_dead_runs(instance, tenant, storage):
+            logging.getLogger("ingest").warning(f"run {dead} ended with its process: marked failed, pool slots freed")
         result = _execute(job, instance, tenant, log_level, allow_mass_delete)
     finally:
         lock.release()
@@ -79,6 +81,35 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
     _send_alerts(instance, result.run_id)
     error = None if result.success else failure_message(result)
     return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)
+
+
+LAUNCHED_BY = "ingest-cli"
+UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def release_dead_runs(instance: dg.DagsterInstance, tenant: str, storage) -> list[str]:
+    """Runs that `ingest run` started whose process died (killed, or the machine lost): marked failed and
+    their concurrency-pool slots freed, so no later run waits for a slot nobody will give back.
+
+    Called with `tenant`'s lock held, so no run of `tenant` is alive; a run of another tenant is dead when
+    that tenant's lock is free. Runs launched by the daemon are left to its run monitoring."""
+    released = []
+    for record in instance.get_run_records(dg.RunsFilter(statuses=UNFINISHED, tags={"launched_by": LAUNCHED_BY})):
+        run = record.dagster_run
+        owner = run.tags.get("tenant")
+        if owner is None:
+            continue
+        if owner != tenant and storage.paths(owner).root.is_dir():
+            other = FileLock(storage.paths(owner).root / ".run.lock")
+            try:
+                other.acquire(timeout=0)
+            except Timeout:
+                continue  # that tenant's run is alive
+            other.release()
+        instance.report_run_failed(run, "the process running it ended before the run finished (killed or crashed)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
 
 
 def _send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -103,7 +134,7 @@ def _execute(job, instance: dg.DagsterInstance, tenant: str, log_level: str,
                     # Every step runs in this process: the embedding model loads while documents parse.
                     "parse_and_redact": {"config": {"load_embedder_early": True}}},
         },
-        tags={"tenant": tenant, "launched_by": "ingest-cli"},
+        tags={"tenant": tenant, "launched_by": LAUNCHED_BY},
     )
 
 

@@ -1,7 +1,8 @@
 """Hostile and broken documents through the whole pipeline: one `ingest run` over a folder of them
 succeeds, each ends indexed or quarantined under the right category, and the good ones are searchable.
-(The same inputs are checked one by one, with their timings, in tests/unit/test_hostile_inputs.py;
-the 20 MB one-line text is smaller here, to keep embedding it short.)"""
+(The same inputs are checked one by one in tests/unit/parsing/test_hostile_inputs.py; the 20 MB
+one-line text is smaller here, to keep embedding it short.) The tenant's status is read in this
+process, as `ingest status --json` prints it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import json
 
 import pytest
 
-from tests.e2e.test_cli import ingest, last_json
+from ingest.cli.app import tenant_status
+from tests.e2e.commands import FOREIGN, ingest, last_json
 from tests.unit.parsing import hostile
 from tests.unit.parsing.test_hostile_inputs import ACCENTED, HOSTILE
 
@@ -32,7 +34,11 @@ def hostile_run(tmp_path_factory) -> dict:
             write(source / name)
         expected[name] = category
     run = ingest(home, "run", "--tenant", "hostile", "--source", str(source), "--json", check=False)
-    status = json.loads(ingest(home, "status", "--tenant", "hostile", "--json").stdout)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("INGEST_HOME", str(home))
+        for name in FOREIGN:
+            environment.delenv(name, raising=False)
+        status = tenant_status("hostile")
     return {"run": run, "status": status, "expected": expected, "home": home}
 
 

@@ -22,7 +22,7 @@ from benchmarks.corpus import (
     write_text,
     write_text_pdf,
 )
-from tests.e2e.test_cli import ingest
+from tests.e2e.commands import ingest
 
 pytestmark = pytest.mark.e2e
 

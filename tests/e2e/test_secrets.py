@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from benchmarks.corpus import Section, write_markdown
-from tests.e2e.test_cli import ingest
+from tests.e2e.commands import ingest
 from tests.e2e.test_pii_never_stored import _search
 
 pytestmark = pytest.mark.e2e

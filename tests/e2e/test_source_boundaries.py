@@ -1,14 +1,15 @@
 """A tenant's source folder is a root: links that lead out of it are skipped and reported, never
-read; file names with spaces, non-ASCII letters or line breaks are ingested like any other."""
+read; file names with spaces, non-ASCII letters or line breaks are ingested like any other. One
+`ingest run`; its manifest and index are read in this process afterwards."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from benchmarks.corpus import Section, write_markdown, write_text
-from tests.e2e.test_cli import ingest, last_json
+from ingest.core.manifest import read_manifest
+from ingest.core.storage import TenantPaths
+from tests.e2e.commands import ingest, last_json, served_points
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +32,9 @@ def bounded(tmp_path_factory) -> dict:
     (source / "absolute-etc").symlink_to("/etc/hostname")
     (source / "link-in.md").symlink_to(source / "inside.md")  # stays inside: read like a file
     run = ingest(home, "run", "--tenant", "bounds", "--source", str(source), "--json")
-    status = json.loads(ingest(home, "status", "--tenant", "bounds", "--json").stdout)
-    export = [json.loads(line) for line in ingest(home, "export", "--tenant", "bounds", "--jsonl").stdout.splitlines()
-              if line.strip()]
-    return {"run": run, "summary": last_json(run), "status": status, "export": export, "home": home}
+    manifest = read_manifest(TenantPaths.for_tenant(home, "bounds").manifest)
+    return {"run": run, "summary": last_json(run), "documents": {row["source"]: row for row in manifest.to_dicts()},
+            "points": list(served_points(home, "bounds").values()), "home": home}
 
 
 def test_links_leading_outside_are_skipped_and_reported(bounded):
@@ -45,18 +45,17 @@ def test_links_leading_outside_are_skipped_and_reported(bounded):
 
 
 def test_nothing_outside_the_folder_was_read(bounded):
-    sources = {document["source"] for document in bounded["status"]["documents"]}
-    assert not {"link-out.txt", "folder-out/also-secret.md", "absolute-etc"} & sources
-    assert all(SECRET not in point["text"] for point in bounded["export"])
+    assert not {"link-out.txt", "folder-out/also-secret.md", "absolute-etc"} & set(bounded["documents"])
+    assert all(SECRET not in point["text"] for point in bounded["points"])
     for path in bounded["home"].rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
 
 
 def test_odd_file_names_are_ingested_with_their_exact_names(bounded):
-    sources = {document["source"]: document for document in bounded["status"]["documents"]}
-    assert set(ODD_NAMES) | {"inside.md", "link-in.md"} == set(sources)
-    assert all(document["status"] == "indexed" for document in sources.values())
-    texts = {point["source"]: point["text"] for point in bounded["export"]}
+    documents = bounded["documents"]
+    assert set(ODD_NAMES) | {"inside.md", "link-in.md"} == set(documents)
+    assert all(document["status"] == "indexed" for document in documents.values())
+    texts = {point["source"]: point["text"] for point in bounded["points"]}
     for position, name in enumerate(ODD_NAMES):
         assert f"Odd name number {position} is ingested." in texts[name]

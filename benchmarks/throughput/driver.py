@@ -1,0 +1,151 @@
+"""The whole benchmark in a throwaway folder: the corpora written, a full run of each profile and its
+ceiling, the unchanged re-run and the one-document edit, query latency, gathered into one result."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.throughput.ceiling import CeilingModel, chunk_texts
+from benchmarks.throughput.figures import summarize_run
+from benchmarks.throughput.latency import measure_query_latency
+from benchmarks.throughput.report import evaluate_targets, machine_info
+from benchmarks.throughput.runs import run_pipeline
+from benchmarks.throughput.settings import (
+    DEFAULT_DOCUMENTS,
+    DEFAULT_LATENCY_POINTS,
+    DEFAULT_LATENCY_QUERIES,
+    DEFAULT_SCAN_FRACTION,
+    DEFAULT_SEED,
+    PROFILES,
+    RESULT_VERSION,
+    TENANTS,
+)
+from benchmarks.throughput.synthetic_corpus import (
+    corpus_summary,
+    document_to_edit,
+    edited,
+    generate_corpus,
+    write_corpus,
+    write_document,
+)
+from ingest.core.config import converted_models_dir
+from ingest.embedding.embed import configured_embedder
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    documents: int = DEFAULT_DOCUMENTS
+    scan_fraction: float = DEFAULT_SCAN_FRACTION
+    seed: int = DEFAULT_SEED
+    profile: str = "both"  # both, text or scans
+    latency_points: tuple[int, ...] = DEFAULT_LATENCY_POINTS
+    latency_queries: int = DEFAULT_LATENCY_QUERIES
+    skip_latency: bool = False
+    skip_incremental: bool = False
+    skip_ceiling: bool = False
+    keep_workdir: bool = False
+    model: str = "all-MiniLM-L6-v2"
+
+
+def _child_environment(home: Path, config: Path) -> dict[str, str]:
+    """The environment of each run: throwaway homes, own tenants file, embedded store, alerts to a file.
+
+    Converted models stay where this installation keeps them (INGEST_MODELS_DIR), converted before
+    the runs: a conversion happens once per installation, not in every run.
+    """
+    dropped = {"QDRANT_URL", "QDRANT_API_KEY", "INGEST_DAGSTER_PG_URL", "INGEST_TEST_FAULT", "INGEST_CONFIG",
+               "DAGSTER_HOME", "INGEST_HOME", "INGEST_ALERT_KIND", "INGEST_ALERT_URL", "INGEST_ALERT_SECRET"}
+    env = {key: value for key, value in os.environ.items() if key not in dropped}
+    env.update({"INGEST_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "INGEST_CONFIG": str(config),
+                "INGEST_ALERT_KIND": "log", "INGEST_MODELS_DIR": str(converted_models_dir())})
+    return env
+
+
+def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
+    """The whole benchmark in a throwaway folder (removed at the end unless keep_workdir); the result dict."""
+    if options.profile not in PROFILES:
+        raise ValueError(f"unknown profile {options.profile!r}: one of {', '.join(PROFILES)}")
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    home = workdir / "home"
+
+    def say(message: str) -> None:
+        log(f"bench [{time.perf_counter() - started:6.0f} s] {message}")
+
+    result: dict = {
+        "benchmark": "tenant-ingest", "version": RESULT_VERSION,
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "parameters": {**asdict(options), "latency_points": list(options.latency_points)},
+        "machine": machine_info(),
+        "profiles": {},
+    }
+    say(f"working in {workdir}" + (" (kept afterwards)" if options.keep_workdir else " (removed afterwards)"))
+    try:
+        profiles = PROFILES[options.profile]
+        corpora = {name: generate_corpus(options.documents, options.scan_fraction if name == "scans" else 0.0,
+                                         options.seed) for name in profiles}
+        config = workdir / "tenants.toml"
+        config.write_text("".join(f'[tenants.{TENANTS[name]}]\nsource = "{workdir / ("corpus-" + name)}"\n'
+                                  f"refresh_hour = 2\n\n" for name in profiles), encoding="utf-8")
+        env = _child_environment(home, config)
+        say(f"embedding model: loading {options.model} (converting it once if its backend needs that)")
+        loaded = time.perf_counter()
+        embedder = configured_embedder(options.model)
+        result["embedder"] = {"model": options.model, "backend": embedder.backend,
+                              "batch_size": embedder.batch_size,
+                              "load_seconds": round(time.perf_counter() - loaded, 3)}
+        ceiling_model = None
+        for name in profiles:
+            corpus, root = corpora[name], workdir / f"corpus-{name}"
+            say(f"{name}: writing {len(corpus)} documents to {root}")
+            write_corpus(corpus, root)
+            profile: dict = {"tenant": TENANTS[name], "corpus": corpus_summary(corpus, root)}
+            result["profiles"][name] = profile
+            say(f"{name}: full run ({profile['corpus']['by_kind']})")
+            run = run_pipeline(TENANTS[name], env, workdir, f"{name}-full", say)
+            profile["full_run"] = summarize_run(run)
+            profile["embed_batch_size"] = run["embed_batch_size"]
+            say(f"{name}: full run took {run['seconds']:.1f} s ({profile['full_run']['chunks']} chunks)")
+            if not options.skip_ceiling:
+                if ceiling_model is None:
+                    say(f"ceiling: loading {options.model} with plain sentence-transformers")
+                    ceiling_model = CeilingModel(options.model)
+                texts = chunk_texts(home, TENANTS[name])
+                say(f"{name}: ceiling: encoding the run's {len(texts)} chunk texts")
+                ceiling = ceiling_model.measure(texts, run["embed_batch_size"])
+                ceiling["ratio"] = round(ceiling["seconds"] / run["seconds"], 4) if run["seconds"] else None
+                profile["ceiling"] = ceiling
+        if not options.skip_incremental:
+            name = profiles[-1]
+            full = result["profiles"][name]["full_run"]
+            result["incremental_profile"] = name
+            say(f"{name}: unchanged re-run")
+            rerun = run_pipeline(TENANTS[name], env, workdir, f"{name}-rerun", say)
+            result["rerun"] = {**summarize_run(rerun), "ratio_to_full": round(rerun["seconds"] / full["seconds"], 4)}
+            target = document_to_edit(corpora[name])
+            write_document(edited(target, options.seed), workdir / f"corpus-{name}")
+            say(f"{name}: one-document edit ({target.path}, one paragraph appended)")
+            edit = run_pipeline(TENANTS[name], env, workdir, f"{name}-edit", say)
+            per_document = full["seconds"] / full["documents"]
+            result["edit"] = {**summarize_run(edit), "document": target.path,
+                              "full_run_seconds_per_document": round(per_document, 3),
+                              "ratio_to_one_document": round(edit["seconds"] / per_document, 3)}
+        if not options.skip_latency:
+            say(f"latency: {options.latency_queries} queries at {', '.join(map(str, options.latency_points))} points")
+            result["latency"] = measure_query_latency(
+                options.latency_points, store=workdir / "latency-qdrant", seed=options.seed,
+                queries=options.latency_queries, dimension=embedder.dimension, model_name=options.model,
+                embed=lambda text: embedder.encode([text])[0], log=say)
+    finally:
+        if not options.keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)  # only the folder mkdtemp made for this benchmark
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+    result["targets"] = evaluate_targets(result)
+    return result

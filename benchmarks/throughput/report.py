@@ -1,0 +1,209 @@
+"""What a benchmark result says and where it goes: the targets met or missed, the table of its figures,
+the machine it ran on, and the JSON and Markdown files it is written to."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.throughput.figures import STAGES
+from benchmarks.throughput.settings import REPO_ROOT
+
+TARGET_EDIT_DOCUMENTS = 2.0  # "about one document": at most twice one document's share of the full run
+TARGET_MEMORY_DOCUMENTS = 2000  # the memory target is stated for a run of this many documents
+
+
+def _get(result: dict, *keys: str):
+    value = result
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def peak_memory_bytes(result: dict) -> int | None:
+    """The highest PSS (else RSS) of a full run's process tree over the benchmark's profiles."""
+    peaks = []
+    for profile in result.get("profiles", {}).values():
+        memory = _get(profile, "full_run", "memory") or {}
+        value = memory.get("peak_tree_pss_bytes") or memory.get("peak_tree_rss_bytes")
+        if value:
+            peaks.append(value)
+    return max(peaks) if peaks else None
+
+
+def evaluate_targets(result: dict) -> list[dict]:
+    """The issue's targets: value, goal and met (None when not measured or not applicable)."""
+
+    def target(key: str, label: str, value, goal: str, met, note: str = "") -> dict:
+        return {"key": key, "label": label, "value": value, "goal": goal, "met": met, "note": note}
+
+    def at_least(value, bound):
+        return None if value is None else value >= bound
+
+    def at_most(value, bound):
+        return None if value is None else value <= bound
+
+    text = _get(result, "profiles", "text", "ceiling", "ratio")
+    scans = _get(result, "profiles", "scans", "ceiling", "ratio")
+    rerun = _get(result, "rerun", "ratio_to_full")
+    edit = _get(result, "edit", "ratio_to_one_document")
+    documents = _get(result, "parameters", "documents") or 0
+    memory = peak_memory_bytes(result)
+    memory_gb = round(memory / 1e9, 3) if memory else None
+    memory_applies = documents >= TARGET_MEMORY_DOCUMENTS
+    return [
+        target("ceiling_ratio_text", "ceiling / pipeline, text-only corpus", text, ">= 0.7", at_least(text, 0.7)),
+        target("ceiling_ratio_scans", "ceiling / pipeline, with scans", scans, ">= 0.5", at_least(scans, 0.5)),
+        target("rerun_ratio", "unchanged re-run / full run", rerun, "<= 0.05", at_most(rerun, 0.05)),
+        target("edit_ratio", "one-document edit / one document's share of a full run", edit,
+               f"<= {TARGET_EDIT_DOCUMENTS:g} (about one)", at_most(edit, TARGET_EDIT_DOCUMENTS)),
+        target("peak_memory", "peak memory of a 2,000-document run, GB", memory_gb, "< 3",
+               (memory_gb < 3.0 if memory_gb is not None else None) if memory_applies else None,
+               "" if memory_applies else f"judged on runs of {TARGET_MEMORY_DOCUMENTS:,} documents or more; "
+               f"this run had {documents:,} (try --documents {TARGET_MEMORY_DOCUMENTS})"),
+    ]
+
+
+def _number(value, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def _gb(value) -> str:
+    return "-" if not value else f"{value / 1e9:.2f} GB"
+
+
+def _met(flag) -> str:
+    return "n/a" if flag is None else ("met" if flag else "NOT met")
+
+
+def format_table(result: dict) -> str:
+    """A short plain-text report (Markdown tables) of a benchmark result."""
+    parameters = result["parameters"]
+    names = list(result.get("profiles", {}))
+    headers = {"text": "text-only", "scans": f"with {parameters['scan_fraction']:.0%} scans"}
+    profiles = [result["profiles"][name] for name in names]
+    lines = [
+        f"tenant-ingest benchmark: {parameters['documents']:,} documents a corpus, seed {parameters['seed']}, "
+        f"model {parameters['model']} ({result.get('embedder', {}).get('backend', '?')} backend, batches of "
+        f"{result.get('embedder', {}).get('batch_size', '?')}), {result['machine']['cpu_count']} CPUs; "
+        f"took {result['wall_seconds'] / 60:.1f} min",
+        "",
+        "| full run | " + " | ".join(headers[name] for name in names) + " |",
+        "| --- |" + " ---: |" * len(names),
+    ]
+
+    def row(label: str, values: Sequence[str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(values) + " |")
+
+    runs = [profile.get("full_run", {}) for profile in profiles]
+    ceilings = [profile.get("ceiling") or {} for profile in profiles]
+    row("documents (quarantined)", [f"{r['documents']:,} ({r['quarantined']})" for r in runs])
+    row("chunks", [_number(r["chunks"]) for r in runs])
+    row("seconds", [_number(r["seconds"], 1) for r in runs])
+    row("documents / s", [_number(r["documents_per_second"]) for r in runs])
+    row("chunks / s", [_number(r["chunks_per_second"]) for r in runs])
+    row("ceiling: plain encode, s", [_number(c.get("seconds"), 1) for c in ceilings])
+    row("ceiling / pipeline", [_number(c.get("ratio"), 3) for c in ceilings])
+    for stage in STAGES:
+        row(f"{stage}, s (share)", [f"{_number(r['stages'][stage], 1)} ({r['shares'][stage]:.0%})"
+                                    if r["shares"][stage] is not None else "-" for r in runs])
+    row("OCR pages / s", [_number(r["ocr"]["pages_per_second"]) + f" ({r['ocr']['pages']} pages)" for r in runs])
+    row("redaction characters / s", [_number(r["redaction"]["characters_per_second"], 0) for r in runs])
+    row("upsert points / s", [_number(r["upsert"]["points_per_second"], 0) for r in runs])
+    row("peak memory, tree PSS (RSS sum)",
+        [f"{_gb(r['memory'].get('peak_tree_pss_bytes'))} ({_gb(r['memory'].get('peak_tree_rss_bytes'))})"
+         for r in runs])
+    if result.get("rerun") or result.get("edit"):
+        lines += ["", "| incremental (" + headers[result["incremental_profile"]] + ") | seconds | ratio |",
+                  "| --- | ---: | ---: |"]
+        if result.get("rerun"):
+            lines.append(f"| unchanged re-run | {_number(result['rerun']['seconds'], 1)} | "
+                         f"{_number(result['rerun']['ratio_to_full'], 3)} of the full run |")
+        if result.get("edit"):
+            lines.append(f"| one-document edit | {_number(result['edit']['seconds'], 1)} | "
+                         f"{_number(result['edit']['ratio_to_one_document'], 1)} documents' worth |")
+    latency = result.get("latency")
+    if latency:
+        lines += ["", f"| query latency (top {latency['top_k']}, search only) | p50 ms | p95 ms |",
+                  "| --- | ---: | ---: |"]
+        for size, figures in latency["sizes"].items():
+            lines.append(f"| {int(size):,} points | {figures['p50_ms']:.1f} | {figures['p95_ms']:.1f} |")
+        if latency.get("with_embedding"):
+            figures = latency["with_embedding"]
+            lines.append(f"| {figures['points']:,} points, with the query's embedding | "
+                         f"{figures['p50_ms']:.1f} | {figures['p95_ms']:.1f} |")
+        lines.append(f"({latency['note']})")
+    lines += ["", "| target | value | goal | |", "| --- | ---: | --- | --- |"]
+    for item in result["targets"]:
+        lines.append(f"| {item['label']} | {_number(item['value'], 3)} | {item['goal']} | {_met(item['met'])} |")
+    notes = [item["note"] for item in result["targets"] if item["note"]]
+    lines += [f"({note})" for note in notes]
+    return "\n".join(lines)
+
+
+def _git_commit() -> dict:
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain"], capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip() != ""
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def machine_info() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import psutil
+
+    cpu_model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    packages = {}
+    for name in ("torch", "sentence-transformers", "qdrant-client", "dagster", "unstructured",
+                 "presidio-analyzer", "spacy"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    tesseract = shutil.which("tesseract")
+    if tesseract:
+        completed = subprocess.run([tesseract, "--version"], capture_output=True, text=True, timeout=30)
+        tesseract = (completed.stdout or completed.stderr).splitlines()[0] if completed.returncode == 0 else None
+    return {
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": cpu_model,
+        "memory_bytes": psutil.virtual_memory().total,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": packages,
+        "tesseract": tesseract,
+        **_git_commit(),
+    }
+
+
+def write_result(result: dict, out: Path) -> Path:
+    """The JSON result at `out` and the table next to it (same name, .md)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    table = out.with_suffix(".md")
+    table.write_text(format_table(result) + "\n", encoding="utf-8")
+    return table

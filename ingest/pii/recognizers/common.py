@@ -1,0 +1,31 @@
+"""What every recogniser shares: the `Finding` it returns, and the words before a match it is judged by.
+
+Every recogniser returns `Finding`s: offsets, type, score and its own name. Values never leave.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    start: int
+    end: int
+    entity_type: str
+    score: float
+    recognizer: str
+
+
+def preceding_words(text: str, start: int, window: int = 40, words: int = 4) -> list[str]:
+    """The last few words before `start`, lowercased: the context a finding is judged by."""
+    return re.findall(r"[\w#']+", text[max(0, start - window):start].lower())[-words:]
+
+
+def has_context(text: str, start: int, cues: Iterable[str], *, window: int = 40, words: int = 4) -> bool:
+    before = preceding_words(text, start, window, words)
+    cue_set = set(cues)
+    return any(word in cue_set or word.rstrip("s") in cue_set for word in before) or (
+        "#" in cue_set and "#" in text[max(0, start - 3):start])

@@ -1,0 +1,190 @@
+"""Checks of the spans taken for people: a filter for the spans spaCy's model tags as people
+(`person_span_parts`), and one for every person found (`refine_people`: no company, street or town names).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ingest.pii.recognizers.address_patterns import (
+    _COUNTRY_ALIASES,
+    _COUNTRY_LINE_AFTER,
+    _DIGIT,
+    _WORD_CHARACTER,
+)
+from ingest.pii.recognizers.addresses import _upper_case_line
+from ingest.pii.recognizers.common import Finding
+from ingest.pii.recognizers.lexicon import (
+    _PARTICLES,
+    NameLexicon,
+    name_lexicon,
+    stop_words,
+)
+from ingest.pii.recognizers.name_tokens import (
+    _INITIAL_GAP,
+    _SPACES,
+    _TITLES,
+    _name_tokens,
+    _Token,
+)
+
+_CONNECTORS_IN_NAMES = frozenset({"and", "&"})
+# Words after which a single word is where someone is or goes, not who.
+_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:in|near|into|arrived[ \t]+at|(?:flew|travel(?:l?ed)?|trip|moved|drove|went)[ \t]+to"
+    r"|moved(?:[ \t]+here)?[ \t]+from|city(?:[ \t]+of)?|town(?:[ \t]+of)?|village(?:[ \t]+of)?)[ \t]+)\Z",
+    re.IGNORECASE)
+
+# Legal forms that end a company's name ("Savannah Petroleum PLC", "Raymond James Financial Inc."):
+# the words before them name a company, even when they are a person's name.
+_LEGAL_FORMS = frozenset("""inc inc. incorporated ltd ltd. llc l.l.c. plc corp corp. corporation gmbh ag sa s.a.
+nv n.v. bv b.v. ab asa oy oyj spa s.p.a. srl s.r.l. sarl sas kgaa llp limited bancorp fund etf""".split())
+_FOLLOWING_WORD = re.compile(r"[ \t]*([^\s,;:()\"]+)")
+_STREET_WORD_AFTER = re.compile(
+    r"[ \t]+(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Lane|Drive|Boulevard|Blvd\.?|Parkway|Highway|Terrace"
+    r"|Crescent|STREET|AVENUE|ROAD|LANE|DRIVE|BOULEVARD|veg|vej|vei|veien|gate|gata|gatan|gade|straat|utca)\b")
+# A street type as the last word of a "name": "Mills Street" (Lane and Drive are family names too).
+_STREET_WORD_LAST = re.compile(r"[ \t](?:Street|STREET|Avenue|AVENUE|Road|ROAD|Boulevard|BOULEVARD|Straße|Strasse)\Z")
+_POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
+                           r"|IV)(?![\w-])")
+
+
+def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
+    """The findings with their PERSON spans checked against what is around them: a name that a
+    legal form ends is a company's ("Savannah Petroleum PLC", "Raymond James Financial Inc."), a
+    name before a street type is a street's ("Smit Mills Street", "Martin Linges veg"), a line
+    between an address line and a country line is a town ("Suite 655\nBERGEN\nNorway 88336"), and
+    a post-nominal belongs to the name ("Alexa Hedegaard DDS", "John Smith Jr.")."""
+    refined = []
+    for finding in findings:
+        if finding.entity_type == "PERSON":
+            if (_company_name(text, finding) or _STREET_WORD_AFTER.match(text, finding.end)
+                    or _STREET_WORD_LAST.search(text, finding.start, finding.end)
+                    or _town_line(text, finding, findings)):
+                continue
+            suffix = _POST_NOMINAL.match(text, finding.end)
+            if suffix is not None:
+                finding = Finding(finding.start, suffix.end(), "PERSON", finding.score, finding.recognizer)
+        refined.append(finding)
+    return refined
+
+
+def _company_name(text: str, finding: Finding) -> bool:
+    """Whether the span's last word, or one of the next six capitalised words, is a legal form."""
+    words = text[finding.start:finding.end].split()
+    if len(words) > 1 and _legal_form(words[-1]):
+        return True
+    position = finding.end
+    for _ in range(6):
+        match = _FOLLOWING_WORD.match(text, position)
+        if match is None or "\n" in text[position:match.start(1)]:
+            return False
+        word = match.group(1)
+        if _legal_form(word):
+            return True
+        if not word[0].isupper() and word != "&" or word.lower() in stop_words():
+            return False
+        position = match.end()
+    return False
+
+
+def _town_line(text: str, finding: Finding, findings: Sequence[Finding]) -> bool:
+    """Whether the finding is a whole line over a country line ("\n Norway 88336") in an address
+    block: under a line with a number (a street or an apartment) or under a name line."""
+    line_start = text.rfind("\n", 0, finding.start) + 1
+    line_end = text.find("\n", finding.end)
+    if line_end < 0 or _WORD_CHARACTER.search(text, line_start, finding.start) or _WORD_CHARACTER.search(
+            text, finding.end, line_end):
+        return False
+    country = _COUNTRY_LINE_AFTER.match(text, line_end)
+    if country is None:
+        return False
+    name = re.sub(r"[ \t]*\([^)]*\)", "", country.group(1)).strip(" \t.").lower()
+    if name not in name_lexicon().countries and name not in _COUNTRY_ALIASES:
+        return False
+    above = text[:line_start].rstrip()
+    previous_start = above.rfind("\n") + 1
+    if _DIGIT.search(above, previous_start) is not None:
+        return True
+    return any(other.entity_type == "PERSON" and previous_start <= other.start and other.end < line_start
+               and len(text[other.start:other.end].split()) > 1 for other in findings)  # a full name above
+
+
+def _legal_form(word: str) -> bool:
+    word = word.lower()
+    if word.endswith(("'s", "’s")):
+        word = word[:-2]
+    return word in _LEGAL_FORMS or word.rstrip(".") in _LEGAL_FORMS
+
+
+def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | None = None) -> list[tuple[int, int]]:
+    """The names in a span a language model tagged as a person, trimmed of what is no name.
+
+    The span ends at a line break, at a word in lower case (`Luiza is from ...`, `Edda Greco of
+    ...`) other than a particle or `and`; commas and possessives split it (`Gracie Marsh, Jessica
+    Yudin`); leading English words that are no names go (`Producer Rasmus Katajisto`), as do
+    trailing verbs, adjectives and adverbs (`JOHN O'BRIEN SIGNED` read as `John O'Brien Signed`)
+    and titles. What is left is dropped when
+    it is one English word (`Gift`), only English words, a place (`France`) or an acronym.
+    Codes, URLs and e-mail addresses (digits, `@`, `/`, `:`) are never names.
+    """
+    value = text[start:end]
+    if re.search(r"[\d@/:]", value):
+        return []
+    lexicon = lexicon or name_lexicon()
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    end = min(end, line_end)
+    upper_line = _upper_case_line(text, start)
+    segment_start = start  # from the start of the word the span starts in: "ex-Zombie Wiik"
+    while segment_start > line_start and (text[segment_start - 1].isalnum() or text[segment_start - 1] in "-'’"):
+        segment_start -= 1
+    line = text[segment_start:end]
+    line_start = segment_start
+    tokens = [token for token in _name_tokens(line, lexicon, upper_line) if token.start + line_start >= start]
+    groups: list[list[_Token]] = []
+    previous: _Token | None = None
+    for token in tokens:
+        if token.shape in "LM" and token.lower not in _PARTICLES and (token.english or not (
+                token.known or token.shape == "L")):
+            if token.lower in _CONNECTORS_IN_NAMES:
+                previous = None
+                continue
+            break  # "Luiza is from ...": the name ends at a word in lower case
+        gap = line[previous.end:token.start] if previous is not None else None
+        joined = gap is not None and (_SPACES.fullmatch(gap) is not None or (
+            previous.shape == "I" or previous.lower in _TITLES) and _INITIAL_GAP.fullmatch(gap) is not None)
+        if joined:
+            groups[-1].append(token)
+        else:
+            groups.append([token])
+        previous = token
+    parts = []
+    for group in groups:
+        while group and (group[0].lower in _TITLES or group[0].shape in "i"
+                         or (group[0].plain and not group[0].known and len(group) > 2)):
+            group = group[1:]
+        while len(group) > 1 and ((not group[-1].known and lexicon.is_describing_word(group[-1].lower))
+                                  or group[-1].shape == "I" or group[-1].lower in _PARTICLES):
+            group = group[:-1]  # "John O'Brien Signed", "Matias Anwar Listed"
+        if not group or not _person_like(group, lexicon, upper_line):
+            continue
+        if len(group) == 1 and not group[0].first and _PLACE_BEFORE.search(
+                text, max(0, group[0].start + line_start - 30), group[0].start + line_start):
+            continue  # "I am in Várbalog", "flew to Itapebí": a town the model took for a person
+        parts.append((group[0].start + line_start, group[-1].end + line_start))
+    return parts
+
+
+def _person_like(group: list[_Token], lexicon: NameLexicon, upper_line: bool) -> bool:
+    if len(group) == 1:
+        token = group[0]
+        return (len(token.text) > 1 and not token.plain and not token.place and token.shape != "I"
+                and (token.shape != "U" or upper_line or token.known))
+    if all(token.plain and not token.known for token in group):
+        return False
+    if " ".join(token.lower for token in group) in lexicon.places:
+        return False
+    return upper_line or not all(token.shape in "UI" for token in group) or any(token.known for token in group)
