@@ -16,12 +16,7 @@ from ingest.core.stage import StageResult
 from ingest.index.stage import InjectedFault
 from ingest.parsing.ocr import OcrUnavailable
 from ingest.parsing.stage import MassDeleteRefused
-from resources import (
-    ChunkerResource,
-    EmbedderResource,
-    ParserResource,
-    RedactorResource,
-)
+from resources import ChunkerResource, EmbedderResource, ParserResource, RedactorResource
 
 INGESTION_GROUP = "ingestion"
 OWNERS = ["team:ingestion"]

@@ -4,13 +4,7 @@ import dagster as dg
 
 import ingest  # noqa: F401  (switches off phoning home before any heavy import)
 from assets.alerts import alerts_on_failure, alerts_on_success
-from assets.jobs import (
-    INGEST_JOB,
-    ingest_tenant_job,
-    ingestion_assets,
-    ingestion_checks,
-    tenant_freshness_job,
-)
+from assets.jobs import INGEST_JOB, ingest_tenant_job, ingestion_assets, ingestion_checks, tenant_freshness_job
 from assets.schedules import hourly_freshness, nightly_refresh
 from assets.sensors import source_change_sensor, tenant_registry_sensor
 from resources import default_resources

@@ -6,12 +6,7 @@ from assets.common import PARSE_POOL, report, tenant_stage
 from assets.source_documents import source_documents
 from ingest.core.models import ParsedDocument
 from ingest.parsing.stage import parse_and_redact_stage
-from resources import (
-    EmbedderResource,
-    ParserResource,
-    RedactorResource,
-    StorageResource,
-)
+from resources import EmbedderResource, ParserResource, RedactorResource, StorageResource
 
 PARSED_DOCUMENTS = dg.AssetKey("parsed_documents")
 REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")

@@ -32,7 +32,8 @@ def tenant_registry_sensor(context: dg.SensorEvaluationContext, storage: Storage
     minimum_interval_seconds=120,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Notices new, changed or deleted files in each tenant's source folder (names, sizes and "
-    "modification times) and launches a run for that tenant only.",
+    "modification times) and launches a run for that tenant only. A new tenant's first run comes from "
+    "Declarative Automation (on_missing), not from this sensor.",
 )
 def source_change_sensor(context: dg.SensorEvaluationContext, storage: StorageResource):
     seen = json.loads(context.cursor) if context.cursor else {}
@@ -42,8 +43,9 @@ def source_change_sensor(context: dg.SensorEvaluationContext, storage: StorageRe
             context.log.warning(f"tenant {name}: source folder {tenant.source} is not reachable")
             continue
         signature = folder_signature(tenant.source)
-        never_indexed = not storage.paths(name).manifest.is_file()
-        if seen.get(name) != signature and (name in seen or never_indexed):
+        # A tenant seen for the first time sets the baseline; its first run comes from its partition's
+        # automation condition (on_missing), so the sensor launches only on a change after that.
+        if name in seen and seen[name] != signature:
             requests.append(dg.RunRequest(run_key=f"{name}:{signature}", partition_key=name,
                                           tags={"tenant": name, "trigger": "source_change"}))
         seen[name] = signature

@@ -1,7 +1,7 @@
 """Regenerate the bundled sample corpus in ingest/sample_corpus (committed output).
 
 Two tenants with every supported kind of file, including a scanned PDF page
-whose facts exist only in the image. Run: .venv/bin/python scripts/make_sample_corpus.py
+whose facts exist only in the image. Run from the checkout: .venv/bin/python -m scripts.make_sample_corpus
 """
 
 from __future__ import annotations

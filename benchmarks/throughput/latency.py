@@ -9,12 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks.throughput.settings import (
-    LATENCY_MIN_QUERIES,
-    LATENCY_SECONDS_PER_SIZE,
-    LATENCY_TOP_K,
-    LOCAL_MODE_NOTE,
-)
+from benchmarks.throughput.settings import LATENCY_MIN_QUERIES, LATENCY_SECONDS_PER_SIZE, LATENCY_TOP_K, LOCAL_MODE_NOTE
 from benchmarks.throughput.synthetic_corpus import _Prose
 
 
@@ -55,13 +50,7 @@ def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queri
 
     from ingest.core.ids import point_id
     from ingest.embedding.embed import embedding_model_key
-    from ingest.index.qdrant import (
-        PAYLOAD_COLUMNS,
-        IndexPoint,
-        QdrantSettings,
-        TenantIndex,
-        open_qdrant,
-    )
+    from ingest.index.qdrant import PAYLOAD_COLUMNS, IndexPoint, QdrantSettings, TenantIndex, open_qdrant
 
     tenant = "bench-latency"
     settings = QdrantSettings(path=store)

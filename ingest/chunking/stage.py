@@ -11,12 +11,7 @@ from ingest.chunking.chunk import Chunker, chunk_documents
 from ingest.chunking.enrich import enrich_chunks
 from ingest.core import tables
 from ingest.core.files import read_parquet, write_parquet
-from ingest.core.fingerprints import (
-    apply_plan,
-    fingerprint,
-    fingerprints_of,
-    plan_stage,
-)
+from ingest.core.fingerprints import apply_plan, fingerprint, fingerprints_of, plan_stage
 from ingest.core.stage import StageResult, elapsed
 from ingest.core.storage import TenantPaths
 from ingest.parsing.parse import elements_by_document

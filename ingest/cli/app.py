@@ -15,25 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import ingest  # noqa: F401  (offline environment first)
-from ingest.core.config import (
-    TenantRegistry,
-    converted_models_dir,
-    embed_backend,
-    embed_model_name,
-    ingest_home,
-)
+from ingest.cli.launching import Launcher, TenantBusy
+from ingest.core.config import TenantRegistry, converted_models_dir, embed_backend, embed_model_name, ingest_home
 from ingest.core.errors import ConfigError, ModelNotAvailable
 from ingest.core.manifest import read_manifest
 from ingest.core.models import DocStatus
 from ingest.core.storage import TenantPaths
 from ingest.embedding.embed import configured_embedder
-from ingest.cli.launching import Launcher, TenantBusy
-from ingest.index.qdrant import (
-    IndexUnavailable,
-    QdrantSettings,
-    TenantIndex,
-    open_qdrant,
-)
+from ingest.index.qdrant import IndexUnavailable, QdrantSettings, TenantIndex, open_qdrant
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "sample_corpus"
 EXCERPT_CHARS = 240

@@ -1,4 +1,10 @@
-"""What every stage reports, and the helpers stages share."""
+"""What every stage reports, and the helpers stages share.
+
+Each stage (`ingest/<package>/stage.py`) works over a tenant's state files, incrementally: it reads its
+upstream table, works out from fingerprints which documents need work (ingest.core.fingerprints),
+computes only those, and atomically rewrites its own table. Heavy clients are passed as factories and
+built only when there is work for them, so an unchanged re-run loads no model.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ class StageResult:
 
 
 def elapsed(started: float) -> float:
+    """Seconds since `started` (a `time.perf_counter()` reading), to the millisecond."""
     return round(time.perf_counter() - started, 3)
 
 

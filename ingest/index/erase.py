@@ -14,12 +14,7 @@ from ingest.core.files import atomic_write_text, write_parquet
 from ingest.core.forgotten import read_forgotten
 from ingest.core.manifest import read_manifest, write_manifest
 from ingest.core.storage import TenantPaths
-from ingest.index.qdrant import (
-    QdrantSettings,
-    TenantIndex,
-    compact_local_store,
-    open_qdrant,
-)
+from ingest.index.qdrant import QdrantSettings, TenantIndex, compact_local_store, open_qdrant
 
 
 def find_document(paths: TenantPaths, *, doc_id: str | None = None, source: str | None = None) -> dict:

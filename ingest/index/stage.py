@@ -10,12 +10,7 @@ import polars as pl
 
 from ingest.core.files import atomic_write_text, read_parquet, write_parquet
 from ingest.core.fingerprints import fingerprint, fingerprints_of
-from ingest.core.manifest import (
-    VERSION_COLUMNS,
-    build_manifest,
-    read_manifest,
-    write_manifest,
-)
+from ingest.core.manifest import VERSION_COLUMNS, build_manifest, read_manifest, write_manifest
 from ingest.core.models import DocStatus
 from ingest.core.stage import StageResult, elapsed
 from ingest.core.storage import TenantPaths

@@ -18,10 +18,7 @@ from ingest.core import tables
 from ingest.core.files import read_parquet, write_parquet
 from ingest.core.fingerprints import apply_plan, fingerprint, plan_stage
 from ingest.core.forgotten import read_forgotten
-from ingest.core.manifest import (
-    classify_changes,
-    read_manifest,
-)
+from ingest.core.manifest import classify_changes, read_manifest
 from ingest.core.models import DocStatus, ParsedDocument, SourceDocument
 from ingest.core.stage import StageResult, elapsed, loading_beside
 from ingest.core.storage import TenantPaths

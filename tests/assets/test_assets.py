@@ -84,6 +84,17 @@ def test_whole_graph_materialises_one_tenant(tenant_home):
     manifest = pl.read_parquet(paths.manifest)
     assert sorted(manifest["status"].to_list()) == ["indexed", "indexed", "indexed", "quarantined"]
 
+    # Dagster's standard metadata keys, from each stage's parquet file.
+    for asset, table in (("source_documents", paths.source_documents), ("chunks", paths.chunks),
+                         ("redacted_documents", paths.redacted_elements),
+                         ("enriched_chunks", paths.enriched_chunks)):
+        frame = pl.read_parquet(table)
+        assert metadata[asset]["dagster/partition_row_count"] == frame.height, asset
+        schema = metadata[asset]["dagster/column_schema"]
+        assert [(column.name, column.type) for column in schema.columns] == \
+            [(name, str(dtype)) for name, dtype in frame.schema.items()], asset
+        assert metadata[asset]["dagster/uri"] == table.resolve().as_uri()
+
 
 def test_load_embedder_early_loads_the_embedding_model_during_the_parse_step(tenant_home):
     from assets.parsed_documents import parse_and_redact

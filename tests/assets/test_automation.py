@@ -113,7 +113,8 @@ def test_the_webserver_shows_checks_freshness_schedules_and_sensors(tmp_path):
     repository = entry["locationOrLoadError"]["repositories"][0]
     assert {s["name"] for s in repository["schedules"]} == {"nightly_refresh", "hourly_freshness"}
     assert {s["name"] for s in repository["sensors"]} == {
-        "tenant_registry_sensor", "source_change_sensor", "alerts_on_success", "alerts_on_failure"}
+        "tenant_registry_sensor", "source_change_sensor", "alerts_on_success", "alerts_on_failure",
+        "default_automation_condition_sensor"}  # Declarative Automation: a new tenant's partition
     checks = {check["name"]: check for node in data["assetNodes"]
               for check in node["assetChecksOrError"]["checks"]}
     assert set(checks) == {"pii_residue", "chunk_sanity", "ocr_quality", "quarantine_rate", "index_consistency",
@@ -123,3 +124,25 @@ def test_the_webserver_shows_checks_freshness_schedules_and_sensors(tmp_path):
     policies = {"/".join(n["assetKey"]["path"]): n["internalFreshnessPolicy"] for n in data["assetNodes"]}
     assert policies["published_index"] == {"failWindowSeconds": 36 * 3600, "warnWindowSeconds": 26 * 3600}
     assert "Warning" not in errors and "Error" not in errors, errors[-2000:]
+
+
+# Dagster's evaluator of automation conditions is marked beta; it is only the test's instrument here, the
+# conditions themselves (AutomationCondition.on_missing) are stable API.
+@pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
+def test_a_new_tenant_partition_requests_every_stage_once_and_an_existing_one_nothing():
+    from assets.definitions import defs
+    from assets.jobs import ingestion_assets
+    from assets.partitions import TENANTS_PARTITION
+
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(TENANTS_PARTITION, ["north"])
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0  # partitions there before the first evaluation are left alone
+
+    instance.add_dynamic_partitions(TENANTS_PARTITION, ["south"])
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    keys = {key for definition in ingestion_assets for key in definition.keys}
+    assert {key: second.get_requested_partitions(key) for key in keys} == {key: {"south"} for key in keys}
+
+    third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
+    assert third.total_requested == 0  # requested once, not on every tick

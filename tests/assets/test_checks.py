@@ -7,12 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.jobs import (
-    INGEST_JOB,
-    ingest_tenant_job,
-    ingestion_assets,
-    ingestion_checks,
-)
+from assets.jobs import INGEST_JOB, ingest_tenant_job, ingestion_assets, ingestion_checks
 from assets.partitions import TENANTS_PARTITION
 from benchmarks.corpus import Section, write_eml, write_image, write_markdown
 from ingest.core.config import TenantRegistry

@@ -13,15 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from benchmarks.corpus import (
-    Section,
-    write_docx,
-    write_eml,
-    write_html,
-    write_markdown,
-    write_text,
-    write_text_pdf,
-)
+from benchmarks.corpus import Section, write_docx, write_eml, write_html, write_markdown, write_text, write_text_pdf
 from tests.e2e.commands import ingest
 
 pytestmark = pytest.mark.e2e

@@ -259,11 +259,10 @@ def test_embed_stage_caches_one_real_vector_per_chunk_text(indexed, embedder):
 
 
 def test_embed_stage_reports_progress_slice_by_slice_with_the_same_vectors(indexed, embedder, monkeypatch):
-    import ingest.stages
-
+    import ingest.embedding.stage
     from ingest.embedding.stage import embed_stage
 
-    monkeypatch.setattr(ingest.stages, "EMBED_PROGRESS_TEXTS", 2)
+    monkeypatch.setattr(ingest.embedding.stage, "EMBED_PROGRESS_TEXTS", 2)
     before = cache(indexed).sort("text_sha256")
     indexed.paths.embedding_cache(embedding_model_key(MODEL)).unlink()
     calls = []
@@ -491,7 +490,7 @@ def state_files(tenant) -> dict:
     return {path: path.read_bytes() for path in tenant.paths.root.rglob("*") if path.is_file()}
 
 
-@pytest.mark.parametrize("how", ["not-published", "interrupted"])
+@pytest.mark.parametrize("how", ["not-published", "injected-failure"])
 def test_rollback_is_refused_once_a_later_run_staged_into_the_previous_color(indexed, monkeypatch, how):
     """The other color no longer holds the previous index: serving it would serve an unchecked one."""
     edit_hours(indexed)
@@ -501,7 +500,7 @@ def test_rollback_is_refused_once_a_later_run_staged_into_the_previous_color(ind
     write_html(indexed.source / "hours.html", [Section("Opening hours", ("Version three, never checked.",))])
     if how == "not-published":  # e.g. retrieval_quality failed
         indexed.run("run-3", publish=False)
-    else:  # a crash after some of the upserts into color a
+    else:  # an injected failure after some of the upserts into color a
         monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=1")
         with pytest.raises(InjectedFault):
             indexed.run("run-3")
@@ -516,7 +515,7 @@ def test_rollback_is_refused_once_a_later_run_staged_into_the_previous_color(ind
     assert indexed.store()[0] == physical(MODEL, "b") and indexed.points() == v2_points
     assert state_files(indexed) == state
     # publishing the staged run makes run-2's index the rollback target again
-    if how == "interrupted":
+    if how == "injected-failure":
         indexed.index_stage("run-3")
     indexed.publish_stage("run-3")
     assert read_published(indexed.paths)["previous"] == physical(MODEL, "b")
@@ -598,7 +597,9 @@ def test_a_document_quarantined_again_keeps_the_run_that_quarantined_it(tenant):
     assert tenant.manifest_row("hours.html")["run_id"] == "run-2"
 
 
-# --- index stage: interrupted runs converge ------------------------------------------------------------
+# --- index stage: runs stopped by an injected failure converge -----------------------------------------
+# INGEST_TEST_FAULT raises InjectedFault at the named point of the index stage: the stage stops there and
+# the next run starts from what it left. (tests/e2e/test_crash.py kills a real run at such points.)
 
 def change_everything(tenant) -> None:
     """An edit, a deletion and a new document: upserts and deletes both have work."""
@@ -622,7 +623,7 @@ def converge(tenant, run_id: str) -> None:
 
 
 @pytest.mark.parametrize("published_twice", [False, True], ids=["staging-empty", "staging-holds-old-version"])
-def test_an_index_run_interrupted_after_some_upserts_changes_nothing_served_and_converges(
+def test_an_injected_failure_after_some_upserts_changes_nothing_served_and_the_next_run_converges(
         indexed, monkeypatch, published_twice):
     if published_twice:  # the staging color then holds an older version, with points to keep and to delete
         edit_hours(indexed)
@@ -641,7 +642,8 @@ def test_an_index_run_interrupted_after_some_upserts_changes_nothing_served_and_
     converge(indexed, "run-3")
 
 
-def test_an_index_run_interrupted_before_deleting_changes_nothing_served_and_converges(indexed, monkeypatch):
+def test_an_injected_failure_before_deleting_changes_nothing_served_and_the_next_run_converges(indexed,
+                                                                                               monkeypatch):
     edit_hours(indexed)
     indexed.run("run-1b")  # the next staging color holds version 1: it has stale points to delete
     change_everything(indexed)
@@ -656,7 +658,7 @@ def test_an_index_run_interrupted_before_deleting_changes_nothing_served_and_con
     converge(indexed, "run-3")
 
 
-def test_an_interrupted_first_run_serves_nothing_and_the_next_run_completes(tenant, monkeypatch):
+def test_a_first_run_stopped_by_an_injected_failure_serves_nothing_and_the_next_run_completes(tenant, monkeypatch):
     monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=1")
     with pytest.raises(InjectedFault):
         tenant.run("run-1")
@@ -669,8 +671,8 @@ def test_an_interrupted_first_run_serves_nothing_and_the_next_run_completes(tena
     assert tenant.store()[:2] == (physical(MODEL), [physical(MODEL)])
 
 
-def test_a_model_switch_interrupted_after_its_upserts_converges_on_the_new_model(tenant, second_model,
-                                                                               monkeypatch):
+def test_a_model_switch_stopped_by_an_injected_failure_after_its_upserts_converges_on_the_new_model(
+        tenant, second_model, monkeypatch):
     """As the assets configure it: the chunker version names the model (chunks depend on its tokenizer)."""
     tenant.run("run-1", chunker=f"chunker-1/{MODEL}")
     served = tenant.points()
@@ -690,7 +692,8 @@ def test_a_model_switch_interrupted_after_its_upserts_converges_on_the_new_model
     assert set(manifest["embedding_model"]) == {name} and set(manifest["chunker_version"]) == {f"chunker-1/{name}"}
 
 
-def test_a_model_switch_interrupted_after_its_upserts_records_the_new_model(indexed, second_model, monkeypatch):
+def test_a_model_switch_stopped_by_an_injected_failure_after_its_upserts_records_the_new_model(
+        indexed, second_model, monkeypatch):
     name, model = second_model
     monkeypatch.setenv(FAULT_VARIABLE, "after-upserts=1")
     with pytest.raises(InjectedFault):

@@ -11,12 +11,7 @@ import re
 from collections.abc import Sequence
 
 from ingest.pii.recognizers.common import Finding, has_context
-from ingest.pii.recognizers.lexicon import (
-    COMMON_WORDS,
-    NameLexicon,
-    name_lexicon,
-    stop_words,
-)
+from ingest.pii.recognizers.lexicon import COMMON_WORDS, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.name_tokens import (
     _COORDINATION_AFTER,
     _COORDINATION_BEFORE,

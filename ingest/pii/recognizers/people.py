@@ -7,27 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ingest.pii.recognizers.address_patterns import (
-    _COUNTRY_ALIASES,
-    _COUNTRY_LINE_AFTER,
-    _DIGIT,
-    _WORD_CHARACTER,
-)
+from ingest.pii.recognizers.address_patterns import _COUNTRY_ALIASES, _COUNTRY_LINE_AFTER, _DIGIT, _WORD_CHARACTER
 from ingest.pii.recognizers.addresses import _upper_case_line
 from ingest.pii.recognizers.common import Finding
-from ingest.pii.recognizers.lexicon import (
-    _PARTICLES,
-    NameLexicon,
-    name_lexicon,
-    stop_words,
-)
-from ingest.pii.recognizers.name_tokens import (
-    _INITIAL_GAP,
-    _SPACES,
-    _TITLES,
-    _name_tokens,
-    _Token,
-)
+from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
+from ingest.pii.recognizers.name_tokens import _INITIAL_GAP, _SPACES, _TITLES, _name_tokens, _Token
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
 # Words after which a single word is where someone is or goes, not who.

@@ -2,12 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.core.config import (
-    TenantRegistry,
-    dagster_home,
-    ingest_home,
-    validate_tenant,
-)
+from ingest.core.config import TenantRegistry, dagster_home, ingest_home, validate_tenant
 from ingest.core.errors import ConfigError
 
 

@@ -1,13 +1,7 @@
 import polars as pl
 import pytest
 
-from ingest.core.fingerprints import (
-    StagePlan,
-    apply_plan,
-    fingerprint,
-    fingerprints_of,
-    plan_stage,
-)
+from ingest.core.fingerprints import StagePlan, apply_plan, fingerprint, fingerprints_of, plan_stage
 
 SCHEMA = {"doc_id": pl.String, "row": pl.Int64, "value": pl.String, "fingerprint": pl.String}
 
@@ -28,7 +22,6 @@ def rows_of(frame):
 
 def test_fingerprint_is_stable_and_short_hex():
     value = fingerprint("parse", "abc123", "parse-1/ocr-eng-200/min-16")
-    assert value == fingerprint("parse", "abc123", "parse-1/ocr-eng-200/min-16")
     assert len(value) == 32 and int(value, 16) >= 0
     # pinned: stored fingerprints must stay valid across releases, or every run recomputes everything
     assert fingerprint("a", "b") == "8fb20ef63ced4145fc2e983ffe597d1d"
@@ -48,7 +41,8 @@ def test_fingerprint_changes_with_any_part(other):
 
 
 def test_fingerprint_of_non_ascii_text_is_stable():
-    assert fingerprint("Größe", "日本") == fingerprint("Größe", "日本") != fingerprint("Grosse", "日本")
+    assert fingerprint("Größe", "日本") == "252c7a0b5a65b8644890e0716b7e4e5c"  # pinned, as above
+    assert fingerprint("Größe", "日本") != fingerprint("Grosse", "日本")
 
 
 # --- plan_stage -------------------------------------------------------------------------

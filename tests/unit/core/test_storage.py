@@ -2,12 +2,7 @@ import polars as pl
 import pytest
 
 from ingest.core.errors import ConfigError
-from ingest.core.files import (
-    _atomic_replace,
-    atomic_write_text,
-    read_parquet,
-    write_parquet,
-)
+from ingest.core.files import _atomic_replace, atomic_write_text, read_parquet, write_parquet
 from ingest.core.storage import TenantPaths
 
 

@@ -117,7 +117,7 @@ def test_lineage_names_one_run_for_a_point_and_its_document(indexed):
         ("policy.md", "run-1"), ("shipping.txt", "run-1"), ("hours.html", "run-3")}
 
 
-def test_lineage_names_one_run_for_every_point_after_an_interrupted_run(indexed, monkeypatch):
+def test_lineage_names_one_run_for_every_point_after_an_injected_failure(indexed, monkeypatch):
     import ingest.index.qdrant
     from benchmarks.corpus import Section, write_markdown
     from ingest.index.stage import FAULT_VARIABLE, InjectedFault
@@ -136,7 +136,7 @@ def test_lineage_names_one_run_for_every_point_after_an_interrupted_run(indexed,
     indexed.index_stage("run-4")
     indexed.publish_stage("run-4")
     written = {p["run_id"] for p in indexed.points().values() if p["source"] == "policy.md"}
-    assert written == {"run-4"}  # a document half-written by the crashed run is rewritten whole
+    assert written == {"run-4"}  # a document half-written by the failed run is rewritten whole
     assert_one_run_per_point_and_document(indexed)
 
 

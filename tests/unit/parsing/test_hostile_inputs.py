@@ -1,10 +1,10 @@
 """Hostile and awkward inputs, generated here, end indexed or quarantined with the right category.
 
 All of them go through `parse_documents_isolated` in one batch under the default
-limits, which must finish every one within the timeout and carry on; the table
-of outcomes and seconds is printed (run with -s to see it). The timeout and the
-memory cap are then tested on inputs that really exceed them, each followed by
-a normal document the recovered pool must still parse.
+limits, which must finish every one without hitting the timeout or the memory cap
+and carry on; the table of outcomes and parse seconds is printed (run with -s to
+see it). The timeout and the memory cap are then tested on inputs that really
+exceed them, each followed by a normal document the recovered pool must still parse.
 """
 
 from __future__ import annotations
@@ -20,20 +20,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from benchmarks.corpus import (
-    Section,
-    render_page_image,
-    write_docx,
-    write_text,
-    write_text_pdf,
-)
+from benchmarks.corpus import Section, render_page_image, write_docx, write_text, write_text_pdf
 from ingest.parsing.isolation import parse_documents_isolated
-from ingest.parsing.limits import (
-    CATEGORIES,
-    ParseLimits,
-    Quarantine,
-    check_before_parsing,
-)
+from ingest.parsing.limits import CATEGORIES, ParseLimits, Quarantine, check_before_parsing
 from ingest.parsing.parse import ParseSettings, detect_encoding
 from ingest.parsing.sources import scan_source
 from tests.unit.parsing import hostile
@@ -82,35 +71,28 @@ def _category(reason: str | None) -> str | None:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """Every hostile input parsed in one isolated batch: source -> (row, element texts, seconds finished at)."""
+    """Every hostile input parsed in one isolated batch: source -> (row, element texts)."""
     folder = tmp_path_factory.mktemp("hostile")
     for name, (write, _, _) in HOSTILE.items():
         write(folder / name)
     documents = scan_source("acme", folder)
-    started = time.perf_counter()
-    finished_at = {}
-    parsed, elements = parse_documents_isolated(
-        documents, ParseSettings(), LIMITS,
-        on_progress=lambda position, result: finished_at.setdefault(result.doc_id, time.perf_counter() - started))
-    total = time.perf_counter() - started
+    parsed, elements = parse_documents_isolated(documents, ParseSettings(), LIMITS)
     rows = {}
     print(f"\n{'input':26} {'outcome':11} {'seconds':>8}  reason")
     for document, row in zip(documents, parsed.iter_rows(named=True), strict=True):
         assert row["doc_id"] == document.doc_id  # rows in input order
         texts = elements.filter(elements["doc_id"] == document.doc_id)["text"].to_list()
-        rows[document.source] = (row, texts, finished_at[document.doc_id])
+        rows[document.source] = (row, texts)
         outcome = _category(row["quarantine_reason"]) or f"indexed({len(texts)})"
         print(f"{document.source:26} {outcome:11} {row['parse_seconds']:8.2f}  {row['quarantine_reason'] or ''}")
-    print(f"whole batch: {total:.1f} s (including the workers' start)")
     return rows
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_each_input_ends_indexed_or_quarantined_with_the_right_category(batch, name):
     _, expected, fragments = HOSTILE[name]
-    row, texts, _ = batch[name]
+    row, texts = batch[name]
     assert _category(row["quarantine_reason"]) == expected, row["quarantine_reason"]
-    assert row["parse_seconds"] < LIMITS.timeout_seconds
     if expected is None:
         assert texts
         text = " ".join(texts)
@@ -122,29 +104,31 @@ def test_each_input_ends_indexed_or_quarantined_with_the_right_category(batch, n
 
 def test_the_batch_finishes_every_input_without_hitting_a_limit_it_should_not(batch):
     assert set(batch) == set(HOSTILE)
-    reasons = [row["quarantine_reason"] or "" for row, _, _ in batch.values()]
+    reasons = [row["quarantine_reason"] or "" for row, _ in batch.values()]
     assert not any(reason.startswith(("timeout", "out_of_memory")) for reason in reasons)
 
 
 def test_the_external_entity_is_never_resolved(batch):
-    row, texts, _ = batch["external_entity.docx"]
+    row, texts = batch["external_entity.docx"]
     assert "root:" not in " ".join(texts) and "DOCTYPE" in row["quarantine_reason"]
 
 
 def test_a_twenty_megabyte_line_is_one_element_with_all_its_text(batch):
-    row, texts, _ = batch["20mb_one_line.txt"]
+    row, texts = batch["20mb_one_line.txt"]
     assert row["elements"] == 1 and len(texts[0]) > 19_999_000
-    assert row["parse_seconds"] < 20
+    assert texts[0].startswith("The quick brown fox jumps over the lazy dog")
 
 
 # --- the timeout and the memory cap, each followed by a document the pool must still parse -----
 
-def _run_one_worker(folder: Path, limits: ParseLimits):
+def _run_one_worker(folder: Path, limits: ParseLimits) -> dict[str, dict]:
+    """source -> parsed row, for a batch whose documents finish in order (one worker)."""
     documents = scan_source("acme", folder)
-    started = time.perf_counter()
-    parsed, elements = parse_documents_isolated(documents, ParseSettings(), limits)
-    seconds = time.perf_counter() - started
-    return {d.source: row for d, row in zip(documents, parsed.iter_rows(named=True), strict=True)}, seconds
+    finished = []
+    parsed, _ = parse_documents_isolated(documents, ParseSettings(), limits,
+                                         on_progress=lambda position, result: finished.append(result.doc_id))
+    assert finished == [document.doc_id for document in documents]  # the next one only after the first ended
+    return {d.source: row for d, row in zip(documents, parsed.iter_rows(named=True), strict=True)}
 
 
 def test_a_parser_over_the_time_limit_is_killed_and_the_worker_replaced(tmp_path):
@@ -154,11 +138,10 @@ def test_a_parser_over_the_time_limit_is_killed_and_the_worker_replaced(tmp_path
     write_scanned_pdf(tmp_path / "a_dense_scan.pdf", [lines, lines])  # OCR takes seconds per page
     write_text(tmp_path / "b_after.txt", SECTIONS)
 
-    rows, seconds = _run_one_worker(tmp_path, ParseLimits(workers=1, timeout_seconds=1))
+    rows = _run_one_worker(tmp_path, ParseLimits(workers=1, timeout_seconds=1))
 
     assert rows["a_dense_scan.pdf"]["quarantine_reason"] == "timeout: parsing took longer than 1 s"
     assert rows["b_after.txt"]["quarantine_reason"] is None and rows["b_after.txt"]["elements"] > 0
-    print(f"\ntimeout batch: {seconds:.1f} s")
 
 
 def test_a_parser_over_the_memory_cap_is_stopped_and_the_pool_goes_on(tmp_path):
@@ -166,11 +149,10 @@ def test_a_parser_over_the_memory_cap_is_stopped_and_the_pool_goes_on(tmp_path):
     write_text(tmp_path / "b_after.txt", SECTIONS)
 
     # with pypdf's stream budget out of the way, only the memory cap stands between the bomb and the machine
-    rows, seconds = _run_one_worker(tmp_path, ParseLimits(workers=1, max_pdf_stream_mb=1_000_000))
+    rows = _run_one_worker(tmp_path, ParseLimits(workers=1, max_pdf_stream_mb=1_000_000))
 
     assert rows["a_bomb.pdf"]["quarantine_reason"].startswith("out_of_memory:")
     assert rows["b_after.txt"]["quarantine_reason"] is None and rows["b_after.txt"]["elements"] > 0
-    print(f"\nmemory cap batch: {seconds:.1f} s")
 
 
 @pytest.mark.parametrize("signal_number, reason", [
@@ -186,10 +168,11 @@ def test_a_worker_that_dies_quarantines_its_document_and_is_replaced(tmp_path, s
     write_scanned_pdf(tmp_path / "a_dense_scan.pdf", [lines, lines])
     write_text(tmp_path / "b_after.txt", SECTIONS)
 
+    batch_done = threading.Event()
+
     def kill_the_worker_running_tesseract() -> None:
         """What the kernel's OOM killer (SIGKILL) or a crashing parser (SIGSEGV) does to a worker."""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        while not batch_done.is_set():
             for process in psutil.Process().children(recursive=True):
                 try:
                     if process.name() == "tesseract":
@@ -201,8 +184,11 @@ def test_a_worker_that_dies_quarantines_its_document_and_is_replaced(tmp_path, s
 
     killer = threading.Thread(target=kill_the_worker_running_tesseract, daemon=True)
     killer.start()
-    rows, _ = _run_one_worker(tmp_path, ParseLimits(workers=1))
-    killer.join()
+    try:
+        rows = _run_one_worker(tmp_path, ParseLimits(workers=1))
+    finally:
+        batch_done.set()
+        killer.join()
 
     assert rows["a_dense_scan.pdf"]["quarantine_reason"].startswith(reason)
     assert rows["b_after.txt"]["quarantine_reason"] is None and rows["b_after.txt"]["elements"] > 0
@@ -269,9 +255,9 @@ def test_legacy_text_prefers_windows_1252_but_keeps_other_code_pages():
 
 
 def test_every_quarantine_reason_in_the_code_starts_with_a_documented_category():
-    import ingest
+    import ingest.parsing
 
-    package = Path(ingest.__file__).parent
+    package = Path(ingest.parsing.__file__).parent
     pattern = re.compile(r"""(?:Quarantine|quarantined)\((?:document,)?\s*f?["']([a-z_]+):""")
     found = set()
     for name in ("parse.py", "limits.py", "isolation.py"):

@@ -9,12 +9,7 @@ import pytest
 
 from ingest.core.config import TenantRegistry
 from ingest.core.errors import ConfigError
-from ingest.pii.policy import (
-    DEFAULT_SALT_ENV,
-    SUPPORTED_ENTITIES,
-    RedactionPolicy,
-    policy_from_config,
-)
+from ingest.pii.policy import DEFAULT_SALT_ENV, SUPPORTED_ENTITIES, RedactionPolicy, policy_from_config
 from ingest.pii.recognizers import Finding, find_phone_numbers
 from ingest.pii.redact import PiiDetector, Redactor, apply_operators
 

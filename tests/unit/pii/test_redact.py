@@ -4,13 +4,7 @@ import polars as pl
 import pytest
 
 from ingest.core import tables
-from ingest.pii.redact import (
-    Finding,
-    RedactionPolicy,
-    apply_operators,
-    entity_counts_by_document,
-    redact_elements,
-)
+from ingest.pii.redact import Finding, RedactionPolicy, apply_operators, entity_counts_by_document, redact_elements
 
 
 def _Span(start: int, end: int, entity_type: str, score: float) -> Finding:
