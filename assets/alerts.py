@@ -6,21 +6,17 @@ below run in the Dagster daemon; `ingest run` calls notify_run too, since a
 command-line run may happen with no daemon running. Both are idempotent.
 """
 
-import os
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from ingest.alerts.notify import Alert
 from ingest.alerts.runbook import next_step
+from ingest.core.config import run_url
 from resources import NotifierResource
 
 RUN_CHECK = "run"
 ALL_TENANTS = "all-tenants"
-
-
-def _run_url(run_id: str) -> str:
-    return f"{os.environ.get('INGEST_UI_URL', 'http://127.0.0.1:3000').rstrip('/')}/runs/{run_id}"
 
 
 def _key_numbers(metadata: dict) -> dict:
@@ -60,7 +56,7 @@ def notify_run(instance: dg.DagsterInstance, run: dg.DagsterRun, notifier: Notif
                        runbook_check=runbook_check) -> Alert:
             return Alert(key=f"{tenant}:{check}", action=action, tenant=tenant, check=check,
                          severity="error" if action == "trigger" else "info", summary=summary, details=numbers,
-                         run_url=_run_url(run.run_id), next_step=next_step(runbook_check, tenant),
+                         run_url=run_url(run.run_id), next_step=next_step(runbook_check, tenant),
                          at=datetime.now(UTC).isoformat(timespec="seconds"))
 
         alert = state.deliver(channel, f"{tenant}:{check}", failing, make_alert)

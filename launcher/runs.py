@@ -7,7 +7,6 @@ the Dagster UI opened on the same DAGSTER_HOME.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from assets.alerts import notify_run
 from assets.definitions import INGEST_JOB, defs
 from assets.partitions import TENANTS_PARTITION
 from ingest.cli.launching import RunOutcome, TenantBusy
+from ingest.core.config import run_url
 from resources import default_resources
 
 
@@ -141,7 +141,7 @@ def _execute(job, instance: dg.DagsterInstance, tenant: str, log_level: str,
 def describe_run(run_id: str) -> dict:
     """A run's status and times from the instance, with its address in the UI."""
     instance = dg.DagsterInstance.get()
-    url = f"{os.environ.get('INGEST_UI_URL', 'http://127.0.0.1:3000').rstrip('/')}/runs/{run_id}"
+    url = run_url(run_id)
     record = instance.get_run_record_by_id(run_id)
     if record is None:
         return {"run_id": run_id, "status": "unknown to this Dagster instance", "started": None, "ended": None,

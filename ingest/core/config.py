@@ -47,6 +47,11 @@ def dagster_home() -> Path:
     return Path(configured).expanduser().resolve() if configured else ingest_home() / "dagster"
 
 
+def run_url(run_id: str) -> str:
+    """A Dagster run's page in the UI: INGEST_UI_URL (default http://127.0.0.1:3000) + /runs/<id>."""
+    return f"{os.environ.get('INGEST_UI_URL', 'http://127.0.0.1:3000').rstrip('/')}/runs/{run_id}"
+
+
 def embed_model_name() -> str:
     return os.environ.get("INGEST_EMBED_MODEL") or DEFAULT_EMBED_MODEL
 
