@@ -14,6 +14,7 @@ import dagster as dg
 from filelock import FileLock, Timeout
 
 from assets.alerts import notify_run
+from assets.common import EMBED_POOL, PARSE_POOL
 from assets.definitions import INGEST_JOB, defs
 from assets.partitions import TENANTS_PARTITION
 from ingest.cli.launching import RunOutcome, TenantBusy
@@ -69,6 +70,7 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
         raise TenantBusy(f"another run of tenant {tenant} is in progress; wait for it to finish "
                          "(or give `ingest run --wait SECONDS`)") from None
     try:
+        ensure_pool_limits(instance)
         for dead in release_dead_runs(instance, tenant, storage):
             logging.getLogger("ingest").warning(f"run {dead} ended with its process: marked failed, pool slots freed")
         result = _execute(job, instance, tenant, log_level, allow_mass_delete)
@@ -84,7 +86,24 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
 
 
 LAUNCHED_BY = "ingest-cli"
+POOLS = (PARSE_POOL, EMBED_POOL)
 UNFINISHED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+
+
+def ensure_pool_limits(instance: dg.DagsterInstance) -> None:
+    """Create the concurrency pools' limits (dagster.yaml's default) before any step claims a slot.
+
+    Dagster creates a pool's limit on its first claim; two runs starting together (two tenants on
+    PostgreSQL, or two machines) would both insert it and one would fail on the unique key. Here a
+    second insert that loses the race is harmless: the limit is there either way."""
+    for pool in POOLS:
+        if pool in instance.event_log_storage.get_concurrency_keys():
+            continue
+        try:
+            instance.event_log_storage.initialize_concurrency_limit_to_default(pool)
+        except Exception:
+            if pool not in instance.event_log_storage.get_concurrency_keys():
+                raise
 
 
 def release_dead_runs(instance: dg.DagsterInstance, tenant: str, storage) -> list[str]:

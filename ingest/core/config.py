@@ -14,6 +14,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 from ingest.core.errors import ConfigError
 from ingest.core.files import atomic_write_text
 
@@ -160,22 +162,27 @@ class TenantRegistry:
         return tenants[name]
 
     def register(self, name: str, source: Path | None = None, *, golden: Path | None = None) -> TenantConfig:
-        """Record a tenant's source folder (and golden set) given on the command line."""
+        """Record a tenant's source folder (and golden set) given on the command line.
+
+        The registry is read, changed and written under a lock, so two commands registering different
+        tenants at once both keep their entry."""
         validate_tenant(name)
-        current = self._from_registry_file()
-        entry = dict(current.get(name, {}))
-        if source is not None:
-            source = source.expanduser().resolve()
-            if not source.is_dir():
-                raise ConfigError(f"source folder {source} does not exist or is not a folder")
-            entry["source"] = str(source)
-        if golden is not None:
-            golden = golden.expanduser().resolve()
-            if not golden.is_file():
-                raise ConfigError(f"golden set {golden} does not exist")
-            entry["golden"] = str(golden)
-        if "source" not in entry and name not in self._from_config_file():
-            raise ConfigError(f"tenant {name!r} is not registered: give its folder with --source DIR")
-        current[name] = entry
-        atomic_write_text(self.registry_file, json.dumps(current, indent=2, sort_keys=True) + "\n")
+        self.registry_file.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(self.registry_file.with_name(self.registry_file.name + ".lock")):
+            current = self._from_registry_file()
+            entry = dict(current.get(name, {}))
+            if source is not None:
+                source = source.expanduser().resolve()
+                if not source.is_dir():
+                    raise ConfigError(f"source folder {source} does not exist or is not a folder")
+                entry["source"] = str(source)
+            if golden is not None:
+                golden = golden.expanduser().resolve()
+                if not golden.is_file():
+                    raise ConfigError(f"golden set {golden} does not exist")
+                entry["golden"] = str(golden)
+            if "source" not in entry and name not in self._from_config_file():
+                raise ConfigError(f"tenant {name!r} is not registered: give its folder with --source DIR")
+            current[name] = entry
+            atomic_write_text(self.registry_file, json.dumps(current, indent=2, sort_keys=True) + "\n")
         return self.get(name)

@@ -38,7 +38,6 @@ def test_a_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     for stage in ("parse", "ocr", "redact", "chunk", "embed", "upsert", "checks"):
         assert run["stages"][stage] > 0, stage
     assert "orchestration" in run["stages"]
-    assert sum(run["stages"].values()) == pytest.approx(run["seconds"], abs=0.05)
     assert run["ocr"]["pages"] >= 1 and run["ocr"]["pages_per_second"] > 0
     assert run["redaction"]["characters_per_second"] > 0
     assert run["upsert"]["points_per_second"] > 0

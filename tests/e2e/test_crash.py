@@ -170,6 +170,22 @@ def _size(path: Path) -> int:
         return 0
 
 
+@pytest.fixture
+def launch():
+    """`launch(home, *args)` starts a Run; any still going when the test ends is killed with its group."""
+    runs: list[Run] = []
+
+    def start_run(home: Path, *args: str) -> Run:
+        runs.append(Run(home, *args))
+        return runs[-1]
+
+    yield start_run
+    for run in runs:
+        if run.process.poll() is None:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait(timeout=60)
+
+
 def stored(home: Path) -> tuple[str | None, dict[str, set[str]]]:
     """(the collection the tenant serves, collection -> point ids), read from the store in this process."""
     with open_qdrant(QdrantSettings(path=home / "qdrant"), TENANT) as client:
@@ -178,14 +194,14 @@ def stored(home: Path) -> tuple[str | None, dict[str, set[str]]]:
         return index.serving_collection(), {name: index.point_ids(name) for name in names}
 
 
-def test_a_run_killed_during_embedding_and_one_killed_during_the_upserts_converge_on_the_next_run(tmp_path):
+def test_a_run_killed_during_embedding_and_one_killed_during_the_upserts_converge_on_the_next_run(tmp_path, launch):
     home, source = tmp_path / "state", tmp_path / "ledgers"
     chunks = write_ledgers(source)
     total = sum(chunks.values())
     paths = TenantPaths.for_tenant(home, TENANT)
 
     # (a) killed between two slices of the embedding
-    first = Run(home, "--source", str(source))
+    first = launch(home, "--source", str(source))
     embedded, wanted = map(int, first.wait_for(r"embedded (\d+)/(\d+) new chunk texts").groups())
     assert (embedded, wanted) == (512, total)
     group = first.kill()
@@ -194,7 +210,7 @@ def test_a_run_killed_during_embedding_and_one_killed_during_the_upserts_converg
     assert not paths.manifest.exists() and stored(home) == (None, {})
 
     # (b) killed between two points of the upserts into the staging collection
-    second = Run(home)
+    second = launch(home)
     second.wait_for(rf"embedded {total} new chunk texts with .*; 0 came from the cache")  # nothing half-cached
     expected = set(pl.read_parquet(paths.enriched_chunks)["point_id"])
     assert len(expected) == total

@@ -1,4 +1,4 @@
-"""No egress: the whole pipeline runs, and answers queries, with no network but loopback.
+"""No egress: the whole pipeline runs, answers queries and passes `ingest doctor` with no network but loopback.
 
 Two layers, both real: the `ingest` commands run in a network namespace of their own that has only a
 loopback interface (`unshare --net`), so any outbound connection fails; and every Python process they
@@ -9,8 +9,8 @@ break the run. The hook also records that it guards each process: at interpreter
 commands, the fork server) and in every process forked from one (the parse and redaction workers), so
 an empty record of attempts cannot come from processes the hook never reached.
 
-Without a network namespace the tests are skipped, except where the environment variable CI is set:
-CI runs as root, where `unshare --net` works, so there the missing namespace is a failure.
+Without a network namespace the tests that need one are skipped, except where the environment variable
+CI is set: CI runs as root, where `unshare --net` works, so there the missing namespace is a failure.
 """
 
 from __future__ import annotations
@@ -105,8 +105,10 @@ def offline_run(tmp_path_factory) -> dict:
 
     run = offline("run", "--tenant", "library", "--source", str(source), "--json")
     query = offline("query", "--tenant", "library", "--json", "when is the archive closed")
+    doctor = offline("doctor")
     records = read_log(log)
-    return {"run": run, "query": query, "attempts": [r for r in records if r["kind"] != "guarding"],
+    return {"run": run, "query": query, "doctor": doctor,
+            "attempts": [r for r in records if r["kind"] != "guarding"],
             "guarded": [r for r in records if r["kind"] == "guarding"], "log": log, "home": home}
 
 
@@ -116,6 +118,13 @@ def test_the_pipeline_runs_with_no_network(offline_run):
     summary = json.loads(run.stdout.strip().splitlines()[-1])
     assert summary["docs"]["seen"] == 4 and summary["docs"]["quarantined"] == 0
     assert summary["chunks"]["total"] >= 4
+
+
+def test_doctor_finds_everything_the_pipeline_loads_with_no_network(offline_run):
+    doctor = offline_run["doctor"]
+    assert doctor.returncode == 0, doctor.stderr[-3000:]
+    for check in ("tesseract", "spaCy en_core_web_sm", "spaCy en_core_web_md", "embedding model", "embedding backend"):
+        assert f"ok  {check}" in doctor.stderr, check
 
 
 def test_queries_answer_with_no_network(offline_run):
@@ -135,7 +144,7 @@ def test_the_hook_guarded_the_commands_and_the_workers_they_forked(offline_run):
     guarded = offline_run["guarded"]
     started = {record["pid"]: record for record in guarded if not record["forked"]}
     commands = [record["argv"] for record in started.values() if record["argv"][0] == INGEST]
-    assert sorted(commands) == [[INGEST, "query"], [INGEST, "run"]]
+    assert sorted(commands) == [[INGEST, "doctor"], [INGEST, "query"], [INGEST, "run"]]
     # workers forked from a guarded process (the fork server) carry the hook: it recorded them itself
     workers = [record for record in guarded if record["forked"] and record["ppid"] in started]
     assert workers, guarded

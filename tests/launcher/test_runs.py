@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 from filelock import FileLock
 
 from launcher.runs import LAUNCHED_BY, release_dead_runs
@@ -42,3 +43,29 @@ def test_dead_runs_are_failed_and_free_their_slots_while_live_and_daemon_runs_ke
                   for run_id in ("own-dead", "other-dead", "other-alive", "daemon")}
         assert status == {"own-dead": dg.DagsterRunStatus.FAILURE, "other-dead": dg.DagsterRunStatus.FAILURE,
                           "other-alive": dg.DagsterRunStatus.STARTED, "daemon": dg.DagsterRunStatus.STARTED}
+
+
+def test_pool_limits_exist_before_any_claim_and_a_lost_insert_race_is_harmless(monkeypatch) -> None:
+    from launcher.runs import POOLS, ensure_pool_limits
+
+    with dg.instance_for_test(overrides={"concurrency": {"pools": {"default_limit": 1}}}) as instance:
+        storage = instance.event_log_storage
+        assert not set(POOLS) & set(storage.get_concurrency_keys())
+        insert = storage.initialize_concurrency_limit_to_default
+
+        def another_run_inserts_first(pool: str) -> bool:
+            insert(pool)  # the other run's insert lands first ...
+            raise RuntimeError("duplicate key value violates unique constraint")  # ... so ours fails
+
+        monkeypatch.setattr(storage, "initialize_concurrency_limit_to_default", another_run_inserts_first)
+        ensure_pool_limits(instance)
+        assert {pool: storage.get_concurrency_info(pool).slot_count for pool in POOLS} == {pool: 1 for pool in POOLS}
+
+        monkeypatch.setattr(storage, "get_concurrency_keys", lambda: set())  # a failure that inserted nothing
+
+        def broken(pool: str) -> bool:
+            raise RuntimeError("the database is gone")
+
+        monkeypatch.setattr(storage, "initialize_concurrency_limit_to_default", broken)
+        with pytest.raises(RuntimeError, match="the database is gone"):
+            ensure_pool_limits(instance)

@@ -93,8 +93,8 @@ def test_text_hash_is_the_sha256_of_the_chunk_text(pipeline):
 def test_point_ids_are_deterministic_and_unique(pipeline):
     enriched = enrich_chunks("acme", *pipeline)
     # made of the tenant, the document, the chunk's place and its text: the same chunk gets the same id in every run
-    assert enriched["point_id"].to_list() == [
-        point_id("acme", row["doc_id"], row["chunk_index"], row["text_sha256"]) for row in enriched.iter_rows(named=True)]
+    assert enriched["point_id"].to_list() == [point_id("acme", row["doc_id"], row["chunk_index"], row["text_sha256"])
+                                              for row in enriched.iter_rows(named=True)]
     assert enriched["point_id"].n_unique() == enriched.height
 
 

@@ -151,3 +151,24 @@ def test_missing_config_file_raises_config_error(tmp_path):
     registry = TenantRegistry(tmp_path / "home", config_file=tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="not a file"):
         registry.all()
+
+
+def test_tenants_registered_at_the_same_time_all_keep_their_entry(tmp_path):
+    import threading
+
+    from ingest.core.config import TenantRegistry
+
+    source = tmp_path / "source"
+    source.mkdir()
+    home = tmp_path / "home"
+
+    def register(prefix: str) -> None:
+        for number in range(25):
+            TenantRegistry(home).register(f"{prefix}-{number}", source)
+
+    threads = [threading.Thread(target=register, args=(prefix,)) for prefix in ("north", "south", "east")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(TenantRegistry(home).all()) == 75
