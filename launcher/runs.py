@@ -76,8 +76,10 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
         result = _execute(job, instance, tenant, log_level, allow_mass_delete)
     finally:
         lock.release()
+    # The stages' own counts and timings; Dagster's standard keys (dagster/...) describe the files for the UI.
     metadata = {
-        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()}
+        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()
+                                   if not key.startswith("dagster/")}
         for event in result.get_asset_materialization_events()
     }
     _send_alerts(instance, result.run_id)
