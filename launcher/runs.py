@@ -19,7 +19,7 @@ from assets.definitions import INGEST_JOB, defs
 from assets.partitions import TENANTS_PARTITION
 from ingest.cli.launching import RunOutcome, TenantBusy
 from ingest.core.config import run_url
-from resources import default_resources
+from resources import StorageResource, default_resources
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
@@ -108,7 +108,7 @@ def ensure_pool_limits(instance: dg.DagsterInstance) -> None:
                 raise
 
 
-def release_dead_runs(instance: dg.DagsterInstance, tenant: str, storage) -> list[str]:
+def release_dead_runs(instance: dg.DagsterInstance, tenant: str, storage: StorageResource) -> list[str]:
     """Runs that `ingest run` started whose process died (killed, or the machine lost): marked failed and
     their concurrency-pool slots freed, so no later run waits for a slot nobody will give back.
 

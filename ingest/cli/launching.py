@@ -15,6 +15,8 @@ class TenantBusy(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
+    """How one tenant's run ended: its id, success, wall seconds, each asset's metadata, the error."""
+
     tenant: str
     run_id: str
     success: bool
@@ -22,7 +24,8 @@ class RunOutcome:
     metadata: dict[str, dict] = field(default_factory=dict)  # asset name -> metadata values
     error: str | None = None
 
-    def value(self, asset: str, key: str, default=0):
+    def value(self, asset: str, key: str, default: object = 0) -> object:
+        """One metadata value of one asset, `default` when the run did not materialise it."""
         return self.metadata.get(asset, {}).get(key, default)
 
     def summary(self) -> dict:
