@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from assets.partitions import tenants_partitions
-from ingest.core.config import TenantConfig
+from ingest.core.config import TenantConfig, retry_delay_seconds
 from ingest.core.errors import ConfigError, ModelNotAvailable
 from ingest.core.stage import StageResult
 from ingest.index.stage import InjectedFault
@@ -30,9 +30,10 @@ EMBED_POOL = "embed"
 NEW_TENANT = dg.AutomationCondition.on_missing()
 
 
-# Transient failures (a Qdrant server restarting, a full disk freed) are retried with backoff.
-# Documents that cannot be parsed never fail a step: they are quarantined.
-TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
+# Transient failures (a Qdrant server restarting, a full disk freed) are retried with backoff, first after
+# INGEST_RETRY_DELAY_SECONDS (default 10). Documents that cannot be parsed never fail a step: they are
+# quarantined.
+TRANSIENT_RETRIES = dg.RetryPolicy(max_retries=2, delay=retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL,
                                    jitter=dg.Jitter.PLUS_MINUS)
 # Failures that a retry cannot fix: wrong settings, a refused mass deletion, a missing model or tool;
 # and the test hook's simulated crash, which stands for a killed process (nothing retries that).

@@ -10,6 +10,11 @@ import pytest
 import ingest  # noqa: F401  (offline environment before any model library is imported)
 from benchmarks.corpus import Section
 
+# Transient failures are still retried twice, with backoff, but after 1 s rather than 10: the tests that
+# fail a step on purpose (a locked store, a broken Qdrant server) wait seconds, not half a minute. Set
+# before the Dagster definitions are imported; the `ingest` commands the tests start inherit it.
+os.environ.setdefault("INGEST_RETRY_DELAY_SECONDS", "1")
+
 
 @pytest.fixture(scope="session", autouse=True)
 def converted_models_dir(tmp_path_factory) -> Path:

@@ -66,6 +66,24 @@ def embed_backend() -> str:
     return backend
 
 
+DEFAULT_RETRY_DELAY_SECONDS = 10.0
+
+
+def retry_delay_seconds() -> float:
+    """INGEST_RETRY_DELAY_SECONDS: the wait before a transient failure's first retry (default 10; doubled
+    before the second). Read when the Dagster definitions are loaded."""
+    configured = os.environ.get("INGEST_RETRY_DELAY_SECONDS")
+    if not configured:
+        return DEFAULT_RETRY_DELAY_SECONDS
+    try:
+        delay = float(configured)
+    except ValueError:
+        delay = -1.0
+    if not 0 <= delay <= 3600:
+        raise ConfigError(f"INGEST_RETRY_DELAY_SECONDS={configured!r} is not a number of seconds from 0 to 3600")
+    return delay
+
+
 def converted_models_dir(home: Path | None = None) -> Path:
     """Where models converted for a faster backend are kept: INGEST_MODELS_DIR, default INGEST_HOME/models."""
     configured = os.environ.get("INGEST_MODELS_DIR")

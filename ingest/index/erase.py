@@ -13,6 +13,7 @@ from ingest.core.errors import ConfigError
 from ingest.core.files import atomic_write_text, write_parquet
 from ingest.core.forgotten import read_forgotten
 from ingest.core.manifest import read_manifest, write_manifest
+from ingest.core.models import DocStatus
 from ingest.core.storage import TenantPaths
 from ingest.index.qdrant import QdrantSettings, TenantIndex, compact_local_store, open_qdrant
 
@@ -25,6 +26,20 @@ def find_document(paths: TenantPaths, *, doc_id: str | None = None, source: str 
         what = f"doc id {doc_id}" if doc_id else f"source {source!r}"
         raise ConfigError(f"no document with {what} in {paths.root.name}'s manifest: see `ingest status`")
     return rows.row(0, named=True)
+
+
+def earlier_paths(paths: TenantPaths, document: dict) -> set[str]:
+    """Doc ids the same content had at earlier paths, still in the index that rollback would serve.
+
+    A moved file gets a new doc id (its path is part of it); the previously published collection and its
+    manifest keep the old one until the next publish. They are erased with the document, or a rollback
+    would serve the forgotten content again. A file with the same content at another live path is a
+    document of its own and is kept."""
+    if not paths.previous_manifest.is_file():
+        return set()
+    live = set(read_manifest(paths.manifest).filter(pl.col("status") != DocStatus.DELETED)["doc_id"].to_list())
+    previous = read_manifest(paths.previous_manifest).filter(pl.col("sha256") == document["sha256"])
+    return set(previous["doc_id"].to_list()) - live - {document["doc_id"]}
 
 
 def _remove_rows(path: Path, doc_id: str) -> int:
@@ -41,14 +56,17 @@ def forget_document(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, 
                     source: str | None = None, requested_by: str | None = None) -> dict:
     """Delete a document's points, rows, cached vectors and manifest entry; return what was removed.
 
+    Points and rollback manifest rows the same content has under earlier paths (a moved file) go too.
     The document stays excluded from later runs while its file is unchanged, so
     a file still in the source folder does not come back by itself.
     """
     document = find_document(paths, doc_id=doc_id, source=source)
     doc_id = document["doc_id"]
+    erased = {doc_id, *earlier_paths(paths, document)}
     removed: dict[str, int] = {}
     with open_qdrant(qdrant, tenant) as client:
-        removed["points"] = TenantIndex(client, tenant).delete_document(doc_id)
+        index = TenantIndex(client, tenant)
+        removed["points"] = sum(index.delete_document(erased_id) for erased_id in sorted(erased))
     if qdrant.is_local:
         compact_local_store(qdrant.local_path(tenant))
 
@@ -73,10 +91,10 @@ def forget_document(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, 
         removed[name] = 0
         if manifest_path.is_file():
             manifest = read_manifest(manifest_path)
-            kept = manifest.filter(pl.col("doc_id") != doc_id)
+            kept = manifest.filter(~pl.col("doc_id").is_in(sorted(erased)))
             write_manifest(kept, manifest_path)
             removed[name] = manifest.height - kept.height
-    forgotten = read_forgotten(paths) | {doc_id: document["sha256"]}
+    forgotten = read_forgotten(paths) | {erased_id: document["sha256"] for erased_id in erased}
     atomic_write_text(paths.forgotten, json.dumps(forgotten, indent=2, sort_keys=True) + "\n")
 
     entry = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "action": "forget", "tenant": tenant,

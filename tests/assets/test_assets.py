@@ -216,3 +216,4 @@ def test_transient_failures_are_retried(tenant_home):
                                 raise_on_error=False)
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert not result.success and {e.step_key for e in retries} == {"qdrant_index"}
+    assert len(retries) == 2  # twice, then the run fails

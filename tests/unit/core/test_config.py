@@ -172,3 +172,23 @@ def test_tenants_registered_at_the_same_time_all_keep_their_entry(tmp_path):
     for thread in threads:
         thread.join()
     assert len(TenantRegistry(home).all()) == 75
+
+
+@pytest.mark.parametrize("value, delay", [(None, 10.0), ("", 10.0), ("0", 0.0), ("2.5", 2.5)])
+def test_the_retry_delay_comes_from_the_environment(monkeypatch, value, delay):
+    from ingest.core.config import retry_delay_seconds
+
+    if value is None:
+        monkeypatch.delenv("INGEST_RETRY_DELAY_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("INGEST_RETRY_DELAY_SECONDS", value)
+    assert retry_delay_seconds() == delay
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "86400"])
+def test_a_retry_delay_that_is_not_seconds_says_what_to_set(monkeypatch, value):
+    from ingest.core.config import retry_delay_seconds
+
+    monkeypatch.setenv("INGEST_RETRY_DELAY_SECONDS", value)
+    with pytest.raises(ConfigError, match="INGEST_RETRY_DELAY_SECONDS"):
+        retry_delay_seconds()

@@ -186,3 +186,34 @@ def test_find_document_by_source_or_doc_id_gives_the_manifest_row(indexed):
     row = find_document(indexed.paths, source="hours.html")
     assert row == indexed.manifest_row("hours.html")
     assert find_document(indexed.paths, doc_id=row["doc_id"]) == row
+
+
+def test_forgetting_a_moved_file_erases_its_old_path_from_the_index_a_rollback_would_serve(indexed):
+    tenant, home = indexed, indexed.home
+    (tenant.source / "archive").mkdir()
+    (tenant.source / FORGET).rename(tenant.source / "archive" / FORGET)
+    tenant.run("run-2")  # served: the new path; previous (rollback's): the old path, same content
+    old_id, new_id = tenant.doc_id(FORGET), tenant.doc_id(f"archive/{FORGET}")
+    assert {old_id, new_id} <= {p["doc_id"] for p in all_points(tenant).values()}
+    assert old_id in read_manifest(tenant.paths.previous_manifest)["doc_id"].to_list()
+
+    entry = forget_document("acme", tenant.paths, tenant.qdrant, source=f"archive/{FORGET}")
+
+    assert entry["doc_id"] == new_id and entry["removed"]["previous_manifest_rows"] == 1
+    assert not {old_id, new_id} & {p["doc_id"] for p in all_points(tenant).values()}
+    assert not {old_id, new_id} & set(read_manifest(tenant.paths.previous_manifest)["doc_id"].to_list())
+    assert where(home, PHRASE) == set()
+    assert any(name.startswith("qdrant/acme/collection/") for name in where(home, OTHER))  # the rest is kept
+
+
+def test_a_copy_of_the_content_at_another_live_path_is_a_document_of_its_own_and_is_kept(indexed):
+    tenant = indexed
+    (tenant.source / "copy.md").write_bytes((tenant.source / FORGET).read_bytes())
+    tenant.run("run-2")
+    copy_id = tenant.doc_id("copy.md")
+    assert copy_id in {p["doc_id"] for p in all_points(tenant).values()}
+
+    forget_document("acme", tenant.paths, tenant.qdrant, source=FORGET)
+
+    doc_ids = {p["doc_id"] for p in all_points(tenant).values()}
+    assert copy_id in doc_ids and tenant.doc_id(FORGET) not in doc_ids
