@@ -54,9 +54,9 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
     register_tenant_partition(instance, tenant)
     job = defs.resolve_job_def(INGEST_JOB)
     storage = default_resources()["storage"]
-    root = storage.paths(tenant).root
-    root.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(root / ".run.lock")
+    paths = storage.paths(tenant)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(paths.run_lock)
     try:
         try:
             lock.acquire(timeout=0)  # one run per tenant at a time; the UI's runs queue by tenant instead
@@ -121,7 +121,7 @@ def release_dead_runs(instance: dg.DagsterInstance, tenant: str, storage: Storag
         if owner is None:
             continue
         if owner != tenant and storage.paths(owner).root.is_dir():
-            other = FileLock(storage.paths(owner).root / ".run.lock")
+            other = FileLock(storage.paths(owner).run_lock)
             try:
                 other.acquire(timeout=0)
             except Timeout:

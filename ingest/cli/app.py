@@ -61,8 +61,8 @@ def command_run(args: argparse.Namespace) -> int:
         tenant = registry.get(args.tenant)
     _log(f"ingest: running tenant {tenant.name} from {tenant.source} (state in {ingest_home()})")
     try:
-        outcome = _launcher(args).run_tenant(tenant.name, log_level=args.log_level, allow_mass_delete=args.allow_mass_delete,
-                             wait_seconds=args.wait)
+        outcome = _launcher(args).run_tenant(tenant.name, log_level=args.log_level,
+                                             allow_mass_delete=args.allow_mass_delete, wait_seconds=args.wait)
     except TenantBusy as busy:
         raise CommandError(str(busy)) from None
     summary = outcome.summary()

@@ -78,6 +78,11 @@ class TenantPaths:
         return self.root / "audit.jsonl"
 
     @property
+    def run_lock(self) -> Path:
+        """Held by the tenant's run in progress: one `ingest run` per tenant at a time."""
+        return self.root / ".run.lock"
+
+    @property
     def forgotten(self) -> Path:
         """Documents erased by `ingest forget`, skipped while their file is unchanged."""
         return self.root / "forgotten.json"

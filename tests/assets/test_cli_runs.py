@@ -17,6 +17,7 @@ from filelock import FileLock
 import launcher.runs
 from assets.jobs import ingest_tenant_job, ingestion_assets, ingestion_checks
 from benchmarks.corpus import Section, write_html, write_markdown
+from ingest.core.storage import TenantPaths
 from launcher.main import main
 from resources import default_resources
 from tests.e2e.commands import FOREIGN, served_points
@@ -126,7 +127,7 @@ def test_a_failing_check_alerts_once_and_resolves_once(cli, shop, tmp_path, webh
 # --- one run per tenant -----------------------------------------------------------------------------------
 
 def test_a_second_run_of_the_same_tenant_is_refused_when_told_not_to_wait(cli, shop):
-    lock = FileLock(cli.home / "tenants" / "shop" / ".run.lock")  # what a run in progress holds
+    lock = FileLock(TenantPaths.for_tenant(cli.home, "shop").run_lock)  # what a run in progress holds
     (cli.home / "tenants" / "shop").mkdir(parents=True)
     with lock:
         code, _, err = cli("run", "--tenant", "shop", "--source", str(shop), "--wait", "0")

@@ -30,7 +30,7 @@ def test_dead_runs_are_failed_and_free_their_slots_while_live_and_daemon_runs_ke
         started_run(instance, "daemon", "umbrella", launched_by="schedule")
         for tenant in ("acme", "globex", "initech", "umbrella"):
             storage.paths(tenant).root.mkdir(parents=True)
-        alive = FileLock(storage.paths("initech").root / ".run.lock")
+        alive = FileLock(storage.paths("initech").run_lock)
         alive.acquire()
         try:
             released = release_dead_runs(instance, "acme", storage)
