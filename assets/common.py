@@ -2,6 +2,8 @@
 
 import functools
 import inspect
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -87,6 +89,8 @@ def report(context: dg.AssetExecutionContext, result: StageResult, asset_key: dg
                 for key, value in result.metadata.items()}
     if table is not None and table.is_file():
         metadata.update(table_metadata(table))
+    # Which process executed the step: this machine's `ingest run`, or a worker of a cluster.
+    metadata["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return dg.MaterializeResult(asset_key=asset_key, metadata=metadata)
 
 

@@ -24,6 +24,11 @@ ingest_tenant_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(*ingestion_assets),
     description="Runs one tenant's documents through every stage and its checks, and publishes the index "
     "when the blocking checks pass.",
+    # One process per run, wherever the run launcher puts it (this machine, a Celery worker, a pod): the
+    # stages parallelise inside (parse workers, embedding threads), and the embedding model loads while
+    # documents parse instead of once more in a step process of its own.
+    executor_def=dg.in_process_executor,
+    config={"ops": {"parse_and_redact": {"config": {"load_embedder_early": True}}}},
 )
 
 tenant_freshness_job = dg.define_asset_job(

@@ -14,8 +14,8 @@ REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")
 
 class ParseAndRedactConfig(dg.Config):
     """load_embedder_early: load the embedding model in a background thread while documents are parsed,
-    for the chunks and embeddings steps of the same process. Only for runs whose steps all execute in one
-    process (`ingest run` sets it); under the multiprocess executor the model would load in vain."""
+    for the chunks and embeddings steps of the same process. The ingestion job sets it, since its steps all
+    execute in one process (in_process_executor); under the multiprocess executor it would load in vain."""
 
     load_embedder_early: bool = False
 

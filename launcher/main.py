@@ -19,8 +19,14 @@ class DagsterLauncher:
         from launcher.instance import prepare_dagster_home
 
         prepare_dagster_home()
-        from launcher.runs import run_tenant
+        from launcher.runs import run_config, run_tenant, submission_url
 
+        # With INGEST_DAGSTER_URL set, the run goes to that deployment (its queue, pools and run launcher:
+        # a Celery worker, a pod) and is waited for; otherwise it executes in this process.
+        if url := submission_url():
+            from launcher.submit import submit_tenant
+
+            return submit_tenant(url, tenant, run_config(log_level, allow_mass_delete), wait_seconds=wait_seconds)
         return run_tenant(tenant, log_level=log_level, allow_mass_delete=allow_mass_delete,
                           wait_seconds=wait_seconds)
 

@@ -7,6 +7,7 @@ the Dagster UI opened on the same DAGSTER_HOME.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import UTC, datetime
 
@@ -22,20 +23,67 @@ from ingest.core.config import run_url
 from resources import StorageResource, default_resources
 
 
-def failure_message(result: dg.ExecuteInProcessResult) -> str:
-    """What went wrong, step by step: the innermost error, not Dagster's wrapper."""
-    messages = [f"{evaluation.asset_check_key.name} failed: {evaluation.description}"
-                for evaluation in result.get_asset_check_evaluations()
-                if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR]
+def failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
+    """What went wrong in a run, from its event log: a blocking check's own words, else each failed step's
+    innermost error (not Dagster's wrapper)."""
+    messages = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = entry.dagster_event.asset_check_evaluation_data
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            messages.append(f"{evaluation.asset_check_key.name} failed: {evaluation.description}")
     if messages:  # a blocking check stopped the run: its own words say more than the step error
         return "; ".join(messages)
-    for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
+    for entry in instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_FAILURE,
+                                                    dg.DagsterEventType.RUN_FAILURE}):
+        event = entry.dagster_event
+        error = event.step_failure_data.error if event.is_step_failure else None
         while error is not None and error.cause is not None:
             error = error.cause
         if error is not None:
             messages.append(f"{event.step_key}: {error.message.strip()}")
+        elif not event.is_step_failure and event.message and not messages:
+            messages.append(event.message.strip())  # the run failed outside any step (its worker died ...)
     return "; ".join(messages) or "the run failed; see the Dagster UI for its event log"
+
+
+def run_outcome(instance: dg.DagsterInstance, tenant: str, run_id: str, seconds: float) -> RunOutcome:
+    """How a finished run ended, read from the instance's event log (wherever the run executed).
+
+    A retry of a run that lost its worker re-executes only the steps that had not finished: the counts
+    of the steps its earlier attempts did come from those attempts."""
+    run = instance.get_run_by_id(run_id)
+    success = run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+    metadata, worker = {}, None
+    for attempt in retry_chain(instance, run_id):
+        for entry in instance.all_logs(attempt, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+            materialization = entry.dagster_event.event_specific_data.materialization
+            values = {key: value.value for key, value in materialization.metadata.items()}
+            if attempt == run_id:
+                worker = values.get("worker", worker)
+            # The stages' own counts and timings; Dagster's standard keys (dagster/...) describe the files.
+            metadata[materialization.asset_key.path[-1]] = {
+                key: value for key, value in values.items() if not key.startswith("dagster/") and key != "worker"}
+    error = None if success else failure_message(instance, run_id)
+    return RunOutcome(tenant, run_id, success, seconds, metadata, error, worker)
+
+
+def retry_chain(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """The run's earlier attempts (the daemon's retries name their parent), oldest first, then the run."""
+    chain = [run_id]
+    while (parent := instance.get_run_by_id(chain[0]).tags.get("dagster/parent_run_id")) and len(chain) < 20:
+        chain.insert(0, parent)
+    return chain
+
+
+def run_config(log_level: str, allow_mass_delete: bool) -> dict:
+    """The ingestion job's run config for one run (the job's own default, with these settings)."""
+    return {
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+        "ops": {"source_documents": {"config": {"allow_mass_delete": allow_mass_delete}},
+                # Every step runs in one process (the job's in_process_executor): the embedding model
+                # loads while documents parse.
+                "parse_and_redact": {"config": {"load_embedder_early": True}}},
+    }
 
 
 def register_tenant_partition(instance: dg.DagsterInstance, tenant: str) -> None:
@@ -45,7 +93,7 @@ def register_tenant_partition(instance: dg.DagsterInstance, tenant: str) -> None
 
 def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool = False,
                wait_seconds: float = 0) -> RunOutcome:
-    """Materialise every stage for one tenant, in this process, recorded on the instance.
+    """Materialise every stage for one tenant in this process, recorded on the instance.
 
     Runs of one tenant serialise: a second one waits up to `wait_seconds` for the first to finish,
     then refuses (TenantBusy)."""
@@ -73,18 +121,41 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
         ensure_pool_limits(instance)
         for dead in release_dead_runs(instance, tenant, storage):
             logging.getLogger("ingest").warning(f"run {dead} ended with its process: marked failed, pool slots freed")
-        result = _execute(job, instance, tenant, log_level, allow_mass_delete)
+        wait_while_tenant_runs_elsewhere(instance, tenant, wait_seconds)
+        result = job.execute_in_process(
+            partition_key=tenant, instance=instance, raise_on_error=False,
+            run_config=run_config(log_level, allow_mass_delete), tags={"tenant": tenant, "launched_by": LAUNCHED_BY})
     finally:
         lock.release()
-    # The stages' own counts and timings; Dagster's standard keys (dagster/...) describe the files for the UI.
-    metadata = {
-        event.asset_key.path[-1]: {key: value.value for key, value in event.materialization.metadata.items()
-                                   if not key.startswith("dagster/")}
-        for event in result.get_asset_materialization_events()
-    }
-    _send_alerts(instance, result.run_id)
-    error = None if result.success else failure_message(result)
-    return RunOutcome(tenant, result.run_id, result.success, time.perf_counter() - started, metadata, error)
+    send_alerts(instance, result.run_id)
+    return run_outcome(instance, tenant, result.run_id, time.perf_counter() - started)
+
+
+def submission_url() -> str | None:
+    """The Dagster webserver runs are submitted to (INGEST_DAGSTER_URL), or None to execute in this process."""
+    return os.environ.get("INGEST_DAGSTER_URL") or None
+
+
+ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+          dg.DagsterRunStatus.STARTED]
+
+
+def active_runs(instance: dg.DagsterInstance, tenant: str) -> list[dg.DagsterRun]:
+    """The tenant's runs queued or running anywhere this instance knows of (this machine, the queue, workers)."""
+    return list(instance.get_runs(dg.RunsFilter(statuses=ACTIVE, tags={"dagster/partition": tenant})))
+
+
+def wait_while_tenant_runs_elsewhere(instance: dg.DagsterInstance, tenant: str, wait_seconds: float) -> None:
+    """Wait up to `wait_seconds` while a run of the tenant from the UI, a schedule or a worker is queued or
+    running, then refuse (TenantBusy). The file lock does not see those runs (they may execute on another
+    machine); the instance does."""
+    deadline = time.monotonic() + wait_seconds
+    while others := [run.run_id for run in active_runs(instance, tenant)
+                     if run.tags.get("launched_by") != LAUNCHED_BY]:
+        if time.monotonic() >= deadline:
+            raise TenantBusy(f"run {others[0]} of tenant {tenant} is queued or running on this Dagster instance; "
+                             "wait for it to finish (see it in the Dagster UI) or give `ingest run --wait SECONDS`")
+        time.sleep(2)
 
 
 LAUNCHED_BY = "ingest-cli"
@@ -133,7 +204,7 @@ def release_dead_runs(instance: dg.DagsterInstance, tenant: str, storage: Storag
     return released
 
 
-def _send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
+def send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
     """Alerts for this run now, in case no Dagster daemon is running (the sensors do it otherwise)."""
     notifier = default_resources()["notifier"].process_config_and_initialize()
     try:
@@ -141,22 +212,6 @@ def _send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
             logging.getLogger("ingest").warning(f"alert {alert.action}: {alert.key}: {alert.summary}")
     except Exception as error:  # a broken alert channel must not hide the run's own outcome
         logging.getLogger("ingest").error(f"could not deliver alerts: {error}")
-
-
-def _execute(job, instance: dg.DagsterInstance, tenant: str, log_level: str,
-             allow_mass_delete: bool) -> dg.ExecuteInProcessResult:
-    return job.execute_in_process(
-        partition_key=tenant,
-        instance=instance,
-        raise_on_error=False,
-        run_config={
-            "loggers": {"console": {"config": {"log_level": log_level}}},
-            "ops": {"source_documents": {"config": {"allow_mass_delete": allow_mass_delete}},
-                    # Every step runs in this process: the embedding model loads while documents parse.
-                    "parse_and_redact": {"config": {"load_embedder_early": True}}},
-        },
-        tags={"tenant": tenant, "launched_by": LAUNCHED_BY},
-    )
 
 
 def describe_run(run_id: str) -> dict:

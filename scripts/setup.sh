@@ -38,16 +38,20 @@ if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
     fail "tesseract has no English language data. Install it: sudo apt-get install -y tesseract-ocr-eng"
 fi
 
-# --- PostgreSQL (the tests run Dagster on a throwaway server) -----------------
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+# --- PostgreSQL and Redis (deploy/local-cluster.sh and its tests run Dagster on them) ----
+missing_services=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing_services+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing_services+=(redis-server)
+if [ "${#missing_services[@]}" -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        say "installing postgresql (Debian packages; the tests start their own server)"
+        say "installing ${missing_services[*]} (Debian packages; the tests start their own servers)"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq >&2
-        apt-get install -y -qq postgresql >&2
+        apt-get install -y -qq "${missing_services[@]}" >&2
     else
-        say "PostgreSQL is not installed: the pipeline runs without it (SQLite), but the tests that run"
-        say "Dagster on PostgreSQL need it: sudo apt-get install -y postgresql"
+        say "not installed: ${missing_services[*]}. The pipeline runs without them (SQLite, one machine), but"
+        say "deploy/local-cluster.sh and the tests that run Dagster on PostgreSQL and Celery need them:"
+        say "    sudo apt-get install -y ${missing_services[*]}"
     fi
 fi
 

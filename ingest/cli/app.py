@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import ingest  # noqa: F401  (offline environment first)
-from ingest.cli.launching import Launcher, TenantBusy
+from ingest.cli.launching import Launcher, LaunchFailed, TenantBusy
 from ingest.core.config import TenantRegistry, converted_models_dir, embed_backend, embed_model_name, ingest_home
 from ingest.core.errors import ConfigError, ModelNotAvailable
 from ingest.core.manifest import read_manifest
@@ -63,8 +63,8 @@ def command_run(args: argparse.Namespace) -> int:
     try:
         outcome = _launcher(args).run_tenant(tenant.name, log_level=args.log_level,
                                              allow_mass_delete=args.allow_mass_delete, wait_seconds=args.wait)
-    except TenantBusy as busy:
-        raise CommandError(str(busy)) from None
+    except (TenantBusy, LaunchFailed) as refused:
+        raise CommandError(str(refused)) from None
     summary = outcome.summary()
     if not outcome.success:
         _log(f"ingest: run {outcome.run_id} for tenant {tenant.name} FAILED: {outcome.error}")
@@ -81,8 +81,9 @@ def command_run(args: argparse.Namespace) -> int:
 def _format_run_summary(summary: dict) -> str:
     docs, chunks, points = summary["docs"], summary["chunks"], summary["points"]
     skipped = f", {docs['skipped']} links leading outside the folder skipped" if docs.get("skipped") else ""
+    where = f" on {summary['worker']}" if summary.get("worker") else ""
     return (
-        f"tenant {summary['tenant']}: run {summary['run_id']} succeeded in {summary['seconds']:.1f}s\n"
+        f"tenant {summary['tenant']}: run {summary['run_id']} succeeded in {summary['seconds']:.1f}s{where}\n"
         f"  documents: {docs['seen']} seen ({docs['new']} new, {docs['changed']} changed, "
         f"{docs['unchanged']} unchanged, {docs['deleted']} deleted, {docs['quarantined']} quarantined{skipped})\n"
         f"  chunks: {chunks['total']} ({chunks['embedded']} embedded); "

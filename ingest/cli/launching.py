@@ -13,6 +13,10 @@ class TenantBusy(RuntimeError):
     """Another run of the same tenant holds its lock."""
 
 
+class LaunchFailed(RuntimeError):
+    """The run could not be handed to the deployment, or it never left the queue; says what to check."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
     """How one tenant's run ended: its id, success, wall seconds, each asset's metadata, the error."""
@@ -23,6 +27,7 @@ class RunOutcome:
     seconds: float
     metadata: dict[str, dict] = field(default_factory=dict)  # asset name -> metadata values
     error: str | None = None
+    worker: str | None = None  # host:pid of the process that executed the run (its last retry)
 
     def value(self, asset: str, key: str, default: object = 0) -> object:
         """One metadata value of one asset, `default` when the run did not materialise it."""
@@ -46,6 +51,7 @@ class RunOutcome:
             "points": {"upserted": self.value("qdrant_index", "upserted"),
                        "deleted": self.value("qdrant_index", "deleted_points")},
             "seconds": round(self.seconds, 2),
+            "worker": self.worker,
         }
 
 

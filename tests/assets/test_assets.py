@@ -141,7 +141,7 @@ def test_unknown_tenant_fails_with_a_message_that_says_what_to_do(tmp_path):
     result = dg.materialize([source_documents], instance=instance, partition_key="ghost",
                             resources={"storage": StorageResource(home=str(tmp_path))}, raise_on_error=False)
     assert not result.success
-    message = failure_message(result)
+    message = failure_message(instance, result.run_id)
     assert "ingest run --tenant ghost --source DIR" in message
 
 
@@ -189,7 +189,7 @@ def test_mass_deletion_is_refused_unless_allowed_by_run_config(tenant_home):
         path.unlink()
     refused = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources,
                              raise_on_error=False)
-    assert not refused.success and "--allow-mass-delete" in failure_message(refused)
+    assert not refused.success and "--allow-mass-delete" in failure_message(instance, refused.run_id)
     allowed = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT, resources=resources,
                              run_config={"ops": {"source_documents": {"config": {"allow_mass_delete": True}}}})
     assert metadata_of(allowed)["source_documents"]["deleted"] == 4

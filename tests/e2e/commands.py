@@ -17,7 +17,8 @@ from pathlib import Path
 INGEST = str(Path(sys.executable).with_name("ingest"))
 # Settings of the calling environment that would point a command at other state or change what it does.
 FOREIGN = ("DAGSTER_HOME", "INGEST_CONFIG", "INGEST_EMBED_MODEL", "INGEST_TEST_FAULT", "QDRANT_URL",
-           "QDRANT_API_KEY", "INGEST_ALERT_KIND", "INGEST_ALERT_URL", "INGEST_ALERT_SECRET", "INGEST_DAGSTER_PG_URL")
+           "QDRANT_API_KEY", "INGEST_ALERT_KIND", "INGEST_ALERT_URL", "INGEST_ALERT_SECRET", "INGEST_DAGSTER_PG_URL",
+           "INGEST_DAGSTER_URL", "INGEST_UI_URL", "INGEST_CELERY_BROKER_URL", "INGEST_CELERY_BACKEND_URL")
 
 STARTS: Counter[str] = Counter()  # test file -> `ingest` processes it started
 
