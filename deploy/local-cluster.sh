@@ -32,7 +32,7 @@ fail() { printf '[cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
 worker_names() { local i; for ((i = 1; i <= WORKERS; i++)); do echo "worker-$i"; done; }
 # In start order; `down` stops them in reverse.
-services() { echo postgres redis code-server webserver daemon; worker_names; }
+services() { printf "%s\n" postgres redis code-server webserver daemon; worker_names; }
 
 exports() {
     cat <<EOF
@@ -66,7 +66,10 @@ pid_of() {
     else
         pid="$(cat "$PIDS/$name.pid" 2>/dev/null || true)"
     fi
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+    # A killed process whose parent has not reaped it yet (a zombie) is not running.
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" != Z* ]]; then
+        echo "$pid"
+    fi
 }
 
 port_of() {
@@ -218,7 +221,7 @@ status() {
 }
 
 # Every process of the session a service was started in (its children included).
-session_pids() { ps -eo pid=,sid= | awk -v sid="$1" '$2 == sid { print $1 }'; }
+session_pids() { ps -eo pid=,sid=,stat= | awk -v sid="$1" '$2 == sid && $3 !~ /^Z/ { print $1 }'; }
 
 stop_service() {
     local name="$1" pid waited=0
@@ -242,7 +245,16 @@ stop_service() {
 
 down() {
     local name
-    for name in $(services | tac); do
+    # The workers, daemon, webserver and code server stop together (each in a few seconds), then the
+    # broker, then the database they all write to.
+    for name in $(services | grep -vx -e postgres -e redis); do
+        if [ -n "$(pid_of "$name")" ] || [ -s "$PIDS/$name.pid" ]; then
+            say "$name: stopping"
+            stop_service "$name" &
+        fi
+    done
+    wait
+    for name in redis postgres; do
         if [ -n "$(pid_of "$name")" ] || [ -s "$PIDS/$name.pid" ]; then
             say "$name: stopping"
             stop_service "$name"

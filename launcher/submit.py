@@ -8,8 +8,10 @@ process only reads the run's progress and outcome from the instance's storage (P
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import urllib.request
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -28,22 +30,70 @@ POLL_SECONDS = 0.5
 log = logging.getLogger("ingest")
 
 
-def graphql_client(url: str):
-    """A client for the webserver at `url` (http[s]://host:port[/prefix])."""
-    from dagster_graphql import DagsterGraphQLClient
+LAUNCH_RUN = """
+mutation LaunchRun($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidStepError { invalidStepKey }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message }
+  }
+}
+"""
+FIND_JOB = """
+query FindJob {
+  repositoriesOrError {
+    __typename
+    ... on RepositoryConnection { nodes { name location { name } jobs { name } } }
+    ... on PythonError { message }
+  }
+}
+"""
 
+
+def graphql(url: str, query: str, variables: dict | None = None) -> dict:
+    """One request to the webserver's GraphQL API (the one its UI uses); the `data` of the answer."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise LaunchFailed(f"INGEST_DAGSTER_URL={url!r} is not a webserver address like http://127.0.0.1:3000")
-    return DagsterGraphQLClient(parts.hostname, port_number=parts.port, use_https=parts.scheme == "https",
-                                timeout=30)
+    request = urllib.request.Request(
+        url.rstrip("/") + "/graphql", data=json.dumps({"query": query, "variables": variables or {}}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.load(response)
+    except (OSError, ValueError) as error:  # refused, timed out, not JSON
+        raise LaunchFailed(f"cannot reach the Dagster webserver at {url} ({error}); start it "
+                           "(deploy/local-cluster.sh up) or unset INGEST_DAGSTER_URL to run in this process") from None
+    if answer.get("errors"):
+        raise LaunchFailed(f"the Dagster webserver at {url} refused the request: {answer['errors'][0].get('message')}")
+    return answer["data"]
+
+
+def launch_run(url: str, job: str, run_config: dict, tags: dict[str, str]) -> str:
+    """Queue a run of `job` at the webserver (wherever its code location is); the run's id."""
+    found = graphql(url, FIND_JOB)["repositoriesOrError"]
+    homes = [(node["location"]["name"], node["name"]) for node in found.get("nodes", [])
+             if any(candidate["name"] == job for candidate in node["jobs"])]
+    if not homes:
+        raise LaunchFailed(f"the Dagster deployment at {url} has no job {job}: is the code location loaded "
+                           f"(see the UI's Deployment page)? {found.get('message', '')}".strip())
+    location, repository = homes[0]
+    params = {"selector": {"repositoryLocationName": location, "repositoryName": repository, "jobName": job},
+              "runConfigData": run_config,
+              "executionMetadata": {"tags": [{"key": key, "value": value} for key, value in tags.items()]}}
+    launched = graphql(url, LAUNCH_RUN, {"executionParams": params})["launchRun"]
+    if launched["__typename"] != "LaunchRunSuccess":
+        detail = launched.get("message") or "; ".join(e["message"] for e in launched.get("errors", []))
+        raise LaunchFailed(f"the Dagster webserver at {url} did not take the run ({launched['__typename']}): {detail}")
+    return launched["run"]["runId"]
 
 
 def submit_tenant(url: str, tenant: str, run_config: dict, *, wait_seconds: float = 0) -> RunOutcome:
     """Queue the tenant's run at the webserver `url`, wait for it (and for the daemon's retries of it
     after a lost worker), and say how it ended."""
-    from dagster_graphql import DagsterGraphQLClientError
-
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
     register_tenant_partition(instance, tenant)
@@ -52,16 +102,8 @@ def submit_tenant(url: str, tenant: str, run_config: dict, *, wait_seconds: floa
     if busy and wait_seconds <= 0:
         raise TenantBusy(f"run {busy[0].run_id} of tenant {tenant} is queued or running; wait for it to finish "
                          "(or give `ingest run --wait SECONDS` to queue behind it)")
-    try:
-        run_id = graphql_client(url).submit_job_execution(
-            INGEST_JOB, run_config=run_config,
-            tags={"dagster/partition": tenant, "tenant": tenant, "launched_by": LAUNCHED_BY})
-    except DagsterGraphQLClientError as error:
-        raise LaunchFailed(f"the Dagster webserver at {url} did not take the run: {error}. Is it up "
-                           "(deploy/local-cluster.sh status)? Unset INGEST_DAGSTER_URL to run in this process.") from None
-    except OSError as error:  # connection refused, name not resolved
-        raise LaunchFailed(f"cannot reach the Dagster webserver at {url} ({error}); start it "
-                           "(deploy/local-cluster.sh up) or unset INGEST_DAGSTER_URL to run in this process") from None
+    run_id = launch_run(url, INGEST_JOB, run_config,
+                        {"dagster/partition": tenant, "tenant": tenant, "launched_by": LAUNCHED_BY})
     log.info(f"submitted run {run_id} of tenant {tenant} to {url}")
     final = wait_for_run(instance, run_id, queue_seconds=wait_seconds)
     return run_outcome(instance, tenant, final, time.perf_counter() - started)
