@@ -1,4 +1,4 @@
-"""The benchmark and the evaluations: `python -m benchmarks bench ...` and `python -m benchmarks eval-pii ...`.
+"""The benchmarks and the evaluations: `python -m benchmarks bench|cluster|eval-pii ...`.
 
 Tooling, not runtime: `make bench` and `make eval-pii` run them from a checkout (see benchmarks/README.md).
 """
@@ -92,6 +92,17 @@ def command_bench(args: argparse.Namespace) -> int:
     return 1 if args.check and missed else 0
 
 
+def command_cluster(args: argparse.Namespace) -> int:
+    """Submission overhead of the local cluster (benchmarks/cluster.py) against the embedded default."""
+    from benchmarks.cluster import format_report, measure
+
+    if args.runs < 1:
+        raise SystemExit("python -m benchmarks: --runs must be at least 1")
+    result = measure(args.runs, log=_log)
+    print(json.dumps(result, indent=2) if args.json else format_report(result))
+    return 1 if args.check and not result["target"]["met"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "each run's log) instead of removing it")
     bench.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     bench.set_defaults(handler=command_bench)
+
+    cluster = commands.add_parser("cluster", help="start deploy/local-cluster.sh in a throwaway folder and time "
+                                  "how long a submitted run takes to start its first step, against the embedded "
+                                  "default")
+    cluster.add_argument("--runs", type=int, default=5, help="runs of a small tenant each way (default 5)")
+    cluster.add_argument("--json", action="store_true")
+    cluster.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    cluster.set_defaults(handler=command_cluster)
     return parser
 
 
