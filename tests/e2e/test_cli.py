@@ -6,6 +6,7 @@ answers to a file of queries and to a readable query) and the persistent Dagster
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import polars as pl
@@ -120,8 +121,10 @@ def alpha_answers(workspace) -> dict[str, dict]:
 
 def test_run_prints_the_json_summary_last(workspace):
     summary = workspace["alpha"]
-    assert set(summary) == {"tenant", "run_id", "docs", "chunks", "points", "seconds"}
+    assert set(summary) == {"tenant", "run_id", "docs", "chunks", "points", "seconds", "worker"}
     assert summary["tenant"] == "alpha"
+    host, pid = summary["worker"].rsplit(":", 1)  # executed in the `ingest` process itself: this machine
+    assert host == socket.gethostname() and int(pid) > 0
     assert summary["docs"] == {"seen": ALPHA_VISIBLE_FILES, "new": ALPHA_VISIBLE_FILES, "changed": 0,
                                "unchanged": 0, "deleted": 0, "quarantined": 1, "skipped": 0}
     assert summary["chunks"]["total"] == summary["chunks"]["embedded"] == summary["points"]["upserted"] > 0

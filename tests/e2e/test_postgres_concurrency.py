@@ -107,8 +107,9 @@ def _runs_in_postgres(url: str) -> dict[str, dict]:
 
 def test_two_runs_of_one_tenant_serialise_and_leave_it_consistent(workspace):
     write_markdown(workspace["sources"]["north"] / "new.md", [Section("New", ("Ski lockers are free.",))])
-    first = _start(workspace, "run", "--tenant", "north", "--json")
-    second = _start(workspace, "run", "--tenant", "north", "--json")
+    source = str(workspace["sources"]["north"])
+    first = _start(workspace, "run", "--tenant", "north", "--source", source, "--json")
+    second = _start(workspace, "run", "--tenant", "north", "--source", source, "--json")
     outcomes = [_finish(first), _finish(second)]
     for code, _, err in outcomes:
         assert code == 0, err[-3000:]
@@ -116,7 +117,7 @@ def test_two_runs_of_one_tenant_serialise_and_leave_it_consistent(workspace):
     assert len(waited) == 1  # one ran, the other waited for it
     summaries = sorted((json.loads(out.strip().splitlines()[-1]) for _, out, _ in outcomes),
                        key=lambda s: s["docs"]["new"], reverse=True)
-    assert summaries[0]["docs"]["new"] == 1 and summaries[1]["docs"]["new"] == 0  # the later run had no work
+    assert summaries[0]["docs"]["new"] == 3 and summaries[1]["docs"]["new"] == 0  # the later run had no work
     assert summaries[1]["docs"]["unchanged"] == 3 and summaries[1]["chunks"]["embedded"] == 0
     recorded = _runs_in_postgres(workspace["url"])
     earlier, later = (recorded[s["run_id"]] for s in summaries)
