@@ -33,7 +33,8 @@ FOREIGN = ("DAGSTER_HOME", "INGEST_HOME", "INGEST_CONFIG", "INGEST_DAGSTER_PG_UR
            "INGEST_UI_URL", "INGEST_CELERY_BROKER_URL", "INGEST_CELERY_BACKEND_URL", "QDRANT_URL", "QDRANT_API_KEY")
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
+    """`count` ports on loopback that nothing listens on now (for the cluster's parts)."""
     probes = [socket.socket() for _ in range(count)]
     try:
         for probe in probes:
@@ -42,6 +43,15 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for probe in probes:
             probe.close()
+
+
+def parse_exports(exports: str) -> dict[str, str]:
+    """The variables of `deploy/local-cluster.sh env`'s `export NAME="value"` lines."""
+    found = {}
+    for line in exports.splitlines():
+        name, value = line.removeprefix("export ").split("=", 1)
+        found[name] = value.strip('"')
+    return found
 
 
 def _write_tenant(folder: Path) -> Path:
@@ -60,7 +70,7 @@ prepare_dagster_home()
 instance = dg.DagsterInstance.get()
 record = instance.get_run_record_by_id({run_id!r})
 found = {{"created": record.create_timestamp.timestamp()}}
-names = {{"PIPELINE_DEQUEUED": "dequeued", "PIPELINE_START": "started", "STEP_START": "first_step"}}
+names = {{"PIPELINE_STARTING": "dequeued", "PIPELINE_START": "started", "STEP_START": "first_step"}}
 for entry in instance.all_logs({run_id!r}):
     name = names.get(entry.dagster_event.event_type_value) if entry.dagster_event else None
     if name and name not in found:
@@ -87,7 +97,7 @@ def measure(runs: int, log: Callable[[str], None]) -> dict:
     work.chmod(0o755)  # PostgreSQL runs as its own user when this runs as root
     base = {key: value for key, value in os.environ.items() if key not in FOREIGN}
     ports = dict(zip(("CLUSTER_PG_PORT", "CLUSTER_REDIS_PORT", "CLUSTER_CODE_PORT", "CLUSTER_UI_PORT"),
-                     map(str, _free_ports(4))))
+                     map(str, free_ports(4))))
     script_env = {**base, "CLUSTER_HOME": str(work / "cluster"), **ports}
     source = _write_tenant(work / "source")
     try:
@@ -97,10 +107,7 @@ def measure(runs: int, log: Callable[[str], None]) -> dict:
         log(f"cluster: up in {up_seconds:.1f} s")
         exports = subprocess.run(["bash", str(SCRIPT), "env"], env=script_env, check=True, capture_output=True,
                                  text=True).stdout
-        client = dict(base)
-        for line in exports.splitlines():
-            name, value = line.removeprefix("export ").split("=", 1)
-            client[name] = value.strip('"')
+        client = {**base, **parse_exports(exports)}
         cluster_runs = []
         for number in range(runs):
             summary, started = _timed_run(client, "--tenant", "bench", *(["--source", str(source)] if number == 0 else []))
@@ -160,7 +167,7 @@ def format_report(result: dict) -> str:
     rows = [
         ("cluster up, s", f"{result['up_seconds']}"),
         ("submission to first step, s (median / max)", _pair(result["submit_to_first_step"])),
-        ("  queued (until the daemon dequeued it)", _pair(result["queued"])),
+        ("  queued (until the daemon dequeued and launched it)", _pair(result["queued"])),
         ("  dequeued to run start (Celery, the run's process)", _pair(result["dequeued_to_run_start"])),
         ("  run start to first step", _pair(result["run_start_to_first_step"])),
         ("command start to first step, cluster", _pair(result["cluster_command_to_first_step"])),

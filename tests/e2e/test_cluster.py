@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.cluster import free_ports, parse_exports
 from benchmarks.corpus import Section, write_markdown, write_text
 from ingest.core.manifest import read_manifest
 from ingest.core.storage import TenantPaths
@@ -31,17 +31,6 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "local-cluster.sh"
 PORT_VARIABLES = ("CLUSTER_PG_PORT", "CLUSTER_REDIS_PORT", "CLUSTER_CODE_PORT", "CLUSTER_UI_PORT")
-
-
-def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def _script(cluster: dict, command: str, extra: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -73,16 +62,12 @@ def cluster():
     home = Path(tempfile.mkdtemp(prefix="ingest-cluster-"))
     home.chmod(0o755)  # PostgreSQL runs as its own user when the tests run as root
     script_env = {**environment(home / "unused"), "CLUSTER_HOME": str(home),
-                  **dict(zip(PORT_VARIABLES, map(str, _free_ports(len(PORT_VARIABLES)))))}
+                  **dict(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES)))))}
     script_env.pop("INGEST_HOME")
     state = {"home": home, "script_env": script_env}
     try:
         _script(state, "up")
-        exports = _script(state, "env").stdout
-        client = {}
-        for line in exports.splitlines():
-            name, value = line.removeprefix("export ").split("=", 1)
-            client[name] = value.strip('"')
+        client = parse_exports(_script(state, "env").stdout)
         state["client_env"] = {**environment(Path(client["INGEST_HOME"])), **client}
         state["ingest_home"] = Path(client["INGEST_HOME"])
         yield state
