@@ -54,7 +54,7 @@ class EngineConfig:
     vectors_memory: str = "Cached"  # Edge: Cold (read from disk), Cached (mmap, page cache) or Pinned
     int8: bool = False  # Edge: int8 scalar quantization of the dense vectors
     sparse: bool = False  # Edge: a BM25 sparse vector with the IDF modifier beside the dense one
-    search_ef: tuple[int, ...] = (64,)  # Edge: hnsw_ef values measured on the same store
+    search_ef: tuple[int, ...] = (64,)  # Edge: hnsw_ef values measured on the same store; 0 = exact search
     oversampling: float = 2.0  # Edge with int8: candidates re-scored with the original vectors
 
 
@@ -71,24 +71,41 @@ DEFAULT_CONFIGS = ("local", "edge-m16", "edge-m16-int8", "edge-m16-int8-sparse")
 
 # ---------------------------------------------------------------- data: vectors, text, payloads, queries
 
-def vectors_chunk(seed: int, chunk: int, count: int = CHUNK) -> np.ndarray:
+DATA_KINDS = ("latent", "uniform")
+LATENT_DIMENSION = 32  # assumed intrinsic dimension of sentence embeddings (they are far from uniform)
+LATENT_NOISE = 0.3  # isotropic noise beside the latent part, relative to its length
+
+
+def _directions(seed: int, count: int, stream: Sequence[int], data: str) -> np.ndarray:
+    """Unit vectors: uniform on the sphere (the worst case for a graph index: no structure to follow), or
+    `latent`: a seeded random map of 32-dimensional Gaussians plus noise, closer to real embeddings."""
+    rng = np.random.default_rng([seed, *stream])
+    if data == "uniform":
+        block = rng.standard_normal((count, DIMENSION), dtype=np.float32)
+    elif data == "latent":
+        mixing = np.random.default_rng([seed, 5]).standard_normal((LATENT_DIMENSION, DIMENSION), dtype=np.float32)
+        mixing /= np.sqrt(LATENT_DIMENSION)
+        latent = rng.standard_normal((count, LATENT_DIMENSION), dtype=np.float32) @ mixing
+        noise = rng.standard_normal((count, DIMENSION), dtype=np.float32) / np.sqrt(DIMENSION)
+        block = latent + LATENT_NOISE * noise
+    else:
+        raise ValueError(f"unknown data kind {data!r}: use one of {', '.join(DATA_KINDS)}")
+    return block / np.linalg.norm(block, axis=1, keepdims=True)
+
+
+def vectors_chunk(seed: int, chunk: int, count: int = CHUNK, data: str = "latent") -> np.ndarray:
     """Unit vectors of chunk `chunk`: the same from any process, whatever else was generated before."""
-    rng = np.random.default_rng([seed, chunk])
-    block = rng.standard_normal((count, DIMENSION), dtype=np.float32)
-    block /= np.linalg.norm(block, axis=1, keepdims=True)
-    return block
+    return _directions(seed, count, (chunk,), data)
 
 
-def iter_vectors(seed: int, points: int) -> Iterator[tuple[int, np.ndarray]]:
+def iter_vectors(seed: int, points: int, data: str = "latent") -> Iterator[tuple[int, np.ndarray]]:
     """(first point number, vectors) for all points, one chunk at a time."""
     for chunk, first in enumerate(range(0, points, CHUNK)):
-        yield first, vectors_chunk(seed, chunk, min(CHUNK, points - first))
+        yield first, vectors_chunk(seed, chunk, min(CHUNK, points - first), data)
 
 
-def query_vectors(seed: int, count: int) -> np.ndarray:
-    rng = np.random.default_rng([seed, 10**9])  # a stream no data chunk uses
-    block = rng.standard_normal((count, DIMENSION), dtype=np.float32)
-    return block / np.linalg.norm(block, axis=1, keepdims=True)
+def query_vectors(seed: int, count: int, data: str = "latent") -> np.ndarray:
+    return _directions(seed, count, (10**9,), data)  # a stream no data chunk uses
 
 
 def vocabulary(seed: int) -> list[str]:
@@ -142,11 +159,11 @@ def query_texts(seed: int, count: int, words: Sequence[str]) -> list[str]:
     return [" ".join(words[w] for w in rng.integers(50, 5000, size=4)) for _ in range(count)]
 
 
-def exact_top10(seed: int, points: int, queries: np.ndarray) -> list[list[int]]:
+def exact_top10(seed: int, points: int, queries: np.ndarray, data: str = "latent") -> list[list[int]]:
     """Brute-force cosine top-10 (point numbers) per query, a chunk at a time to keep memory low."""
     best_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_ids = np.zeros((len(queries), 10), dtype=np.int64)
-    for first, block in iter_vectors(seed, points):
+    for first, block in iter_vectors(seed, points, data):
         scores = queries @ block.T
         ids = np.broadcast_to(np.arange(first, first + len(block)), scores.shape)
         merged_scores = np.concatenate([best_scores, scores], axis=1)
@@ -214,7 +231,7 @@ class _EdgeStore:
         qe = self.qe
         rescoring = qe.QuantizationSearchParams(rescore=True, oversampling=self.config.oversampling) \
             if self.config.int8 else None
-        return qe.SearchParams(hnsw_ef=ef, quantization=rescoring)
+        return qe.SearchParams(hnsw_ef=ef or None, exact=ef == 0, quantization=rescoring)
 
     def dense(self, vector: Sequence[float], ef: int) -> list[str]:
         qe = self.qe
@@ -306,13 +323,13 @@ def _percentiles(seconds: Sequence[float]) -> dict:
     return {"p50_ms": round(statistics.median(ordered) * 1000, 2), "p95_ms": round(p95 * 1000, 2)}
 
 
-def build_worker(path: Path, config: EngineConfig, points: int, seed: int) -> dict:
+def build_worker(path: Path, config: EngineConfig, points: int, seed: int, data: str) -> dict:
     """Write `points` points in the pipeline's batches; seconds in the engine's calls only."""
     words = vocabulary(seed)
     store = _open_store(path, config, create=True)
     upsert_seconds = 0.0
     started = time.perf_counter()
-    for first, block in iter_vectors(seed, points):
+    for first, block in iter_vectors(seed, points, data):
         texts = texts_chunk(seed, first // CHUNK, len(block), words)
         bodies = [payload(first + i, text) for i, text in enumerate(texts)]
         ids = [point_id(first + i) for i in range(len(block))]
@@ -330,11 +347,11 @@ def build_worker(path: Path, config: EngineConfig, points: int, seed: int) -> di
             "wall_s": round(time.perf_counter() - started, 2), "build_peak_rss_bytes": _peak_rss_bytes()}
 
 
-def query_worker(path: Path, config: EngineConfig, points: int, seed: int, queries: int,
+def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries: int,
                  recall_queries: int) -> dict:
     """Open the store cold, then time queries: the first `queries` after opening and as many again warm."""
     words = vocabulary(seed)
-    vectors = query_vectors(seed, 2 * queries)
+    vectors = query_vectors(seed, 2 * queries, data)
     texts = query_texts(seed, 2 * queries, words)
     _evict_page_cache(path)
     clock = time.perf_counter()
@@ -355,7 +372,7 @@ def query_worker(path: Path, config: EngineConfig, points: int, seed: int, queri
                 timings.append(time.perf_counter() - clock)
                 if i < recall_queries:
                     found.append(hits)
-            key = mode if config.engine == "local" or mode == "sparse" else f"{mode}@ef{ef}"
+            key = mode if config.engine == "local" or mode == "sparse" else f"{mode}@{f'ef{ef}' if ef else 'exact'}"
             result["modes"][key] = {"after_open": _percentiles(timings[:queries]),
                                     "warm": _percentiles(timings[queries:]),
                                     "hits": found if mode == "dense" else None}
@@ -376,6 +393,7 @@ class Options:
     sizes: tuple[int, ...] = (50_000, 1_000_000)
     configs: tuple[str, ...] = DEFAULT_CONFIGS
     seed: int = 1234
+    data: str = "latent"
     queries: int = 200
     recall_queries: int = 50
     every_size: bool = False  # local mode above LOCAL_MODE_LIMIT too
@@ -401,13 +419,15 @@ def measure_one(config: EngineConfig, points: int, options: Options, root: Path,
                 log: Callable[[str], None]) -> dict:
     path = root / f"{config.name}-{points}"
     shutil.rmtree(path, ignore_errors=True)
-    job = {"path": str(path), "config": asdict(config), "points": points, "seed": options.seed}
+    job = {"path": str(path), "config": asdict(config), "points": points, "seed": options.seed,
+           "data": options.data}
     log(f"index-engines: {config.name} at {points:,} points: building")
     built = _run_worker("build", job, log)
     log(f"  written in {built['upsert_s']} s, indexed in {built['index_s']} s; opening cold and querying")
     queried = _run_worker("query", {**job, "queries": options.queries,
                                     "recall_queries": options.recall_queries}, log)
-    exact = exact_top10(options.seed, points, query_vectors(options.seed, options.recall_queries))
+    exact = exact_top10(options.seed, points, query_vectors(options.seed, options.recall_queries, options.data),
+                        options.data)
     modes = {}
     for key, figures in queried["modes"].items():
         hits = figures.pop("hits")
@@ -440,7 +460,8 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
     finally:
         if options.workdir is None and not options.keep:
             shutil.rmtree(root, ignore_errors=True)
-    return {"dimension": DIMENSION, "batch": BATCH, "seed": options.seed, "queries": options.queries,
+    return {"dimension": DIMENSION, "batch": BATCH, "seed": options.seed, "data": options.data,
+            "latent": {"dimension": LATENT_DIMENSION, "noise": LATENT_NOISE}, "queries": options.queries,
             "recall_queries": options.recall_queries, "targets": TARGETS, "cpus": os.cpu_count(),
             "results": results}
 
@@ -481,9 +502,9 @@ def _worker_main(argv: Sequence[str]) -> int:
     config = EngineConfig(**{**job["config"], "search_ef": tuple(job["config"]["search_ef"])})
     path = Path(job["path"])
     if kind == "build":
-        result = build_worker(path, config, job["points"], job["seed"])
+        result = build_worker(path, config, job["points"], job["seed"], job["data"])
     elif kind == "query":
-        result = query_worker(path, config, job["points"], job["seed"], job["queries"], job["recall_queries"])
+        result = query_worker(path, config, job["seed"], job["data"], job["queries"], job["recall_queries"])
     else:
         raise SystemExit(f"unknown worker {kind!r}")
     print(json.dumps(result), flush=True)
