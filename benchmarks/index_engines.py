@@ -302,6 +302,43 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
 
 
+class _MemorySampler:
+    """Peaks of the process's anonymous and file-backed resident memory, sampled every 50 ms.
+
+    The peak RSS counts pages of memory-mapped store files too; the kernel can drop those under
+    pressure (they are page cache), while anonymous memory (heaps, in-RAM indexes) it cannot.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peaks = {"RssAnon": 0, "RssFile": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        try:
+            lines = Path("/proc/self/status").read_text().splitlines()
+        except OSError:  # not Linux: the peak RSS alone is reported
+            return
+        for line in lines:
+            name, _, value = line.partition(":")
+            if name in self.peaks:
+                self.peaks[name] = max(self.peaks[name], int(value.split()[0]) * 1024)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self._sample()
+
+    def result(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return {"peak_rss_bytes": _peak_rss_bytes(), "peak_anon_bytes": self.peaks["RssAnon"],
+                "peak_file_bytes": self.peaks["RssFile"]}
+
+
 def _evict_page_cache(path: Path) -> None:
     """Drop the store's pages from the page cache (no root needed), so that opening reads from disk."""
     for file in path.rglob("*"):
@@ -325,6 +362,7 @@ def _percentiles(seconds: Sequence[float]) -> dict:
 
 def build_worker(path: Path, config: EngineConfig, points: int, seed: int, data: str) -> dict:
     """Write `points` points in the pipeline's batches; seconds in the engine's calls only."""
+    sampler = _MemorySampler()
     words = vocabulary(seed)
     store = _open_store(path, config, create=True)
     upsert_seconds = 0.0
@@ -344,7 +382,8 @@ def build_worker(path: Path, config: EngineConfig, points: int, seed: int, data:
     count = store.count()
     store.close()
     return {"points_written": count, "upsert_s": round(upsert_seconds, 2), "index_s": round(finish_seconds, 2),
-            "wall_s": round(time.perf_counter() - started, 2), "build_peak_rss_bytes": _peak_rss_bytes()}
+            "wall_s": round(time.perf_counter() - started, 2),
+            **{f"build_{name}": value for name, value in sampler.result().items()}}
 
 
 def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries: int,
@@ -354,6 +393,7 @@ def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries
     vectors = query_vectors(seed, 2 * queries, data)
     texts = query_texts(seed, 2 * queries, words)
     _evict_page_cache(path)
+    sampler = _MemorySampler()
     clock = time.perf_counter()
     store = _open_store(path, config, create=False)
     open_seconds = time.perf_counter() - clock
@@ -377,7 +417,7 @@ def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries
                                     "warm": _percentiles(timings[queries:]),
                                     "hits": found if mode == "dense" else None}
     store.close()
-    result["peak_rss_bytes"] = _peak_rss_bytes()
+    result.update(sampler.result())
     return result
 
 
@@ -438,7 +478,9 @@ def measure_one(config: EngineConfig, points: int, options: Options, root: Path,
     return {"config": asdict(config), "points": points, "count": queried["count"], **built,
             "upsert_pps": round(points / built["upsert_s"]) if built["upsert_s"] else None,
             "build_pps": round(points / (built["upsert_s"] + built["index_s"])),
-            "open_s": queried["open_s"], "peak_rss_bytes": queried["peak_rss_bytes"], "disk_bytes": disk,
+            "open_s": queried["open_s"], "peak_rss_bytes": queried["peak_rss_bytes"],
+            "peak_anon_bytes": queried.get("peak_anon_bytes"), "peak_file_bytes": queried.get("peak_file_bytes"),
+            "disk_bytes": disk,
             "modes": modes}
 
 
@@ -484,7 +526,7 @@ def _verdicts(result: dict, mode: dict) -> list[str]:
 
 def format_table(report: dict) -> str:
     header = ("| configuration | points | mode | p50 ms | p95 ms | p95 after open | recall@10 | open s | "
-              "peak RSS GB | upserts/s | index s | disk GB | misses |")
+              "peak RSS GB (anon) | upserts/s | index s | disk GB | misses |")
     lines = [header, "|" + " --- |" * 13]
     for result in report["results"]:
         for key, mode in result["modes"].items():
@@ -492,7 +534,8 @@ def format_table(report: dict) -> str:
             lines.append(
                 f"| {result['config']['name']} | {result['points']:,} | {key} | {mode['warm']['p50_ms']} | "
                 f"{mode['warm']['p95_ms']} | {mode['after_open']['p95_ms']} | {mode.get('recall_at_10', '')} | "
-                f"{result['open_s']} | {result['peak_rss_bytes'] / 1e9:.2f} | {result['upsert_pps']:,} | "
+                f"{result['open_s']} | {result['peak_rss_bytes'] / 1e9:.2f} ({(result.get('peak_anon_bytes') or 0) / 1e9:.2f}) | "
+                f"{result['upsert_pps']:,} | "
                 f"{result['index_s']} | {result['disk_bytes'] / 1e9:.2f} | {misses or '-'} |")
     return "\n".join(lines)
 
