@@ -53,7 +53,9 @@ class EngineConfig:
     ef_construct: int = 100
     vectors_memory: str = "Cached"  # Edge: Cold (read from disk), Cached (mmap, page cache) or Pinned
     int8: bool = False  # Edge: int8 scalar quantization of the dense vectors
+    int8_memory: str = "Pinned"  # Edge: where the quantized vectors live
     sparse: bool = False  # Edge: a BM25 sparse vector with the IDF modifier beside the dense one
+    sparse_memory: str = "Pinned"  # Edge: where the sparse index lives (Pinned is Edge's default: in RAM)
     search_ef: tuple[int, ...] = (64,)  # Edge: hnsw_ef values measured on the same store; 0 = exact search
     oversampling: float = 2.0  # Edge with int8: candidates re-scored with the original vectors
 
@@ -65,6 +67,9 @@ PRESETS: dict[str, EngineConfig] = {config.name: config for config in (
     EngineConfig("edge-m16-int8-cold", "edge", int8=True, vectors_memory="Cold", search_ef=(64, 128)),
     EngineConfig("edge-m32-int8", "edge", hnsw_m=32, ef_construct=200, int8=True, search_ef=(64, 128)),
     EngineConfig("edge-m16-int8-sparse", "edge", int8=True, sparse=True, search_ef=(64,)),
+    # What docs/INDEX_ENGINES.md recommends: only the quantized vectors and the graph stay resident.
+    EngineConfig("edge-m16-int8-sparse-cold", "edge", int8=True, int8_memory="Cached", vectors_memory="Cold",
+                 sparse=True, sparse_memory="Cold", search_ef=(128, 256)),
 )}
 DEFAULT_CONFIGS = ("local", "edge-m16", "edge-m16-int8", "edge-m16-int8-sparse")
 
@@ -185,14 +190,15 @@ def recall_at_10(found: Sequence[Sequence[str]], exact: Sequence[Sequence[int]])
 def _edge_config(config: EngineConfig):
     import qdrant_edge as qe
 
-    quantization = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned) \
-        if config.int8 else None
+    quantization = qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99,
+                                               memory=getattr(qe.Memory, config.int8_memory)) if config.int8 else None
     dense = qe.EdgeVectorParams(
         size=DIMENSION, distance=qe.Distance.Cosine, memory=getattr(qe.Memory, config.vectors_memory),
         quantization_config=quantization,
         hnsw_config=qe.HnswIndexConfig(m=config.hnsw_m, ef_construct=config.ef_construct,
                                        full_scan_threshold=10_000))
-    sparse = {"bm25": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)} if config.sparse else None
+    sparse = {"bm25": qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf,
+                                                memory=getattr(qe.Memory, config.sparse_memory))} if config.sparse else None
     # No write-ahead log: the pipeline makes each batch durable with flush(), and a log keeps deleted
     # points' bytes after the segments have been vacuumed (see docs/INDEX_ENGINES.md, erasure).
     return qe.EdgeConfig(vectors={"dense": dense}, sparse_vectors=sparse, wal_enabled=False)
@@ -534,7 +540,8 @@ def format_table(report: dict) -> str:
             lines.append(
                 f"| {result['config']['name']} | {result['points']:,} | {key} | {mode['warm']['p50_ms']} | "
                 f"{mode['warm']['p95_ms']} | {mode['after_open']['p95_ms']} | {mode.get('recall_at_10', '')} | "
-                f"{result['open_s']} | {result['peak_rss_bytes'] / 1e9:.2f} ({(result.get('peak_anon_bytes') or 0) / 1e9:.2f}) | "
+                f"{result['open_s']} | {result['peak_rss_bytes'] / 1e9:.2f} "
+                f"({(result.get('peak_anon_bytes') or 0) / 1e9:.2f}) | "
                 f"{result['upsert_pps']:,} | "
                 f"{result['index_s']} | {result['disk_bytes'] / 1e9:.2f} | {misses or '-'} |")
     return "\n".join(lines)
