@@ -1,4 +1,4 @@
-"""The benchmarks and the evaluations: `python -m benchmarks bench|cluster|eval-pii ...`.
+"""The benchmarks and the evaluations: `python -m benchmarks bench|cluster|index-engines|eval-pii|eval-ir ...`.
 
 Tooling, not runtime: `make bench` and `make eval-pii` run them from a checkout (see benchmarks/README.md).
 """
@@ -103,6 +103,39 @@ def command_cluster(args: argparse.Namespace) -> int:
     return 1 if args.check and not result["target"]["met"] else 0
 
 
+def command_index_engines(args: argparse.Namespace) -> int:
+    """Embedded index engines side by side (benchmarks/index_engines.py); the JSON result and a table."""
+    from benchmarks.index_engines import PRESETS, Options, format_table, run
+
+    unknown = [name for name in args.configs if name not in PRESETS]
+    if unknown:
+        raise SystemExit("python -m benchmarks: unknown --configs " + ", ".join(unknown)
+                         + f" (known: {', '.join(PRESETS)})")
+    if args.queries < 1 or not 1 <= args.recall_queries <= 2 * args.queries:
+        raise SystemExit("python -m benchmarks: --queries must be at least 1, --recall-queries 1 to twice that")
+    out = Path(args.out) if args.out else ingest_home() / "bench" / "index-engines.json"
+    options = Options(sizes=args.points, configs=tuple(args.configs), seed=args.seed, data=args.data,
+                      queries=args.queries,
+                      recall_queries=args.recall_queries, every_size=args.all_engines_at_every_size,
+                      workdir=Path(args.workdir) if args.workdir else None, keep=args.keep,
+                      search_ef=args.ef)
+    report = run(options, log=_log)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(format_table(report))
+    _log(f"index-engines: result in {out}")
+    return 0
+
+
+def command_eval_ir(args: argparse.Namespace) -> int:
+    """Dense, BM25 and their fusion on the public retrieval set (benchmarks/ir_eval.py), exact search."""
+    from benchmarks.ir_eval import format_report, run_eval
+
+    report = run_eval(Path(args.set), args.model, log=_log)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 1 if args.check and not all(mode["within_0.01"] for mode in report["modes"].values()) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     pii.add_argument("--json", action="store_true")
     pii.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     pii.set_defaults(handler=command_eval_pii)
+
+    ir = commands.add_parser("eval-ir", help="nDCG@10 and recall@10 of the bare model, BM25 and their "
+                             "reciprocal-rank fusion on the public retrieval set, exact search")
+    ir.add_argument("--set", default="/work/shared/ir/scifact-train", help="the set's folder (docs/, "
+                    "queries.jsonl, qrels.json; default /work/shared/ir/scifact-train)")
+    ir.add_argument("--model", default="all-MiniLM-L6-v2", help="the sentence-transformers model (default "
+                    "all-MiniLM-L6-v2, the packaged one)")
+    ir.add_argument("--json", action="store_true")
+    ir.add_argument("--check", action="store_true", help="exit 1 when a figure is more than 0.01 from the "
+                    "set's reference")
+    ir.set_defaults(handler=command_eval_ir)
 
 
     bench = commands.add_parser("bench", help="throughput benchmark on a generated corpus in a throwaway home: "
@@ -150,6 +194,33 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--json", action="store_true")
     cluster.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
     cluster.set_defaults(handler=command_cluster)
+
+    engines = commands.add_parser("index-engines", help="embedded index engines (qdrant-client local mode, "
+                                  "Qdrant Edge) on seeded random vectors: upserts/s, cold open, query p50/p95, "
+                                  "recall@10, peak memory, disk")
+    engines.add_argument("--points", type=_positive_ints, default=(50_000, 1_000_000), metavar="N,N,...",
+                         help="store sizes (default 50000,1000000)")
+    engines.add_argument("--configs", type=lambda text: [part for part in text.split(",") if part],
+                         default=["local", "edge-m16", "edge-m16-int8", "edge-m16-int8-sparse"],
+                         metavar="NAME,...", help="engine configurations (see PRESETS in "
+                         "benchmarks/index_engines.py; default local,edge-m16,edge-m16-int8,edge-m16-int8-sparse)")
+    engines.add_argument("--all-engines-at-every-size", action="store_true",
+                         help="run local mode above 50,000 points too (it scans every point in Python)")
+    engines.add_argument("--queries", type=int, default=200, help="timed queries after opening, and as many "
+                         "again warm (default 200)")
+    engines.add_argument("--recall-queries", type=int, default=50, help="queries checked against exact "
+                         "brute force (default 50)")
+    engines.add_argument("--seed", type=int, default=1234)
+    engines.add_argument("--data", choices=("latent", "uniform"), default="latent",
+                         help="latent: unit vectors of a 32-dimensional latent space plus noise, like real "
+                         "embeddings (default); uniform: uniform on the sphere, the worst case for HNSW recall")
+    engines.add_argument("--ef", type=lambda text: tuple(int(part) for part in text.split(",") if part.strip()),
+                         metavar="N,N,...", help="hnsw_ef values to query Edge stores with, 0 for exact search "
+                         "(default: each configuration's own)")
+    engines.add_argument("--workdir", help="where the stores are built (default: a throwaway temporary folder)")
+    engines.add_argument("--keep", action="store_true", help="keep the stores after measuring them")
+    engines.add_argument("--out", help="the JSON result (default $INGEST_HOME/bench/index-engines.json)")
+    engines.set_defaults(handler=command_index_engines)
     return parser
 
 
