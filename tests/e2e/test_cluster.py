@@ -213,3 +213,13 @@ def test_up_refuses_a_port_that_is_taken_and_down_leaves_no_process(cluster):
     assert _processes_of(cluster["home"]) == []
     stopped = _script(cluster, "status", check=False)
     assert stopped.returncode != 0 and "running" not in stopped.stdout
+
+
+def test_up_names_what_is_missing_and_starts_nothing(tmp_path):
+    environment_without_venv = {**environment(tmp_path / "unused"), "CLUSTER_HOME": str(tmp_path / "cluster"),
+                                "VENV_BIN": str(tmp_path / "no-venv" / "bin")}
+    completed = subprocess.run(["bash", str(SCRIPT), "up"], capture_output=True, text=True, timeout=60,
+                               env=environment_without_venv)
+    assert completed.returncode != 0
+    assert f"dagster in {tmp_path / 'no-venv' / 'bin'}" in completed.stderr and "make setup" in completed.stderr
+    assert not (tmp_path / "cluster" / "pids").exists() and _processes_of(tmp_path / "cluster") == []
