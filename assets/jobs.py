@@ -14,6 +14,9 @@ from assets.source_documents import source_documents
 INGEST_JOB = "ingest_tenant"
 FRESHNESS_JOB = "tenant_freshness"
 
+# The job's default config; `ingest run` adds its own settings to it (launcher.runs.run_config).
+INGEST_JOB_OPS_CONFIG = {"parse_and_redact": {"config": {"load_embedder_early": True}}}
+
 ingestion_assets = [
     source_documents, parse_and_redact, chunks, enriched_chunks, embeddings, qdrant_index,
     published_index,
@@ -28,7 +31,7 @@ ingest_tenant_job = dg.define_asset_job(
     # stages parallelise inside (parse workers, embedding threads), and the embedding model loads while
     # documents parse instead of once more in a step process of its own.
     executor_def=dg.in_process_executor,
-    config={"ops": {"parse_and_redact": {"config": {"load_embedder_early": True}}}},
+    config={"ops": INGEST_JOB_OPS_CONFIG},
 )
 
 tenant_freshness_job = dg.define_asset_job(
@@ -37,5 +40,5 @@ tenant_freshness_job = dg.define_asset_job(
     description="Checks how long ago one tenant's index was published.",
 )
 
-__all__ = ["FRESHNESS_JOB", "INGEST_JOB", "ingestion_assets", "ingestion_checks", "ingest_tenant_job",
+__all__ = ["FRESHNESS_JOB", "INGEST_JOB", "INGEST_JOB_OPS_CONFIG", "ingestion_assets", "ingestion_checks", "ingest_tenant_job",
            "tenant_freshness_job"]

@@ -17,6 +17,7 @@ from filelock import FileLock, Timeout
 from assets.alerts import notify_run
 from assets.common import EMBED_POOL, PARSE_POOL
 from assets.definitions import INGEST_JOB, defs
+from assets.jobs import INGEST_JOB_OPS_CONFIG
 from assets.partitions import TENANTS_PARTITION
 from ingest.cli.launching import RunOutcome, TenantBusy
 from ingest.core.config import run_url
@@ -76,13 +77,10 @@ def retry_chain(instance: dg.DagsterInstance, run_id: str) -> list[str]:
 
 
 def run_config(log_level: str, allow_mass_delete: bool) -> dict:
-    """The ingestion job's run config for one run (the job's own default, with these settings)."""
+    """The ingestion job's run config for one run: the job's own default, with these settings."""
     return {
         "loggers": {"console": {"config": {"log_level": log_level}}},
-        "ops": {"source_documents": {"config": {"allow_mass_delete": allow_mass_delete}},
-                # Every step runs in one process (the job's in_process_executor): the embedding model
-                # loads while documents parse.
-                "parse_and_redact": {"config": {"load_embedder_early": True}}},
+        "ops": {**INGEST_JOB_OPS_CONFIG, "source_documents": {"config": {"allow_mass_delete": allow_mass_delete}}},
     }
 
 
@@ -127,7 +125,7 @@ def run_tenant(tenant: str, *, log_level: str = "INFO", allow_mass_delete: bool 
             run_config=run_config(log_level, allow_mass_delete), tags={"tenant": tenant, "launched_by": LAUNCHED_BY})
     finally:
         lock.release()
-    send_alerts(instance, result.run_id)
+    _send_alerts(instance, result.run_id)
     return run_outcome(instance, tenant, result.run_id, time.perf_counter() - started)
 
 
@@ -204,7 +202,7 @@ def release_dead_runs(instance: dg.DagsterInstance, tenant: str, storage: Storag
     return released
 
 
-def send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
+def _send_alerts(instance: dg.DagsterInstance, run_id: str) -> None:
     """Alerts for this run now, in case no Dagster daemon is running (the sensors do it otherwise)."""
     notifier = default_resources()["notifier"].process_config_and_initialize()
     try:
