@@ -20,6 +20,11 @@ class ParseAndRedactConfig(dg.Config):
     load_embedder_early: bool = False
 
 
+def progress_line_due(position: int, total: int) -> bool:
+    """Whether document `position` of `total` gets a progress line: about one per percent, and the last."""
+    return position == total or position % max(1, total // 100) == 0
+
+
 @tenant_stage(
     name="parse_and_redact",
     pool=PARSE_POOL,
@@ -47,9 +52,13 @@ def parse_and_redact(
     policy = redactor.policy(storage.registry().get(tenant))
 
     def progress(position: int, total: int, source: str, parsed: ParsedDocument) -> None:
-        state = f"quarantined ({parsed.quarantine_reason})" if not parsed.ok else (
-            f"{len(parsed.elements)} elements, {parsed.pages} pages, {parsed.ocr_pages} OCR'd")
-        context.log.info(f"parsed {position}/{total} {source}: {state}")
+        # Every line is a row of the run's event log: a line per quarantined document, else about one per
+        # percent, so that a run of 100,000 documents writes hundreds of rows, not 100,000.
+        if not parsed.ok:
+            context.log.warning(f"parsed {position}/{total} {source}: quarantined ({parsed.quarantine_reason})")
+        elif progress_line_due(position, total):
+            context.log.info(f"parsed {position}/{total} {source}: {len(parsed.elements)} elements, "
+                             f"{parsed.pages} pages, {parsed.ocr_pages} OCR'd")
 
     def redaction_progress(done: int, characters: int) -> None:
         context.log.info(f"redacted {done:,}/{characters:,} characters")

@@ -217,3 +217,12 @@ def test_transient_failures_are_retried(tenant_home):
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert not result.success and {e.step_key for e in retries} == {"qdrant_index"}
     assert len(retries) == 2  # twice, then the run fails
+
+
+def test_parse_progress_is_logged_about_once_a_percent_not_once_a_document():
+    from assets.parsed_documents import progress_line_due
+
+    assert [position for position in range(1, 4) if progress_line_due(position, 3)] == [1, 2, 3]
+    due = [position for position in range(1, 100_001) if progress_line_due(position, 100_000)]
+    assert len(due) == 100 and due[0] == 1_000 and due[-1] == 100_000
+    assert sum(progress_line_due(position, 250) for position in range(1, 251)) == 125  # every 2nd
