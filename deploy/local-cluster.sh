@@ -189,8 +189,6 @@ up() {
     mkdir -p "$PIDS" "$LOGS"
     write_instance
     eval "$(exports)"
-    export INGEST_EMBED_BACKEND="${INGEST_EMBED_BACKEND:-}"
-    [ -n "$INGEST_EMBED_BACKEND" ] || unset INGEST_EMBED_BACKEND
     local name started=0
     for name in $(services); do
         if [ -n "$(pid_of "$name")" ]; then

@@ -23,6 +23,7 @@ from benchmarks.cluster import free_ports, parse_exports
 from benchmarks.corpus import Section, write_markdown, write_text
 from ingest.core.manifest import read_manifest
 from ingest.core.storage import TenantPaths
+from launcher.submit import LAUNCHED_BY as SUBMITTED
 from launcher.submit import graphql
 from tests.e2e.commands import environment, served_points, start
 
@@ -132,7 +133,7 @@ def busy_cluster(cluster, instance) -> dict:
     killed, restart = None, None
     deadline = time.monotonic() + 400
     while (killed is None or restart is None) and time.monotonic() < deadline:
-        runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(tags={"launched_by": "ingest-submit"}))}
+        runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(tags={"launched_by": SUBMITTED}))}
         for run in runs.values():
             steps = {entry.step_key for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)}
             if killed is None and run.tags["tenant"] == "east" and "parse_and_redact" in steps:
