@@ -13,6 +13,7 @@ from assets.chunks import chunks
 from assets.parsed_documents import PARSED_DOCUMENTS, REDACTED_DOCUMENTS
 from assets.published_index import published_index
 from assets.qdrant_index import qdrant_index
+from ingest.index.retrieval import RetrievalSettings
 from ingest.quality import checks
 from ingest.quality.golden import Thresholds
 from resources import (
@@ -89,15 +90,17 @@ def index_consistency(context: dg.AssetCheckExecutionContext, storage: StorageRe
 
 
 @dg.asset_check(asset=qdrant_index, blocking=True,
-                description="recall@k, MRR and nDCG@10 of the staged index on the tenant's golden set, against "
-                "thresholds and the published index. Blocks publication: the previous index keeps serving.")
+                description="recall@k, MRR and nDCG@10 of the staged index on the tenant's golden set in its retrieval "
+                "mode (hybrid unless set), against thresholds and the published index; dense and sparse are "
+                "reported beside it. Blocks publication: the previous index keeps serving.")
 def retrieval_quality(context: dg.AssetCheckExecutionContext, storage: StorageResource, qdrant: QdrantResource,
                       embedder: EmbedderResource) -> dg.AssetCheckResult:
     tenant = tenant_of(context)
     config = storage.registry().get(tenant)
     return result(checks.retrieval_quality(tenant, storage.paths(tenant), qdrant.settings(), config.golden,
                                            Thresholds(**config.quality),
-                                           lambda texts: embedder.get().encode(texts)))  # loads only if asked
+                                           lambda texts: embedder.get().encode(texts),  # loads only if asked
+                                           RetrievalSettings.from_table(config.retrieval, tenant)))
 
 
 @dg.asset_check(asset=published_index,

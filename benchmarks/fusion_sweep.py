@@ -23,9 +23,7 @@ import numpy as np
 import qdrant_edge as qe
 
 import ingest  # noqa: F401  (offline environment first)
-
-from benchmarks.ir_eval import (DEFAULT_MODEL, DEFAULT_SET, IrSet, cached_document_vectors, evaluate, load_set,
-                                ndcg_at_k)
+from benchmarks.ir_eval import DEFAULT_MODEL, DEFAULT_SET, IrSet, cached_document_vectors, evaluate, load_set, ndcg_at_k
 
 CHUNK_MAX_TOKENS = 200  # ChunkSettings' defaults
 CHUNK_OVERLAP = 32
@@ -104,7 +102,7 @@ def chunk_set(ir: IrSet, max_tokens: int = CHUNK_MAX_TOKENS, overlap: int = CHUN
               model_name: str = DEFAULT_MODEL) -> tuple[list[str], list[str]]:
     """(document id of each chunk, chunk text), cut by the pipeline's Chunker: the title is a Title
     element, the abstract one narrative element, as the text parser makes them."""
-    from ingest.chunking.chunk import ChunkSettings, Chunker
+    from ingest.chunking.chunk import Chunker, ChunkSettings
     from ingest.core.models import Element
     from ingest.embedding.embed import Embedder
 

@@ -37,6 +37,7 @@ CHUNK = 10_000  # points generated from one seed: the unit of regeneration
 TENANT = "bench"
 ID_NAMESPACE = uuid.UUID("2c0f4c53-6a54-4c39-9a4c-0b8f4bd1d0f1")
 LOCAL_MODE_LIMIT = 50_000  # local mode scans every point in Python: larger sizes only on request
+LOCAL_COLLECTION = "bench"
 TARGETS = {"p95_ms_at_1m": 50.0, "p95_ms_at_50k": 10.0, "open_s": 3.0, "peak_rss_gb": 2.5, "upsert_pps": 2000.0}
 _VOCABULARY_SIZE = 20_000
 _SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "ta", "shi", "po", "ve", "dor", "an", "el", "is", "um", "tri", "qua",
@@ -48,7 +49,7 @@ class EngineConfig:
     """One way to store the tenant's points: the engine and its storage settings (fixed at build time)."""
 
     name: str
-    engine: str  # "local" (qdrant-client local mode, as ingest/index/qdrant.py uses it) or "edge"
+    engine: str  # "local" (qdrant-client local mode, the embedded index before Edge) or "edge"
     hnsw_m: int = 16
     ef_construct: int = 100
     vectors_memory: str = "Cached"  # Edge: Cold (read from disk), Cached (mmap, page cache) or Pinned
@@ -269,33 +270,53 @@ class _EdgeStore:
 
 
 class _LocalStore:
-    """qdrant-client's local mode through the pipeline's own TenantIndex: its batches, pragmas, alias."""
+    """qdrant-client's local mode (the embedded index before Qdrant Edge), through the server store's code,
+    with the SQLite settings the pipeline then used: write-ahead log, one sync per batch."""
 
     def __init__(self, path: Path, config: EngineConfig, *, create: bool) -> None:
-        from ingest.index.qdrant import QdrantSettings, TenantIndex, open_qdrant
+        from qdrant_client import QdrantClient
 
-        self._context = open_qdrant(QdrantSettings(path=path), TENANT)
-        client = self._context.__enter__()
-        self.index = TenantIndex(client, TENANT)
-        self.target = self.index.prepare_staging("bench-0000abcd", DIMENSION) if create else None
+        from ingest.index.server_store import ServerStore
+
+        path.mkdir(parents=True, exist_ok=True)
+        self.store = ServerStore(QdrantClient(path=str(path)))
+        if create:
+            self.store.create(LOCAL_COLLECTION, DIMENSION)
+        for connection in self._connections():
+            connection.execute("PRAGMA journal_mode=WAL")  # otherwise each point's commit waits for the disk
+            connection.execute("PRAGMA synchronous=NORMAL")
+
+    def _connections(self) -> list:
+        """The SQLite connections inside local mode, which offers no setting for this."""
+        import sqlite3
+
+        collections = getattr(getattr(self.store.client, "_client", None), "collections", None) or {}
+        found = [getattr(getattr(c, "storage", None), "storage", None) for c in collections.values()]
+        return [connection for connection in found if isinstance(connection, sqlite3.Connection)]
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray, texts: Sequence[str], payloads: Sequence[dict]) -> None:
-        from ingest.index.qdrant import IndexPoint
+        from ingest.index.store import IndexPoint
 
-        self.index.upsert((IndexPoint(pid, vector, body) for pid, vector, body in
-                           zip(ids, vectors.tolist(), payloads, strict=True)), collection=self.target)
+        self.store.upsert(LOCAL_COLLECTION, [IndexPoint(pid, vector, body) for pid, vector, body in
+                                             zip(ids, vectors.tolist(), payloads, strict=True)])
+        for connection in self._connections():
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def finish(self) -> None:
-        self.index.publish(self.target)
+        """Local mode indexes nothing: every query scans every point."""
 
     def dense(self, vector: Sequence[float], ef: int) -> list[str]:
-        return [hit.point_id for hit in self.index.search(vector, 10)]
+        from ingest.index.retrieval import RetrievalSettings
+        from ingest.index.store import QuerySpec
+
+        spec = QuerySpec(RetrievalSettings(mode="dense"), 10, {}, dense=list(vector))
+        return [hit.point_id for hit in self.store.query(LOCAL_COLLECTION, spec)]
 
     def count(self) -> int:
-        return self.index.count()
+        return self.store.count(LOCAL_COLLECTION)
 
     def close(self) -> None:
-        self._context.__exit__(None, None, None)
+        self.store.close()
 
 
 def _open_store(path: Path, config: EngineConfig, *, create: bool) -> _EdgeStore | _LocalStore:

@@ -1,5 +1,6 @@
 """Query latency of the embedded store at several sizes: p50 and p95 of the search `ingest query`
-makes, on seeded random vectors with payloads shaped like the pipeline's."""
+makes in each mode (dense, sparse, hybrid), on seeded random vectors with payloads and texts shaped
+like the pipeline's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks.throughput.settings import LATENCY_MIN_QUERIES, LATENCY_SECONDS_PER_SIZE, LATENCY_TOP_K, LOCAL_MODE_NOTE
+from benchmarks.throughput.settings import LATENCY_MIN_QUERIES, LATENCY_SECONDS_PER_SIZE, LATENCY_TOP_K, STORE_NOTE
 from benchmarks.throughput.synthetic_corpus import _Prose
 
 
@@ -35,11 +36,13 @@ def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queri
                           embed: Callable[[str], Sequence[float]] | None = None,
                           seconds_per_size: float = LATENCY_SECONDS_PER_SIZE,
                           log: Callable[[str], None] = lambda message: None) -> dict:
-    """p50/p95 of the search call of `ingest query` (TenantIndex.search on the embedded store) at each size.
+    """p50/p95 of the search call of `ingest query` (TenantIndex.search on the embedded store) at each size:
+    dense at the top level, `sparse` and `hybrid` (with its ratio to dense) beside it.
 
     One collection grows through the sizes in order; points are seeded random unit vectors with
     payloads shaped like the pipeline's. At each size the store is closed and opened again, as
-    each `ingest query` opens it (that time is reported too), then up to `queries` searches run,
+    each `ingest query` opens it (the time to open it and answer a first count is reported too),
+    then up to `queries` searches per mode run,
     stopping early (after at least LATENCY_MIN_QUERIES) once `seconds_per_size` is spent. With
     `embed`, the smallest size is also measured with the query's embedding included, as `ingest query`
     does.
@@ -51,6 +54,7 @@ def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queri
     from ingest.core.ids import point_id
     from ingest.embedding.embed import embedding_model_key
     from ingest.index.qdrant import PAYLOAD_COLUMNS, IndexPoint, QdrantSettings, TenantIndex, open_qdrant
+    from ingest.index.retrieval import MODES, RetrievalSettings
 
     tenant = "bench-latency"
     settings = QdrantSettings(path=store)
@@ -99,7 +103,7 @@ def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queri
 
     query_vectors = unit(queries)
     result: dict = {"top_k": LATENCY_TOP_K, "dimension": dimension, "seconds_per_size": seconds_per_size,
-                    "sizes": {}, "warnings": [], "note": LOCAL_MODE_NOTE}
+                    "sizes": {}, "warnings": [], "note": STORE_NOTE}
     inserted = 0
     collection = None
     with warnings.catch_warnings(record=True) as caught:
@@ -113,20 +117,31 @@ def measure_query_latency(sizes: Sequence[int], *, store: Path, seed: int, queri
                     index.publish(collection)  # queries read the alias, as `ingest query` does
                 started = time.perf_counter()
                 index.upsert(points(inserted, size), collection)
+                index.finish_writes(collection)  # as a run does: the graph and the int8 vectors
                 insert_seconds = time.perf_counter() - started
             inserted = size
             started = time.perf_counter()
             with open_qdrant(settings, tenant) as client:
-                open_seconds = time.perf_counter() - started
                 index = TenantIndex(client, tenant)
-                timings = timed_searches(lambda n: index.search(query_vectors[n], LATENCY_TOP_K), queries)
-                figures = {**_latency_figures(timings), "points": index.count(),
-                           "open_seconds": round(open_seconds, 3), "insert_seconds": round(insert_seconds, 3)}
+                count = index.count()  # the shard loads on first use
+                open_seconds = time.perf_counter() - started
+                by_mode = {}
+                for mode in MODES:
+                    mode_settings = RetrievalSettings(mode=mode)
+                    by_mode[mode] = _latency_figures(timed_searches(lambda n, s=mode_settings: index.search(
+                        query_vectors[n], LATENCY_TOP_K, text=query_texts[n], settings=s), queries))
+                figures = {**by_mode["dense"], "points": count, "open_seconds": round(open_seconds, 3),
+                           "insert_seconds": round(insert_seconds, 3), "sparse": by_mode["sparse"],
+                           "hybrid": by_mode["hybrid"],
+                           "hybrid_over_dense_p95": round(by_mode["hybrid"]["p95_ms"] / by_mode["dense"]["p95_ms"], 2)}
                 result["sizes"][str(size)] = figures
-                log(f"  latency at {size:,} points: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms "
-                    f"({figures['queries']} queries; store opened in {open_seconds:.1f} s)")
+                log(f"  latency at {size:,} points: dense p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms; "
+                    f"hybrid p95 {by_mode['hybrid']['p95_ms']} ms ({figures['hybrid_over_dense_p95']}x); sparse p95 "
+                    f"{by_mode['sparse']['p95_ms']} ms ({figures['queries']} queries; opened in {open_seconds:.2f} s)")
                 if embed is not None and "with_embedding" not in result:
-                    timings = timed_searches(lambda n: index.search(embed(query_texts[n]), LATENCY_TOP_K), queries)
-                    result["with_embedding"] = {"points": size, **_latency_figures(timings)}
+                    hybrid = RetrievalSettings()
+                    timings = timed_searches(lambda n: index.search(embed(query_texts[n]), LATENCY_TOP_K,
+                                                                    text=query_texts[n], settings=hybrid), queries)
+                    result["with_embedding"] = {"points": size, "mode": "hybrid", **_latency_figures(timings)}
         result["warnings"] = sorted({str(warning.message)[:200] for warning in caught})
     return result

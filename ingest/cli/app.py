@@ -23,6 +23,7 @@ from ingest.core.models import DocStatus
 from ingest.core.storage import TenantPaths
 from ingest.embedding.embed import configured_embedder
 from ingest.index.qdrant import IndexUnavailable, QdrantSettings, TenantIndex, open_qdrant
+from ingest.index.retrieval import MODES, RetrievalSettings
 
 SAMPLE_CORPUS = Path(__file__).resolve().parents[1] / "sample_corpus"
 EXCERPT_CHARS = 240
@@ -111,21 +112,30 @@ def _load_queries(args: argparse.Namespace) -> list[dict]:
     return [{"id": None, "query": " ".join(args.text)}]
 
 
-def search_tenant(tenant: str, queries: Sequence[str], top_k: int) -> list[list]:
+def retrieval_settings(tenant: str, mode: str | None = None) -> RetrievalSettings:
+    """The tenant's `[tenants.NAME.retrieval]` settings, with `mode` (from --mode) taking precedence."""
+    config = TenantRegistry(ingest_home()).get(tenant)
+    return RetrievalSettings.from_table(config.retrieval, tenant).with_mode(mode)
+
+
+def search_tenant(tenant: str, queries: Sequence[str], top_k: int, mode: str | None = None) -> list[list]:
     """Hits for each query from the tenant's collection, best first.
 
     Queries are embedded with the model the serving collection was built with,
     which differs from INGEST_EMBED_MODEL while a new model's index is not yet
-    published.
+    published; sparse search needs no model at all.
     """
-    TenantRegistry(ingest_home()).get(tenant)
+    settings = retrieval_settings(tenant, mode)
     with open_qdrant(qdrant_settings(), tenant) as client:
         index = TenantIndex(client, tenant)
         if not index.exists():
             raise CommandError(f"tenant {tenant!r} has no index yet: run `ingest run --tenant {tenant}` first")
-        model = index.serving_model() or embed_model_name()
-        vectors = configured_embedder(model).encode(list(queries))
-        return [index.search(vector, top_k) for vector in vectors]
+        if settings.mode == "sparse":
+            vectors: list = [None] * len(queries)
+        else:
+            vectors = configured_embedder(index.serving_model() or embed_model_name()).encode(list(queries))
+        return [index.search(vector, top_k, text=text, settings=settings)
+                for vector, text in zip(vectors, queries, strict=True)]
 
 
 def _hit_json(hit) -> dict:
@@ -136,7 +146,7 @@ def _hit_json(hit) -> dict:
 
 def command_query(args: argparse.Namespace) -> int:
     queries = _load_queries(args)
-    results = search_tenant(args.tenant, [item["query"] for item in queries], args.top_k)
+    results = search_tenant(args.tenant, [item["query"] for item in queries], args.top_k, args.mode)
     for item, hits in zip(queries, results, strict=True):
         if args.json:
             _print_json({"id": item["id"], "query": item["query"], "hits": [_hit_json(hit) for hit in hits]})
@@ -278,7 +288,8 @@ def command_demo(args: argparse.Namespace) -> int:
     print()
     for tenant, question in questions.items():
         print(f"=== tenant {tenant}")
-        command_query(argparse.Namespace(tenant=tenant, text=[question], queries=None, top_k=3, json=False))
+        command_query(argparse.Namespace(tenant=tenant, text=[question], queries=None, top_k=3, json=False,
+                                          mode=None))
     print("Open the Dagster UI on the same state with:  .venv/bin/ingest ui")
     return 1 if failures else 0
 
@@ -336,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--top-k", type=int, default=5)
     query.add_argument("--json", action="store_true", help="one JSON object per query")
     query.add_argument("--queries", help="JSON lines file of {\"id\", \"query\"}")
+    query.add_argument("--mode", choices=MODES, help="hybrid (keywords and meaning, fused), dense (the embedding "
+                       "model) or sparse (BM25 keywords); default: the tenant's retrieval mode, hybrid unless set")
     query.add_argument("text", nargs="*", help="the question")
     query.set_defaults(handler=command_query)
 

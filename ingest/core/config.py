@@ -101,6 +101,7 @@ class TenantConfig:
     quality: dict = field(default_factory=dict)  # thresholds for the retrieval-quality check
     refresh_hour: int | None = DEFAULT_REFRESH_HOUR  # hour (UTC) of the nightly refresh; None: no schedule
     redaction: dict = field(default_factory=dict)  # the tenant's [tenants.NAME.redaction] policy table
+    retrieval: dict = field(default_factory=dict)  # [tenants.NAME.retrieval]: query mode and fusion
 
 
 def _resolve(path: str | Path, base: Path) -> Path:
@@ -113,7 +114,8 @@ class TenantRegistry:
 
     Two places register tenants: a TOML configuration file (INGEST_CONFIG, with
     `[tenants.NAME]` tables holding `source = "DIR"` and optionally `golden =
-    "FILE"`, `refresh_hour = 2`, a `[tenants.NAME.quality]` and a `[tenants.NAME.redaction]` table; relative
+    "FILE"`, `refresh_hour = 2`, and `[tenants.NAME.quality]`, `[tenants.NAME.redaction]` and
+    `[tenants.NAME.retrieval]` tables; relative
     paths are relative to the file) and the command line (`ingest run --tenant T
     --source DIR [--golden FILE]`), which records them in INGEST_HOME/tenants.json.
     The command line wins, setting by setting.
@@ -167,6 +169,7 @@ class TenantRegistry:
             quality=dict(entry.get("quality") or {}),
             refresh_hour=hour,
             redaction=dict(entry.get("redaction") or {}),
+            retrieval=dict(entry.get("retrieval") or {}),
         )
 
     def get(self, name: str) -> TenantConfig:

@@ -32,21 +32,35 @@ def _current_umask() -> int:
     return mask
 
 
-def _atomic_replace(path: Path, write) -> None:
+def _atomic_replace(path: Path, write, durable: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
         write(Path(temporary))
         os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; follow the umask instead
+        if durable:
+            _fsync(Path(temporary))
         os.replace(temporary, path)
+        if durable:
+            _fsync(path.parent)  # the rename itself
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    _atomic_replace(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def atomic_write_text(path: Path, text: str, *, durable: bool = False) -> None:
+    """Replace `path` in one step; durable: on disk, rename included, before this returns (a power
+    loss then cannot bring the old content back)."""
+    _atomic_replace(path, lambda temporary: temporary.write_text(text, encoding="utf-8"), durable)
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:

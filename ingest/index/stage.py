@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import polars as pl
@@ -19,6 +20,7 @@ from ingest.index.qdrant import QdrantSettings, TenantIndex, build_points, open_
 from ingest.pii.redact import entity_counts_by_document
 
 FAULT_VARIABLE = "INGEST_TEST_FAULT"  # crash-safety tests inject failures inside the index stage
+HOLD_VARIABLE = "INGEST_TEST_HOLD"  # ... or hold the run there, for a test to kill it at that exact point
 
 
 class InjectedFault(RuntimeError):
@@ -26,9 +28,14 @@ class InjectedFault(RuntimeError):
 
 
 def _fault(point: str, value: int = 0) -> None:
-    wanted = os.environ.get(FAULT_VARIABLE, "")
-    if wanted == point or (wanted.startswith(point + "=") and value >= int(wanted.split("=", 1)[1])):
-        raise InjectedFault(f"{FAULT_VARIABLE}={wanted}: interrupted on purpose")
+    for variable in (FAULT_VARIABLE, HOLD_VARIABLE):
+        wanted = os.environ.get(variable, "")
+        if wanted == point or (wanted.startswith(point + "=") and value >= int(wanted.split("=", 1)[1])):
+            if variable == FAULT_VARIABLE:
+                raise InjectedFault(f"{FAULT_VARIABLE}={wanted}: interrupted on purpose")
+            print(f"{HOLD_VARIABLE}={wanted}: holding after {value} until killed", file=sys.stderr, flush=True)
+            while True:
+                time.sleep(60)
 
 
 def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, model_name: str, run_id: str,
@@ -85,6 +92,8 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         _fault("before-delete")
         stale = set(existing) - {point.point_id for point in points}
         deleted = index.delete(sorted(stale), staging)
+        if upserted or deleted:
+            index.finish_writes(staging)
     atomic_write_text(paths.staging, json.dumps({
         "collection": staging, "model": model_name, "run_id": run_id, "points": len(points), "dimension": dimension,
         "unchanged": staging == serving,

@@ -18,6 +18,7 @@ import polars as pl
 from ingest.core.files import atomic_write_text, read_parquet
 from ingest.core.storage import TenantPaths
 from ingest.index.qdrant import QdrantSettings, TenantIndex, open_qdrant
+from ingest.index.retrieval import MODES, RetrievalSettings
 from ingest.pii.policy import RedactionPolicy
 from ingest.pii.redact import residue_scan
 from ingest.quality.golden import (
@@ -172,41 +173,58 @@ def index_consistency(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, d
 
 
 def retrieval_quality(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, golden: Path | None,
-                      thresholds: Thresholds, encode: Callable[[list[str]], list]) -> CheckOutcome:
-    """Blocking: the staged index answers the golden set well enough, and no worse than the published one."""
+                      thresholds: Thresholds, encode: Callable[[list[str]], list],
+                      retrieval: RetrievalSettings | None = None) -> CheckOutcome:
+    """Blocking: the staged index answers the golden set well enough in the tenant's retrieval mode, and
+    no worse than the published one; the other modes are measured beside it, for comparison."""
     if golden is None:
         return CheckOutcome(True, ERROR, "no golden set configured for this tenant: retrieval quality not measured",
                             {"golden_set": None})
     from ingest.index.stage import read_staging
 
+    retrieval = retrieval or RetrievalSettings()
     queries = load_golden_set(golden)
     staging = read_staging(paths)["collection"]
     depth = max(thresholds.k, 10) * 3  # chunks, so that enough distinct documents rank
+    vectors: dict[str, list] = {}
 
-    def search(texts: list[str]) -> list[list[str]]:
-        vectors = encode(texts)
-        with open_qdrant(qdrant, tenant) as client:
-            index = TenantIndex(client, tenant)
-            return [[hit.payload.get("source", "") for hit in index.search(vector, depth, staging)]
-                    for vector in vectors]
+    def search_by(mode: str) -> Callable[[list[str]], list[list[str]]]:
+        settings = retrieval.with_mode(mode)
+
+        def search(texts: list[str]) -> list[list[str]]:
+            if mode != "sparse" and not vectors:
+                vectors.update(zip(texts, encode(texts), strict=True))  # once, for both modes that need them
+            with open_qdrant(qdrant, tenant) as client:
+                index = TenantIndex(client, tenant)
+                return [[hit.payload.get("source", "") for hit in index.search(
+                    vectors.get(text), depth, staging, text=text, settings=settings)] for text in texts]
+        return search
 
     published = load_evaluation(paths.published_evaluation)
     asked = [(q.id, q.query, tuple(q.expected)) for q in queries]
     if (read_staging(paths).get("unchanged") and published is not None and published.k == thresholds.k
+            and published.mode == retrieval.mode
             and [(r.id, r.query, tuple(r.expected)) for r in published.results] == asked):
         evaluation = published  # the same index answering the same questions: no need to ask again
     else:
-        evaluation = evaluate(queries, search, k=thresholds.k)
+        evaluation = evaluate(queries, search_by(retrieval.mode), k=thresholds.k, mode=retrieval.mode)
+    by_mode = {mode: (evaluation if mode == retrieval.mode else evaluate(queries, search_by(mode), k=thresholds.k,
+                                                                         mode=mode)).metrics()
+               for mode in MODES}
     below = failures(evaluation, thresholds)
     dropped = regressions(evaluation, published, thresholds.max_drop)
     save_evaluation(paths.candidate_evaluation, evaluation)  # becomes the baseline when published
     passed = not below and not dropped
     problems = below + [f"{metric} fell from {old:.2f} to {new:.2f}" for metric, (old, new) in dropped.items()]
+    others = "; ".join(f"{mode} nDCG@10 {metrics['ndcg_at_10']:.3f}" for mode, metrics in by_mode.items()
+                       if mode != retrieval.mode)
     return CheckOutcome(
         passed, ERROR,
-        (f"{len(queries)} golden queries: " + ", ".join(f"{m} {v:.3f}" for m, v in evaluation.metrics().items()))
+        (f"{len(queries)} golden queries, {retrieval.mode} (the tenant's mode): "
+         + ", ".join(f"{m} {v:.3f}" for m, v in evaluation.metrics().items()) + f"; {others}")
         + ("" if passed else "; NOT PUBLISHED, the previous index keeps serving: " + "; ".join(problems)),
-        {"golden_set": str(golden), "queries": len(queries), "k": thresholds.k, **evaluation.metrics(),
+        {"golden_set": str(golden), "queries": len(queries), "k": thresholds.k, "mode": retrieval.mode,
+         **evaluation.metrics(), "by_mode": by_mode,
          "thresholds": {"min_recall_at_k": thresholds.min_recall_at_k, "min_mrr": thresholds.min_mrr,
                         "min_ndcg_at_10": thresholds.min_ndcg_at_10, "max_drop": thresholds.max_drop},
          "below_threshold": below, "regressions": {m: list(v) for m, v in dropped.items()},

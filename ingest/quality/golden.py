@@ -73,6 +73,7 @@ class Evaluation:
     recall_at_k: float
     mrr: float
     ndcg_at_10: float
+    mode: str = "dense"  # the retrieval mode that answered (files from before hybrid search say nothing)
 
     def metrics(self) -> dict[str, float]:
         return {"recall_at_k": self.recall_at_k, "mrr": self.mrr, "ndcg_at_10": self.ndcg_at_10}
@@ -80,6 +81,7 @@ class Evaluation:
     def to_dict(self) -> dict:
         return {
             "k": self.k,
+            "mode": self.mode,
             **self.metrics(),
             "results": [
                 {
@@ -110,7 +112,7 @@ class Evaluation:
             for r in d["results"]
         )
         return cls(k=int(d["k"]), results=results, recall_at_k=float(d["recall_at_k"]),
-                   mrr=float(d["mrr"]), ndcg_at_10=float(d["ndcg_at_10"]))
+                   mrr=float(d["mrr"]), ndcg_at_10=float(d["ndcg_at_10"]), mode=str(d.get("mode", "dense")))
 
 
 # --- golden set ------------------------------------------------------------------------
@@ -193,7 +195,7 @@ def _score(golden: GoldenQuery, ranked: Sequence[str], k: int) -> QueryResult:
 
 
 def evaluate(golden: Sequence[GoldenQuery], search: Callable[[list[str]], list[list[str]]],
-             k: int = 5) -> Evaluation:
+             k: int = 5, mode: str = "dense") -> Evaluation:
     """Run every golden query through `search` at once and score the ranked sources it returns."""
     if not golden:
         raise ValueError("the golden set is empty: nothing to evaluate")
@@ -210,6 +212,7 @@ def evaluate(golden: Sequence[GoldenQuery], search: Callable[[list[str]], list[l
         recall_at_k=sum(r.recall_at_k for r in results) / count,
         mrr=sum(r.reciprocal_rank for r in results) / count,
         ndcg_at_10=sum(r.ndcg_at_10 for r in results) / count,
+        mode=mode,
     )
 
 

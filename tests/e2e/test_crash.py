@@ -4,9 +4,9 @@ Qdrant store. Nothing gets to clean up. The next run succeeds and the tenant's i
 point per chunk, no other point, every document indexed and written whole by one run.
 
 The kills are placed by what the runs show, not by timing: the embedding step logs its progress
-after each slice of 512 texts, and the index stage's writes appear in the collection's SQLite
-write-ahead log, whose lock the test then takes, so the run halts before its next point and is
-killed there. (tests/unit/test_stages.py raises injected failures at the same places, in process.)
+after each slice of 512 texts, and the index stage, asked by INGEST_TEST_HOLD, holds after its first
+batch of upserts (flushed to the shard) and says so, and is killed there. (tests/unit/test_stages.py
+raises injected failures at the same places, in process.)
 """
 
 from __future__ import annotations
@@ -14,12 +14,9 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -30,6 +27,7 @@ import pytest
 from benchmarks.corpus import Section, write_html, write_markdown
 from ingest.core.storage import TenantPaths
 from ingest.index.qdrant import QdrantSettings, TenantIndex, open_qdrant
+from ingest.index.stage import HOLD_VARIABLE
 from tests.e2e.commands import environment, ingest, json_lines, last_json, start
 
 pytestmark = pytest.mark.e2e
@@ -58,8 +56,9 @@ def write_ledgers(folder: Path) -> dict[str, int]:
 class Run:
     """`ingest run` in a session (and process group) of its own, its log read line by line as it comes."""
 
-    def __init__(self, home: Path, *args: str) -> None:
-        self.process = start("run", "--tenant", TENANT, "--json", *args, env=environment(home),
+    def __init__(self, home: Path, *args: str, hold: str | None = None) -> None:
+        env = environment(home) | ({HOLD_VARIABLE: hold} if hold else {})
+        self.process = start("run", "--tenant", TENANT, "--json", *args, env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, bufsize=1, start_new_session=True)
         self.lines: list[str] = []
         self._changed = threading.Condition()
@@ -141,42 +140,13 @@ def _command_line(process: psutil.Process) -> str:
         return f"pid {process.pid}"
 
 
-@contextmanager
-def upserts_halted(home: Path, run: Run) -> Iterator[int]:
-    """Wait until the staging collection's write-ahead log holds the run's first points, then hold the
-    SQLite write lock of the collection: the run stops before its next point. Yields the points written."""
-    collections = home / "qdrant" / TENANT / "collection"
-    while True:
-        logs = [path for path in collections.glob("*/storage.sqlite-wal") if _size(path)]
-        if logs:
-            break
-        if run.process.poll() is not None:
-            pytest.fail("the run ended before it wrote a point:\n" + run.log()[-3000:])
-        time.sleep(0.002)
-    [wal] = logs
-    connection = sqlite3.connect(wal.with_name("storage.sqlite"), timeout=60, isolation_level=None)
-    try:
-        connection.execute("BEGIN IMMEDIATE")  # waits for the point being written, then holds the next one
-        yield connection.execute("SELECT count(*) FROM points").fetchone()[0]
-    finally:
-        connection.execute("ROLLBACK")
-        connection.close()
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
-
-
 @pytest.fixture
 def launch():
     """`launch(home, *args)` starts a Run; any still going when the test ends is killed with its group."""
     runs: list[Run] = []
 
-    def start_run(home: Path, *args: str) -> Run:
-        runs.append(Run(home, *args))
+    def start_run(home: Path, *args: str, hold: str | None = None) -> Run:
+        runs.append(Run(home, *args, hold=hold))
         return runs[-1]
 
     yield start_run
@@ -190,7 +160,7 @@ def stored(home: Path) -> tuple[str | None, dict[str, set[str]]]:
     """(the collection the tenant serves, collection -> point ids), read from the store in this process."""
     with open_qdrant(QdrantSettings(path=home / "qdrant"), TENANT) as client:
         index = TenantIndex(client, TENANT)
-        names = [collection.name for collection in client.get_collections().collections]
+        names = client.collections()
         return index.serving_collection(), {name: index.point_ids(name) for name in names}
 
 
@@ -210,12 +180,12 @@ def test_a_run_killed_during_embedding_and_one_killed_during_the_upserts_converg
     assert not paths.manifest.exists() and stored(home) == (None, {})
 
     # (b) killed between two points of the upserts into the staging collection
-    second = launch(home)
+    second = launch(home, hold="after-upserts=1")
     second.wait_for(rf"embedded {total} new chunk texts with .*; 0 came from the cache")  # nothing half-cached
     expected = set(pl.read_parquet(paths.enriched_chunks)["point_id"])
     assert len(expected) == total
-    with upserts_halted(home, second) as written:
-        second.kill()
+    written = int(second.wait_for(rf"{HOLD_VARIABLE}=after-upserts=1: holding after (\d+) until killed").group(1))
+    second.kill()
     serving, collections = stored(home)
     [staged] = collections.values()
     assert serving is None and not paths.manifest.exists()  # nothing was published or recorded as done

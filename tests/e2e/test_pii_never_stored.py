@@ -77,7 +77,24 @@ def _decoded_texts(path: Path) -> list[str]:
     elif path.read_bytes()[:16] == b"SQLite format 3\x00":
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
             texts.extend(connection.iterdump())
+    elif path.name == "edge_config.json":  # a Qdrant Edge shard: its payload pages are compressed
+        texts.append(json.dumps(_shard_payloads(path.parent), default=str))
     return texts
+
+
+def _shard_payloads(shard_path: Path) -> list[dict]:
+    import qdrant_edge
+
+    shard = qdrant_edge.EdgeShard.load(str(shard_path))
+    try:
+        payloads, offset = [], None
+        while True:
+            records, offset = shard.scroll(qdrant_edge.ScrollRequest(offset=offset, limit=512, with_payload=True))
+            payloads.extend(dict(record.payload or {}) for record in records)
+            if offset is None:
+                return payloads
+    finally:
+        shard.close()
 
 
 def _search(roots: list[Path], needles: dict[str, str]) -> dict[str, set[str]]:

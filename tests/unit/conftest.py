@@ -205,7 +205,7 @@ class TinyTenant:
 
         with open_qdrant(self.qdrant, self.name) as client:
             index = TenantIndex(client, self.name)
-            names = sorted(c.name for c in client.get_collections().collections)
+            names = sorted(client.collections())
             return index.serving_collection(), names, index.count()
 
 

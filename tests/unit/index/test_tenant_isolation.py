@@ -2,7 +2,8 @@
 
 Two walls stand between tenants: the collection name (one validated function makes it, and every
 read or write names a collection that belongs to the tenant) and the tenant field of each point,
-which every query filters on. And no code outside `ingest/index.py` talks to Qdrant directly.
+which every query filters on. And no code outside the two stores under `ingest/index/` talks to Qdrant
+directly: everything else goes through `TenantIndex`.
 """
 
 import ast
@@ -13,13 +14,15 @@ import pytest
 from ingest.core.config import validate_tenant
 from ingest.core.errors import ConfigError
 from ingest.index.qdrant import TenantIndex
+from ingest.index.retrieval import MODES, RetrievalSettings
 from tests.unit.index.test_qdrant import KEY, _point, client, published, settings  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[3]
 # Methods of qdrant-client that read or write points.
 POINT_METHODS = {"query_points", "query_batch_points", "search", "search_batch", "scroll", "retrieve", "count",
                  "upsert", "delete", "set_payload", "overwrite_payload", "delete_payload", "recommend",
-                 "discover", "query_points_groups", "batch_update_points", "upload_points", "upload_collection"}
+                 "discover", "query_points_groups", "batch_update_points", "upload_points", "upload_collection",
+                 "update"}  # Qdrant Edge's one write method
 
 A_TEXT, B_TEXT = "alpha's refund rules", "beta's secret merger plan"
 
@@ -70,25 +73,21 @@ def test_a_point_of_another_tenant_is_never_written_into_a_tenants_collection(tw
 
 def test_a_foreign_point_inside_a_tenants_collection_stays_invisible_to_it(two_tenants, client):  # noqa: F811
     """The second wall: even a point that got into alpha's collection by other means is filtered out."""
-    from qdrant_client import models
-
     alpha, _ = two_tenants
-    foreign = _point("beta", 7, [1.0, 0.0, 0.0], "planted")
-    client.upsert(alpha.serving_collection(), points=[models.PointStruct(
-        id=foreign.point_id, vector=foreign.vector, payload=foreign.payload)], wait=True)
-    assert [hit.text for hit in alpha.search([1.0, 0.0, 0.0], 10)] == [A_TEXT]
+    foreign = _point("beta", 7, [1.0, 0.0, 0.0], "planted " + A_TEXT)
+    client.upsert(alpha.serving_collection(), [foreign])  # past TenantIndex, which would refuse it
+    for mode in MODES:
+        hits = alpha.search([1.0, 0.0, 0.0], 10, text=A_TEXT, settings=RetrievalSettings(mode=mode))
+        assert [hit.text for hit in hits] == [A_TEXT], mode
     assert [hit.text for hit in alpha.scroll()] == [A_TEXT]
     assert alpha.retrieve(foreign.point_id) is None
 
 
 def test_a_foreign_point_nearest_the_query_still_leaves_top_k_own_hits(two_tenants, client):  # noqa: F811
-    """The embedded store checks the tenant on the hits: a foreign hit costs the filtered query, not a slot."""
-    from qdrant_client import models
-
+    """The tenant filter runs inside the query: a foreign point nearest the question takes no slot."""
     alpha, _ = two_tenants
     foreign = _point("beta", 7, [0.0, 1.0, 0.0], "planted")
-    client.upsert(alpha.serving_collection(), points=[models.PointStruct(
-        id=foreign.point_id, vector=foreign.vector, payload=foreign.payload)], wait=True)
+    client.upsert(alpha.serving_collection(), [foreign])
 
     hits = alpha.search([0.0, 1.0, 0.0], 1)
 
@@ -111,9 +110,11 @@ def _qdrant_point_calls(path: Path) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in POINT_METHODS:
             receiver = node.func.value
+            if isinstance(receiver, ast.Call):  # self._shard(name).query(...)
+                receiver = receiver.func
             name = receiver.id if isinstance(receiver, ast.Name) else (
                 receiver.attr if isinstance(receiver, ast.Attribute) else "")
-            if name in ("client", "_client", "qdrant"):
+            if name in ("client", "_client", "qdrant", "shard", "_shard", "reader"):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}.{node.func.attr}")
     return found
 
@@ -121,4 +122,5 @@ def _qdrant_point_calls(path: Path) -> list[str]:
 def test_only_the_tenant_index_talks_to_qdrant_about_points():
     files = [path for folder in ("ingest", "assets", "resources", "launcher") for path in (ROOT / folder).rglob("*.py")]
     calls = [call for path in files for call in _qdrant_point_calls(path)]
-    assert calls and all(call.startswith("ingest/index/qdrant.py:") for call in calls), calls
+    stores = ("ingest/index/server_store.py:", "ingest/index/edge_store.py:")
+    assert calls and all(call.startswith(stores) for call in calls), calls

@@ -1,0 +1,267 @@
+"""The embedded index: Qdrant Edge shards in the tenant's folder (docs/INDEX_ENGINES.md says why).
+
+Each collection is one shard directory. Edge has no aliases, so the alias is a small JSON file naming
+the serving shard, replaced atomically and synced: readers see the old shard or the new one, never
+half of a publish. Edge has no lock between processes either: `open_edge_store` takes one per tenant.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from ingest.core.files import atomic_write_text
+from ingest.core.models import SearchHit
+from ingest.index.retrieval import DENSE_VECTOR, SPARSE_VECTOR, SparseVector
+from ingest.index.store import (
+    HNSW_EF_CONSTRUCT,
+    HNSW_EF_SEARCH,
+    HNSW_M,
+    INDEXED_FIELDS,
+    OVERSAMPLING,
+    IndexPoint,
+    QuerySpec,
+    hit,
+)
+
+ALIASES_FILE = "aliases.json"
+LOCK_FILE = ".lock"
+SCROLL_PAGE = 512
+# Edge's own defaults, written down so that loading a shard after an erasure (which vacuums with a
+# zero threshold) puts them back.
+DELETED_THRESHOLD = 0.2
+VACUUM_MIN_VECTORS = 1000
+
+
+class StoreBusy(RuntimeError):
+    """Another process holds the tenant's embedded store."""
+
+
+def _edge_config(dimension: int, *, vacuum_everything: bool = False):
+    import qdrant_edge as qe
+
+    # Placement is fixed when a segment is written: the full vectors stay on disk (read to re-score),
+    # the int8 copies and the graph stay in memory; the sparse index on disk.
+    dense = qe.EdgeVectorParams(
+        size=dimension, distance=qe.Distance.Cosine, memory=qe.Memory.Cold,
+        quantization_config=qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Cached),
+        hnsw_config=qe.HnswIndexConfig(m=HNSW_M, ef_construct=HNSW_EF_CONSTRUCT, full_scan_threshold=10_000))
+    sparse = qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=qe.Memory.Cold)
+    optimizers = qe.EdgeOptimizersConfig(
+        deleted_threshold=1e-9 if vacuum_everything else DELETED_THRESHOLD,
+        vacuum_min_vector_number=1 if vacuum_everything else VACUUM_MIN_VECTORS)
+    # No write-ahead log: each batch is made durable with flush(), and a log would keep the bytes of
+    # erased points after their segments are rewritten.
+    return qe.EdgeConfig(vectors={DENSE_VECTOR: dense}, sparse_vectors={SPARSE_VECTOR: sparse},
+                         optimizers=optimizers, wal_enabled=False)
+
+
+def _filter(where: Mapping[str, str]):
+    import qdrant_edge as qe
+
+    if not where:
+        return None
+    return qe.Filter(must=[qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in where.items()])
+
+
+def _sparse(vector: SparseVector):
+    import qdrant_edge as qe
+
+    return qe.SparseVector(list(vector.indices), list(vector.values))
+
+
+class EdgeStore:
+    """One tenant's shards under `root`; open shards are kept until `close`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._shards: dict[str, object] = {}
+
+    def _path(self, name: str) -> Path:
+        return self.root / name
+
+    def _shard(self, name: str):
+        import qdrant_edge as qe
+
+        if name not in self._shards:
+            self._shards[name] = qe.EdgeShard.load(str(self._path(name)))
+        return self._shards[name]
+
+    def _aliases(self) -> dict[str, str]:
+        path = self.root / ALIASES_FILE
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def collections(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(entry.name for entry in self.root.iterdir() if (entry / "edge_config.json").is_file())
+
+    def exists(self, name: str) -> bool:
+        return name in self._aliases() or (self._path(name) / "edge_config.json").is_file()
+
+    def _resolve(self, name: str) -> str:
+        return self._aliases().get(name, name)
+
+    def create(self, name: str, dimension: int) -> None:
+        import qdrant_edge as qe
+
+        path = self._path(name)
+        if path.exists():  # a shard whose creation was interrupted: nothing in it was ever published
+            shutil.rmtree(path)
+        shard = qe.EdgeShard.create(str(path), _edge_config(dimension))
+        for field in INDEXED_FIELDS:
+            index = qe.KeywordIndexParams(is_tenant=True) if field == "tenant" else qe.PayloadSchemaType.Keyword
+            shard.update(qe.UpdateOperation.create_field_index(field, index))
+        shard.flush()
+        self._shards[name] = shard
+
+    def drop(self, name: str) -> None:
+        shard = self._shards.pop(name, None)
+        if shard is not None:
+            shard.close()
+        shutil.rmtree(self._path(name), ignore_errors=True)
+
+    def alias_target(self, alias: str) -> str | None:
+        return self._aliases().get(alias)
+
+    def point_alias(self, alias: str, target: str) -> None:
+        for shard in self._shards.values():
+            shard.flush()
+        atomic_write_text(self.root / ALIASES_FILE, json.dumps({**self._aliases(), alias: target}, indent=2) + "\n",
+                          durable=True)
+
+    def dimension(self, name: str) -> int | None:
+        path = self._path(self._resolve(name)) / "edge_config.json"
+        if not path.is_file():
+            return None
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if SPARSE_VECTOR not in (config.get("sparse_vectors") or {}):
+            return None
+        return (config.get("vectors") or {}).get(DENSE_VECTOR, {}).get("size")
+
+    def upsert(self, name: str, points: Sequence[IndexPoint]) -> None:
+        import qdrant_edge as qe
+
+        built = []
+        for point in points:
+            vectors: dict = {DENSE_VECTOR: list(map(float, point.vector))}
+            if point.sparse is not None:
+                vectors[SPARSE_VECTOR] = _sparse(point.sparse)
+            built.append(qe.Point(point.point_id, vectors, point.payload))
+        self._shard(name).update(qe.UpdateOperation.upsert_points(built))
+
+    def delete(self, name: str, ids: Sequence[str]) -> None:
+        import qdrant_edge as qe
+
+        self._shard(name).update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def delete_where(self, name: str, where: Mapping[str, str]) -> int:
+        import qdrant_edge as qe
+
+        shard = self._shard(name)
+        found = shard.count(qe.CountRequest(exact=True, filter=_filter(where)))
+        if found:
+            shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
+            shard.flush()
+        return found
+
+    def count(self, name: str) -> int:
+        import qdrant_edge as qe
+
+        return self._shard(self._resolve(name)).count(qe.CountRequest(exact=True))
+
+    def query(self, name: str, spec: QuerySpec) -> list[SearchHit]:
+        import qdrant_edge as qe
+
+        settings = spec.settings
+        only = _filter(spec.where)
+        dense_params = qe.SearchParams(hnsw_ef=HNSW_EF_SEARCH, quantization=qe.QuantizationSearchParams(
+            rescore=True, oversampling=OVERSAMPLING))
+        dense = qe.Query.Nearest(list(map(float, spec.dense)), using=DENSE_VECTOR) if spec.dense is not None else None
+        sparse = qe.Query.Nearest(_sparse(spec.sparse), using=SPARSE_VECTOR) if spec.sparse is not None else None
+        if settings.mode == "hybrid":
+            prefetches = [qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=dense, params=dense_params,
+                                      filter=only),
+                          qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=sparse, filter=only)]
+            fusion = qe.Fusion.Dbsf() if settings.fusion == "dbsf" else qe.Fusion.Rrf(
+                k=settings.rrf_k, weights=[float(settings.dense_weight), float(settings.sparse_weight)])
+            request = qe.QueryRequest(limit=spec.limit, prefetches=prefetches, filter=only, with_payload=True,
+                                      query=fusion)
+        elif settings.mode == "dense":
+            request = qe.QueryRequest(limit=spec.limit, query=dense, params=dense_params, filter=only,
+                                      with_payload=True)
+        else:
+            request = qe.QueryRequest(limit=spec.limit, query=sparse, filter=only, with_payload=True)
+        return [hit(point.id, point.score, point.payload) for point in self._shard(self._resolve(name)).query(request)]
+
+    def retrieve(self, name: str, point_id: str) -> dict | None:
+        records = self._shard(self._resolve(name)).retrieve([point_id], with_payload=True, with_vector=False)
+        return dict(records[0].payload or {}) if records else None
+
+    def scroll(self, name: str, with_payload: bool | list[str], where: Mapping[str, str]) -> Iterator[tuple[str, dict]]:
+        import qdrant_edge as qe
+
+        shard = self._shard(self._resolve(name))
+        offset = None
+        while True:
+            records, offset = shard.scroll(qe.ScrollRequest(offset=offset, limit=SCROLL_PAGE, filter=_filter(where),
+                                                            with_payload=with_payload))
+            for record in records:
+                yield str(record.id), dict(record.payload or {})
+            if offset is None:
+                return
+
+    def make_durable(self) -> None:
+        for shard in self._shards.values():
+            shard.flush()
+
+    def finish_writes(self, name: str) -> None:
+        shard = self._shard(name)
+        shard.flush()
+        shard.optimize()  # merges small segments and builds the graph and int8 vectors of large ones
+        shard.flush()
+
+    def vacuum(self) -> None:
+        """Rewrite every shard that holds deleted points, so that none of their bytes stay on disk."""
+        import qdrant_edge as qe
+
+        for name in self.collections():
+            dimension = self.dimension(name)
+            if dimension is None:
+                continue
+            shard = self._shards.pop(name, None)
+            if shard is not None:
+                shard.close()
+            shard = qe.EdgeShard.load(str(self._path(name)), _edge_config(dimension, vacuum_everything=True))
+            shard.optimize()
+            shard.flush()
+            shard.close()
+            # Load again with the usual thresholds, which the shard then keeps for later runs.
+            qe.EdgeShard.load(str(self._path(name)), _edge_config(dimension)).close()
+
+    def close(self) -> None:
+        shards, self._shards = self._shards, {}
+        for shard in shards.values():
+            shard.flush()
+            shard.close()
+
+
+def lock_store(root: Path) -> int:
+    """An exclusive lock on the tenant's store for this process; StoreBusy when another holds it."""
+    root.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise StoreBusy(str(root)) from None
+    return descriptor
+
+
+def unlock_store(descriptor: int) -> None:
+    fcntl.flock(descriptor, fcntl.LOCK_UN)
+    os.close(descriptor)
