@@ -58,6 +58,9 @@ def test_a_healthy_tenant_passes_every_check_and_is_published(tenant):
     assert "published_index" in materialized
     quality = metadata(evaluations["retrieval_quality"])
     assert quality["recall_at_k"] == 1.0 and quality["queries"] == 2
+    assert quality["mode"] == "hybrid" and set(quality["by_mode"]) == {"hybrid", "dense", "sparse"}
+    assert quality["by_mode"]["hybrid"]["recall_at_k"] == quality["recall_at_k"]  # it blocks on the default mode
+    assert quality["by_mode"]["sparse"]["recall_at_k"] == 1.0  # 'return', 'parcel', 'arrive': keywords suffice
 
 
 def test_pii_left_after_redaction_blocks_embedding(tenant):

@@ -153,6 +153,11 @@ def test_a_model_switch_interrupted_by_an_injected_failure_keeps_serving_the_old
     assert {p["embedding_model"] for p in served_points(cli.home, "house").values()} == {"all-MiniLM-L6-v2"}
     code, out, _ = cli("query", "--tenant", "house", "--json", "Where are the atlases?", env=second)
     assert code == 0 and summary(out)["hits"][0]["source"] == "library.html"  # the old model's index answers
+    code, out, _ = cli("query", "--tenant", "house", "--json", "--mode", "sparse", "tomatoes", env=second)
+    assert code == 0 and [hit["source"] for hit in summary(out)["hits"]] == ["garden.md"]  # keywords: no model
+    with pytest.raises(SystemExit) as refused:  # argparse refuses it before anything is opened
+        cli("query", "--tenant", "house", "--mode", "fuzzy", "tomatoes")
+    assert refused.value.code == 2
 
     code, out, _ = cli("run", "--tenant", "house", "--json", env=second)
     assert code == 0 and summary(out)["chunks"]["embedded"] == 0  # the interrupted run's vectors are cached
