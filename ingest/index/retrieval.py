@@ -43,7 +43,7 @@ class RetrievalSettings:
     rrf_k: int = 60
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
-    prefetch: int = 100
+    prefetch: int = 50  # flat from 30 to 500 on the public set (docs/INDEX_ENGINES.md); each one costs time
 
     @classmethod
     def from_table(cls, table: Mapping[str, object], tenant: str = "") -> RetrievalSettings:

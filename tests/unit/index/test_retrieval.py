@@ -16,7 +16,7 @@ FAR = _point("acme", 2, [0.0, 1.0, 0.0], "The canteen opens at noon.")
 
 def test_settings_come_from_the_tenants_table_and_refuse_what_they_do_not_know():
     assert RetrievalSettings.from_table({}) == RetrievalSettings(mode="hybrid", fusion="dbsf", rrf_k=60,
-                                                                 dense_weight=1.0, sparse_weight=1.0, prefetch=100)
+                                                                 dense_weight=1.0, sparse_weight=1.0, prefetch=50)
     assert RetrievalSettings.from_table({"mode": "dense", "rrf_k": 10}).rrf_k == 10
     for table, message in (({"mode": "keyword"}, "mode must be one of hybrid, dense, sparse"),
                            ({"rrf": 60}, "unknown setting"), ({"rrf_k": 0}, "rrf_k"),
