@@ -59,6 +59,12 @@ class EngineConfig:
     sparse_memory: str = "Pinned"  # Edge: where the sparse index lives (Pinned is Edge's default: in RAM)
     search_ef: tuple[int, ...] = (64,)  # Edge: hnsw_ef values measured on the same store; 0 = exact search
     oversampling: float = 2.0  # Edge with int8: candidates re-scored with the original vectors
+    # Edge: before loading, read the files every query walks (quantized vectors, HNSW links, sparse index) in
+    # large sequential reads, so that neither the load nor the first queries fetch them a 4 KiB page at a time.
+    prefetch: bool = False
+    # Edge: placement of the doc_id and tenant keyword indexes; None is Edge's default (built in RAM at load:
+    # two thirds of what loading a Cold 1M shard costs).
+    keyword_memory: str | None = None
 
 
 PRESETS: dict[str, EngineConfig] = {config.name: config for config in (
@@ -71,6 +77,18 @@ PRESETS: dict[str, EngineConfig] = {config.name: config for config in (
     # What docs/INDEX_ENGINES.md recommends: only the quantized vectors and the graph stay resident.
     EngineConfig("edge-m16-int8-sparse-cold", "edge", int8=True, int8_memory="Cached", vectors_memory="Cold",
                  sparse=True, sparse_memory="Cold", search_ef=(128, 256)),
+    # Nothing read at load: Edge loads Cached quantized vectors page by page (MADV_RANDOM, then
+    # MADV_POPULATE_READ: 2 s per 100 MB from disk) and Pinned ones by copying them out of a mapping (CPU,
+    # 0.85 s per 100 MB even from the page cache).
+    EngineConfig("edge-m16-int8-sparse-allcold", "edge", int8=True, int8_memory="Cold", vectors_memory="Cold",
+                 sparse=True, sparse_memory="Cold", search_ef=(128, 256)),
+    # The same store, its hot files read sequentially before loading: opens a 1M shard in 1.5-3 s and
+    # answers the first queries without page-by-page faults (docs/INDEX_ENGINES.md, opening time).
+    EngineConfig("edge-m16-int8-sparse-prefetch", "edge", int8=True, int8_memory="Cold", vectors_memory="Cold",
+                 sparse=True, sparse_memory="Cold", prefetch=True, search_ef=(128, 256)),
+    # And keyword indexes read through the page cache, not rebuilt in RAM at every load: 0.75-1.5 s at 1M.
+    EngineConfig("edge-m16-int8-sparse-fastopen", "edge", int8=True, int8_memory="Cold", vectors_memory="Cold",
+                 sparse=True, sparse_memory="Cold", prefetch=True, keyword_memory="Cold", search_ef=(128, 256)),
 )}
 DEFAULT_CONFIGS = ("local", "edge-m16", "edge-m16-int8", "edge-m16-int8-sparse")
 
@@ -205,6 +223,29 @@ def _edge_config(config: EngineConfig):
     return qe.EdgeConfig(vectors={"dense": dense}, sparse_vectors=sparse, wal_enabled=False)
 
 
+# Per segment: the quantized vectors and the HNSW links every dense query walks, and the sparse inverted index
+# (mmap when Cold; hybrid queries fault its posting lists in otherwise). The original vectors (rescoring) and
+# the payloads are left to the page cache: each query reads a few dozen of them.
+PREFETCH_FILES = ("quantized.data", "links_compressed.bin", "links.bin", "inverted_index.dat")
+_PREFETCH_BLOCK = 8 << 20
+
+
+def _prefetch(path: Path) -> float:
+    """Read the shard's PREFETCH_FILES into the page cache; the seconds it took.
+
+    Sequential 8 MiB reads run at the disk's streaming rate (about 0.5 GB/s here), where Edge's own
+    loading (populate of a MADV_RANDOM mapping) and the queries' page faults wait on one 4 KiB read at a time.
+    """
+    clock = time.perf_counter()
+    buffer = bytearray(_PREFETCH_BLOCK)
+    for file in sorted(path.glob("segments/*/*/*")):
+        if file.name in PREFETCH_FILES and file.is_file():
+            with open(file, "rb", buffering=0) as stream:
+                while stream.readinto(buffer):
+                    pass
+    return time.perf_counter() - clock
+
+
 class _EdgeStore:
     def __init__(self, path: Path, config: EngineConfig, *, create: bool) -> None:
         import qdrant_edge as qe
@@ -213,9 +254,12 @@ class _EdgeStore:
         self.config = config
         if create:
             self.shard = qe.EdgeShard.create(str(path), _edge_config(config))
+            schema = qe.KeywordIndexParams(memory=getattr(qe.Memory, config.keyword_memory)) \
+                if config.keyword_memory else qe.PayloadSchemaType.Keyword
             for name in ("doc_id", "tenant"):
-                self.shard.update(qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword))
+                self.shard.update(qe.UpdateOperation.create_field_index(name, schema))
         else:
+            self.prefetch_seconds = _prefetch(path) if config.prefetch else 0.0
             self.shard = qe.EdgeShard.load(str(path))
         self.bm25 = qe.Bm25() if config.sparse else None
 
@@ -415,7 +459,8 @@ def build_worker(path: Path, config: EngineConfig, points: int, seed: int, data:
 
 def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries: int,
                  recall_queries: int) -> dict:
-    """Open the store cold, then time queries: the first `queries` after opening and as many again warm."""
+    """Open the store cold, then time queries: the first `queries` after opening and as many again warm;
+    last, close it and open it again with the page cache as the queries left it (a warm reopen)."""
     words = vocabulary(seed)
     vectors = query_vectors(seed, 2 * queries, data)
     texts = query_texts(seed, 2 * queries, words)
@@ -424,7 +469,12 @@ def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries
     clock = time.perf_counter()
     store = _open_store(path, config, create=False)
     open_seconds = time.perf_counter() - clock
-    result: dict = {"open_s": round(open_seconds, 3), "count": store.count(), "modes": {}}
+    first_ef = config.search_ef[0] if config.search_ef else 0
+    clock = time.perf_counter()
+    store.dense(vectors[-1], first_ef)  # opening counts until a query is answered
+    result: dict = {"open_s": round(open_seconds, 3), "first_query_s": round(time.perf_counter() - clock, 3),
+                    "prefetch_s": round(getattr(store, "prefetch_seconds", 0.0), 3), "count": store.count(),
+                    "modes": {}}
     for ef in config.search_ef:
         modes = {"dense": lambda i, ef=ef: store.dense(vectors[i], ef)}
         if config.sparse:
@@ -445,6 +495,11 @@ def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries
                                     "hits": found if mode == "dense" else None}
     store.close()
     result.update(sampler.result())
+    clock = time.perf_counter()
+    store = _open_store(path, config, create=False)
+    store.dense(vectors[-1], first_ef)
+    result["reopen_warm_s"] = round(time.perf_counter() - clock, 3)
+    store.close()
     return result
 
 
@@ -505,7 +560,9 @@ def measure_one(config: EngineConfig, points: int, options: Options, root: Path,
     return {"config": asdict(config), "points": points, "count": queried["count"], **built,
             "upsert_pps": round(points / built["upsert_s"]) if built["upsert_s"] else None,
             "build_pps": round(points / (built["upsert_s"] + built["index_s"])),
-            "open_s": queried["open_s"], "peak_rss_bytes": queried["peak_rss_bytes"],
+            "open_s": queried["open_s"], "first_query_s": queried.get("first_query_s"),
+            "prefetch_s": queried.get("prefetch_s"), "reopen_warm_s": queried.get("reopen_warm_s"),
+            "peak_rss_bytes": queried["peak_rss_bytes"],
             "peak_anon_bytes": queried.get("peak_anon_bytes"), "peak_file_bytes": queried.get("peak_file_bytes"),
             "disk_bytes": disk,
             "modes": modes}
@@ -535,6 +592,11 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
             "results": results}
 
 
+def _open_until_answer(result: dict) -> float:
+    """Opening as the target counts it: loading (and any prefetch) until the first query is answered."""
+    return result["open_s"] + (result.get("first_query_s") or 0.0)
+
+
 def _verdicts(result: dict, mode: dict) -> list[str]:
     """The targets one configuration misses (query p95 judged warm)."""
     missed = []
@@ -542,7 +604,7 @@ def _verdicts(result: dict, mode: dict) -> list[str]:
         if result["points"] <= 50_000 else None
     if limit is not None and mode["warm"]["p95_ms"] > limit:
         missed.append("p95")
-    if result["open_s"] > TARGETS["open_s"]:
+    if _open_until_answer(result) > TARGETS["open_s"]:
         missed.append("open")
     if result["peak_rss_bytes"] > TARGETS["peak_rss_gb"] * 1e9:
         missed.append("rss")
@@ -552,7 +614,7 @@ def _verdicts(result: dict, mode: dict) -> list[str]:
 
 
 def format_table(report: dict) -> str:
-    header = ("| configuration | points | mode | p50 ms | p95 ms | p95 after open | recall@10 | open s | "
+    header = ("| configuration | points | mode | p50 ms | p95 ms | p95 after open | recall@10 | open s (warm) | "
               "peak RSS GB (anon) | upserts/s | index s | disk GB | misses |")
     lines = [header, "|" + " --- |" * 13]
     for result in report["results"]:
@@ -561,7 +623,8 @@ def format_table(report: dict) -> str:
             lines.append(
                 f"| {result['config']['name']} | {result['points']:,} | {key} | {mode['warm']['p50_ms']} | "
                 f"{mode['warm']['p95_ms']} | {mode['after_open']['p95_ms']} | {mode.get('recall_at_10', '')} | "
-                f"{result['open_s']} | {result['peak_rss_bytes'] / 1e9:.2f} "
+                f"{_open_until_answer(result):.2f} ({result.get('reopen_warm_s') or '-'}) | "
+                f"{result['peak_rss_bytes'] / 1e9:.2f} "
                 f"({(result.get('peak_anon_bytes') or 0) / 1e9:.2f}) | "
                 f"{result['upsert_pps']:,} | "
                 f"{result['index_s']} | {result['disk_bytes'] / 1e9:.2f} | {misses or '-'} |")
