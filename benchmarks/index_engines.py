@@ -74,7 +74,7 @@ PRESETS: dict[str, EngineConfig] = {config.name: config for config in (
     EngineConfig("edge-m16-int8-cold", "edge", int8=True, vectors_memory="Cold", search_ef=(64, 128)),
     EngineConfig("edge-m32-int8", "edge", hnsw_m=32, ef_construct=200, int8=True, search_ef=(64, 128)),
     EngineConfig("edge-m16-int8-sparse", "edge", int8=True, sparse=True, search_ef=(64,)),
-    # What docs/INDEX_ENGINES.md recommends: only the quantized vectors and the graph stay resident.
+    # The first recommendation: only the quantized vectors (Cached: slow to load, see Opening time) resident.
     EngineConfig("edge-m16-int8-sparse-cold", "edge", int8=True, int8_memory="Cached", vectors_memory="Cold",
                  sparse=True, sparse_memory="Cold", search_ef=(128, 256)),
     # Nothing read at load: Edge loads Cached quantized vectors page by page (MADV_RANDOM, then
@@ -223,26 +223,12 @@ def _edge_config(config: EngineConfig):
     return qe.EdgeConfig(vectors={"dense": dense}, sparse_vectors=sparse, wal_enabled=False)
 
 
-# Per segment: the quantized vectors and the HNSW links every dense query walks, and the sparse inverted index
-# (mmap when Cold; hybrid queries fault its posting lists in otherwise). The original vectors (rescoring) and
-# the payloads are left to the page cache: each query reads a few dozen of them.
-PREFETCH_FILES = ("quantized.data", "links_compressed.bin", "links.bin", "inverted_index.dat")
-_PREFETCH_BLOCK = 8 << 20
-
-
 def _prefetch(path: Path) -> float:
-    """Read the shard's PREFETCH_FILES into the page cache; the seconds it took.
+    """The pipeline's read-ahead of a shard's hot files (ingest/index/edge_store.py); the seconds it took."""
+    from ingest.index.edge_store import read_ahead
 
-    Sequential 8 MiB reads run at the disk's streaming rate (about 0.5 GB/s here), where Edge's own
-    loading (populate of a MADV_RANDOM mapping) and the queries' page faults wait on one 4 KiB read at a time.
-    """
     clock = time.perf_counter()
-    buffer = bytearray(_PREFETCH_BLOCK)
-    for file in sorted(path.glob("segments/*/*/*")):
-        if file.name in PREFETCH_FILES and file.is_file():
-            with open(file, "rb", buffering=0) as stream:
-                while stream.readinto(buffer):
-                    pass
+    read_ahead(path)
     return time.perf_counter() - clock
 
 

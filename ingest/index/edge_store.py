@@ -37,6 +37,26 @@ DELETED_THRESHOLD = 0.2
 VACUUM_MIN_VECTORS = 1000
 
 
+# The files every query walks: int8 vectors, HNSW links and the sparse inverted index (Edge 0.9's layout,
+# pinned; a test checks the names still occur). Read whole before loading, in large sequential reads:
+# Cold placement leaves them to page faults, one 4 KiB read each, which made the first queries after
+# opening a 1,000,000-point shard take up to 257 ms; read ahead, a 1M shard opens and answers in 0.8-1.5 s.
+HOT_FILES = frozenset({"quantized.data", "links_compressed.bin", "links.bin", "inverted_index.dat"})
+_READ_BLOCK = 8 << 20
+
+
+def read_ahead(shard_path: Path) -> int:
+    """Bring the shard's HOT_FILES into the page cache; the bytes read."""
+    buffer = bytearray(_READ_BLOCK)
+    total = 0
+    for path in sorted(shard_path.glob("segments/*/*/*")):
+        if path.name in HOT_FILES and path.is_file():
+            with path.open("rb", buffering=0) as stream:
+                while read := stream.readinto(buffer):
+                    total += read
+    return total
+
+
 class StoreBusy(RuntimeError):
     """Another process holds the tenant's embedded store."""
 
@@ -89,6 +109,7 @@ class EdgeStore:
         import qdrant_edge as qe
 
         if name not in self._shards:
+            read_ahead(self._path(name))
             self._shards[name] = qe.EdgeShard.load(str(self._path(name)))
         return self._shards[name]
 
@@ -115,7 +136,8 @@ class EdgeStore:
             shutil.rmtree(path)
         shard = qe.EdgeShard.create(str(path), _edge_config(dimension))
         for field in INDEXED_FIELDS:
-            index = qe.KeywordIndexParams(is_tenant=True) if field == "tenant" else qe.PayloadSchemaType.Keyword
+            # On disk: in memory, Edge rebuilds a keyword index at every load (a third of a 1M shard's load).
+            index = qe.KeywordIndexParams(is_tenant=field == "tenant", memory=qe.Memory.Cold)
             shard.update(qe.UpdateOperation.create_field_index(field, index))
         shard.flush()
         self._shards[name] = shard

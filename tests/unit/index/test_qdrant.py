@@ -459,3 +459,24 @@ def test_embedded_writes_are_on_disk_when_upsert_returns(settings):
             assert reader.count(qdrant_edge.CountRequest(exact=True)) == len(POINTS)
         finally:
             reader.close()
+
+
+def test_a_large_shard_has_the_files_opening_reads_ahead(tmp_path):
+    """read_ahead names files of Edge's on-disk layout: a shard big enough for a graph (10 MB of vectors)
+    must hold them, or opening falls back to page-by-page faults without anyone noticing."""
+    import numpy as np
+
+    from ingest.index.edge_store import HOT_FILES, EdgeStore, read_ahead
+
+    store = EdgeStore(tmp_path / "store")
+    store.create("big", 2048)  # wide vectors: 1,400 of them pass the graph's threshold quickly
+    vectors = np.random.default_rng(0).standard_normal((1400, 2048)).astype(np.float32)
+    points = [IndexPoint(point_id("acme", "doc", n, "t"), vectors[n].tolist(), {"tenant": "acme", "text": "t"})
+              for n in range(len(vectors))]
+    for first in range(0, len(points), 256):
+        store.upsert("big", points[first:first + 256])
+    store.finish_writes("big")
+    store.close()
+    present = {path.name for path in (tmp_path / "store" / "big").glob("segments/*/*/*")}
+    assert {"quantized.data", "links_compressed.bin", "inverted_index.dat"} <= present & HOT_FILES
+    assert read_ahead(tmp_path / "store" / "big") >= vectors.shape[0] * 2048  # at least the int8 copies
