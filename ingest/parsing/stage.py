@@ -154,7 +154,8 @@ def parse_and_redact_stage(
                                 "text-layer": int(parsed["fallback_pages"].sum() or 0),
                                 "ocr": int(parsed["ocr_pages"].sum() or 0)},
         "documents_with_fallback": fallback.height,
-        "fallback_documents": {row["source"]: row["fallback_pages"] for row in fallback.head(100).iter_rows(named=True)},
+        "fallback_documents": {row["source"]: row["fallback_pages"]
+                               for row in fallback.head(100).iter_rows(named=True)},
         # Summed per-document worker seconds (workers run side by side), and those of documents with
         # OCR'd pages (render + Tesseract): what `ingest bench` splits the parse time by.
         "parse_worker_seconds": round(float(parsed_now["parse_seconds"].sum() or 0), 3),
