@@ -68,6 +68,14 @@ def ocr_quality(context: dg.AssetCheckExecutionContext, storage: StorageResource
 
 
 @dg.asset_check(asset=PARSED_DOCUMENTS,
+                description="Documents that yield much less text than an estimate made without their parser: "
+                "pypdf's text layer (PDF), the file size (text, Markdown, HTML), OCR confidence (scans).")
+def parse_coverage(context: dg.AssetCheckExecutionContext, storage: StorageResource,
+                   thresholds: ChecksResource) -> dg.AssetCheckResult:
+    return result(checks.parse_coverage(storage.paths(tenant_of(context)), thresholds.min_parse_coverage))
+
+
+@dg.asset_check(asset=PARSED_DOCUMENTS,
                 description="Share of documents that could not be parsed (WARN, then ERROR above thresholds).")
 def quarantine_rate(context: dg.AssetCheckExecutionContext, storage: StorageResource,
                     thresholds: ChecksResource) -> dg.AssetCheckResult:
@@ -125,5 +133,5 @@ def index_freshness(context: dg.AssetCheckExecutionContext, storage: StorageReso
     ))
 
 
-ingestion_checks = [pii_residue, chunk_sanity, ocr_quality, quarantine_rate, index_consistency,
+ingestion_checks = [pii_residue, chunk_sanity, ocr_quality, parse_coverage, quarantine_rate, index_consistency,
                     retrieval_quality, index_freshness]

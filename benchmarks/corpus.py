@@ -31,8 +31,14 @@ def _sections(sections: Sequence[Section]) -> list[Section]:
     return list(sections)
 
 
-def write_text_pdf(path: Path, sections: Sequence[Section], *, password: str | None = None) -> Path:
-    """A PDF with a real text layer, one section per page."""
+def write_text_pdf(path: Path, sections: Sequence[Section], *, password: str | None = None,
+                   form_pages: Sequence[int] = ()) -> Path:
+    """A PDF with a real text layer, one section per page.
+
+    The pages numbered (from 1) in `form_pages` draw their content through a form XObject, as
+    PDF merge and imposition tools do: pypdf reads that text, pdfminer's layout analysis
+    returns it as a figure with no text boxes.
+    """
     from fpdf import FPDF
 
     pdf = FPDF()
@@ -52,7 +58,30 @@ def write_text_pdf(path: Path, sections: Sequence[Section], *, password: str | N
                            encryption_method=EncryptionMethod.AES_128)
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))
+    if form_pages:
+        _wrap_pages_in_forms(path, form_pages)
     return path
+
+
+def _wrap_pages_in_forms(path: Path, pages: Sequence[int]) -> None:
+    """Move each listed page's content stream and resources into a form XObject the page draws."""
+    from pypdf import PdfWriter
+    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, FloatObject, NameObject
+
+    writer = PdfWriter(clone_from=str(path))
+    for number in pages:
+        page = writer.pages[number - 1]
+        form = DecodedStreamObject()
+        form.set_data(page.get_contents().get_data())
+        form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                     NameObject("/BBox"): ArrayObject(FloatObject(value) for value in page.mediabox),
+                     NameObject("/Resources"): page["/Resources"]})
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/XObject"): DictionaryObject(
+            {NameObject("/Page"): writer._add_object(form)})})
+        drawing = DecodedStreamObject()
+        drawing.set_data(b"q /Page Do Q")
+        page.replace_contents(drawing)
+    writer.write(str(path))
 
 
 def render_page_image(lines: Sequence[str], *, width: int = 1700, font_size: int = 34) -> Image.Image:

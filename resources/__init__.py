@@ -147,6 +147,7 @@ class ChecksResource(dg.ConfigurableResource):
     """Thresholds of the warning-level checks (retrieval thresholds are per tenant)."""
 
     min_ocr_confidence: float = 60.0
+    min_parse_coverage: float = 0.5  # extracted text against its estimate (ingest.quality.checks.parse_coverage)
     quarantine_warn_above: float = 0.10
     quarantine_error_above: float = 0.50
     freshness_warn_hours: float = 26.0

@@ -8,6 +8,8 @@ NEXT_STEPS = {
     "chunk_sanity": "Empty or over-long chunks: check the chunker settings against the model's limit; duplicates "
                     "are informational.",
     "ocr_quality": "Check the listed scans (resolution, skew, language); rescan or accept; nothing is blocked.",
+    "parse_coverage": "Compare the listed documents' extracted text with the source; a PDF may need another "
+                      "export; nothing is blocked.",
     "quarantine_rate": "Run `ingest status --tenant T`, group the reasons; fix the source (passwords, corrupt "
                        "exports) or the parser, then re-run.",
     "index_consistency": "Not published; the previous index serves. Re-run the tenant: the index stage repairs "

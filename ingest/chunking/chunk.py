@@ -278,6 +278,7 @@ class Chunker:
             pages=tuple(sorted({e.page for e in covered if e.page is not None})),
             element_types=tuple(sorted({e.category for e in covered})),
             ocr=any(e.ocr for e in covered),
+            extraction=tuple(sorted({e.extraction for e in covered if e.extraction})),
         )
 
 

@@ -50,6 +50,8 @@ class Element:
     depth: int = 0  # heading level for titles, when the format has one
     ocr: bool = False
     ocr_confidence: float | None = None  # mean word confidence 0-100, OCR'd text only
+    # Which path produced the text: layout, text-layer or ocr (PDF pages), ocr (images), partition (others).
+    extraction: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,9 @@ class ParsedDocument:
     ocr_pages: int
     quarantine_reason: str | None = None
     strategy: str = ""  # text-layer, ocr, text-layer+ocr (PDF), partition (other formats)
+    layout_pages: int = 0  # PDF pages whose text pdfminer's layout analysis gave
+    fallback_pages: int = 0  # PDF pages whose text came from pypdf's text layer: the layout gave too little
+    text_layer_chars: int | None = None  # PDF: pypdf's non-space characters on the pages with a text layer
 
     @property
     def ok(self) -> bool:
@@ -83,6 +88,7 @@ class Chunk:
     pages: tuple[int, ...]
     element_types: tuple[str, ...]
     ocr: bool = False
+    extraction: tuple[str, ...] = ()  # the extraction paths of the elements it covers
 
 
 @dataclass(frozen=True, slots=True)

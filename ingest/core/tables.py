@@ -18,11 +18,15 @@ SOURCE_DOCUMENTS = {
 PARSED_DOCUMENTS = {
     "doc_id": pl.String, "parser": pl.String, "pages": pl.Int64, "ocr_pages": pl.Int64,
     "elements": pl.Int64, "ocr_confidence": pl.Float64, "quarantine_reason": pl.String,
-    "strategy": pl.String, "parse_seconds": pl.Float64,
+    "strategy": pl.String, "parse_seconds": pl.Float64, "layout_pages": pl.Int64, "fallback_pages": pl.Int64,
+    # Non-space characters extracted (text layer or partition; OCR) and pypdf's own count on a PDF's
+    # text pages: what the parse-coverage check compares.
+    "text_chars": pl.Int64, "ocr_chars": pl.Int64, "text_layer_chars": pl.Int64,
 }
 ELEMENTS = {
     "doc_id": pl.String, "index": pl.Int64, "category": pl.String, "text": pl.String,
     "page": pl.Int64, "depth": pl.Int64, "ocr": pl.Boolean, "ocr_confidence": pl.Float64,
+    "extraction": pl.String,
 }
 # Redacted elements: the element columns plus what was found in each (JSON counts by type).
 REDACTED_ELEMENTS = {**ELEMENTS, "entities": pl.String}
@@ -34,6 +38,7 @@ CHUNKS = {
     "doc_id": pl.String, "chunk_index": pl.Int64, "text": pl.String, "start": pl.Int64,
     "end": pl.Int64, "token_count": pl.Int64, "section_path": pl.List(pl.String),
     "pages": pl.List(pl.Int64), "element_types": pl.List(pl.String), "ocr": pl.Boolean,
+    "extraction": pl.List(pl.String),
 }
 
 

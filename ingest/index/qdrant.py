@@ -308,7 +308,7 @@ class TenantIndex:
 PAYLOAD_COLUMNS = (
     "tenant", "doc_id", "source", "source_sha256", "chunk_index", "text", "text_sha256", "start", "end",
     "token_count", "pages", "section_path", "section", "title", "element_types", "file_type", "language",
-    "source_modified_at", "parser", "strategy", "ocr", "ocr_confidence",
+    "source_modified_at", "parser", "strategy", "extraction", "ocr", "ocr_confidence",
 )
 
 

@@ -2,7 +2,9 @@
 
 - PDF: pypdf says which pages carry a usable text layer. Those pages are laid
   out by pdfminer (paragraph boxes) and each box is classified by unstructured's
-  text classifier; the other pages are rendered (pypdfium2) and OCR'd.
+  text classifier; a page whose layout gives much less text than pypdf reads
+  there takes pypdf's text instead (`page_extraction`); the other pages are
+  rendered (pypdfium2) and OCR'd. Each element records its path (`extraction`).
   unstructured's own PDF partitioner is not used: even its `fast` strategy
   imports unstructured-inference, whose dependencies pull a multi-gigabyte
   torchvision build.
@@ -43,7 +45,12 @@ PDF_TYPES = {"pdf"}
 IMAGE_TYPES = {"png", "jpg", "jpeg", "tiff", "bmp"}
 UNSTRUCTURED_TYPES = {"docx", "pptx", "xlsx", "html", "md", "txt", "eml", "msg"}
 SUPPORTED_TYPES = PDF_TYPES | IMAGE_TYPES | UNSTRUCTURED_TYPES
-PARSER_VERSION = "2"  # 2: text decoding, long-paragraph classification, quarantine categories
+PARSER_VERSION = "3"  # 2: text decoding, long-paragraph classification, quarantine categories; 3: layout fallback
+# A text page's layout (pdfminer) is replaced by its text layer (pypdf) when it holds less than this
+# share of the layer's characters, judged on pages whose layer has at least LAYOUT_CHECK_MIN_CHARS
+# (see page_extraction). A layout with no text at all is replaced whatever the layer's length.
+LAYOUT_MIN_SHARE = 0.5
+LAYOUT_CHECK_MIN_CHARS = 200
 # unstructured's classifier runs spaCy over the whole paragraph, three times when it is longer
 # than spaCy's cache (8,192 characters): minutes for a 20 MB one-line file. A paragraph is
 # classified by its first CLASSIFY_CHARS characters, which decide it as well as the rest would.
@@ -122,7 +129,7 @@ def _normalise_whitespace(text: str) -> str:
 
 
 def _elements_from_paragraphs(
-    paragraphs: Iterable[tuple[str, int | None, float | None]], *, ocr: bool, start: int
+    paragraphs: Iterable[tuple[str, int | None, float | None]], *, ocr: bool, start: int, extraction: str
 ) -> list[Element]:
     """Classify plain paragraphs (text, page, ocr confidence) into typed elements."""
     elements = []
@@ -139,6 +146,7 @@ def _elements_from_paragraphs(
                 page=page,
                 ocr=ocr,
                 ocr_confidence=round(confidence, 2) if confidence is not None else None,
+                extraction=extraction,
             )
         )
     return elements
@@ -149,8 +157,13 @@ def _ocr_paragraphs(image, page: int, settings: ParseSettings):
         yield paragraph.text, page, paragraph.confidence
 
 
-def _text_layer_pages(path: Path, min_chars: int) -> tuple[int, list[int]]:
-    """(page count, 0-based pages with a usable text layer), or Quarantine.
+def _visible_chars(text: str) -> int:
+    """Characters that are not white space: the unit every extraction count is in."""
+    return len("".join(text.split()))
+
+
+def _text_layer(path: Path) -> list[str]:
+    """pypdf's text of every page (its text layer), or Quarantine.
 
     pypdf refuses a stream that inflates past its configured limit (set from
     ParseLimits in the parse workers): that file is too large, not damaged.
@@ -162,18 +175,35 @@ def _text_layer_pages(path: Path, min_chars: int) -> tuple[int, list[int]]:
         reader = PdfReader(path)
         if reader.is_encrypted and not reader.decrypt(""):
             raise Quarantine("encrypted: the PDF needs a password to open")
-        pages = list(reader.pages)
-        with_text = [
-            number for number, page in enumerate(pages)
-            if len("".join((page.extract_text() or "").split())) >= min_chars
-        ]
+        return [page.extract_text() or "" for page in reader.pages]
     except Quarantine:
         raise
     except LimitReachedError as error:
         raise Quarantine(f"too_large: a PDF stream or structure exceeds the parser's limit ({error})") from error
     except (PdfReadError, ValueError, KeyError, OSError) as error:
         raise Quarantine(f"corrupt: unreadable PDF ({type(error).__name__})") from error
-    return len(pages), with_text
+
+
+def page_extraction(layout_chars: int, text_layer_chars: int, min_text_layer_chars: int) -> str:
+    """Which path a PDF page's text comes from: "layout", "text-layer" or "ocr".
+
+    A page whose text layer (pypdf) has fewer than `min_text_layer_chars` is OCR'd. Otherwise
+    pdfminer's layout is kept unless it fell short of the text layer: nothing at all, or, where
+    the layer holds at least LAYOUT_CHECK_MIN_CHARS, less than LAYOUT_MIN_SHARE of its characters.
+    pdfminer drops whole pages silently (text drawn inside a form XObject comes back as a figure,
+    not as text boxes); on a short page the two counts differ too much by chance to judge.
+    """
+    if text_layer_chars < min_text_layer_chars:
+        return "ocr"
+    if layout_chars == 0 or (text_layer_chars >= LAYOUT_CHECK_MIN_CHARS
+                             and layout_chars < LAYOUT_MIN_SHARE * text_layer_chars):
+        return "text-layer"
+    return "layout"
+
+
+def _text_layer_paragraphs(text: str) -> list[str]:
+    """A page's text-layer text in paragraphs: split at blank lines (pypdf keeps few), lines rejoined."""
+    return [" ".join(block.split()) for block in re.split(r"\n\s*\n", text) if block.strip()]
 
 
 def _line_style(line) -> tuple[float, bool]:
@@ -209,22 +239,48 @@ def _split_box_by_font(box) -> list[str]:
     return ["".join(lines) for lines in paragraphs]
 
 
-def _parse_pdf(path: Path, settings: ParseSettings) -> tuple[list[Element], int, int]:
+def _layout_paragraphs(path: Path, pages: list[int]) -> dict[int, list[str]]:
+    """0-based page -> paragraphs of pdfminer's text boxes, for the given pages."""
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTTextContainer
 
-    page_count, text_pages = _text_layer_pages(path, settings.min_text_layer_chars)
+    found: dict[int, list[str]] = {page: [] for page in pages}
+    if not pages:
+        return found
+    # One pass over the file; a page pdfminer does not yield keeps no paragraphs (and falls back).
+    for page_index, layout in zip(pages, extract_pages(path, page_numbers=pages, laparams=LAParams()), strict=False):
+        for item in layout:
+            if isinstance(item, LTTextContainer):
+                found[page_index].extend(_split_box_by_font(item))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _PdfResult:
+    elements: list[Element]
+    pages: int
+    ocr_pages: int
+    layout_pages: int
+    fallback_pages: int
+    text_layer_chars: int
+
+
+def _parse_pdf(path: Path, settings: ParseSettings) -> _PdfResult:
+    text_layer = _text_layer(path)
+    layer_chars = [_visible_chars(text) for text in text_layer]
+    text_pages = [number for number, chars in enumerate(layer_chars) if chars >= settings.min_text_layer_chars]
+    layout = _layout_paragraphs(path, text_pages)
     by_page: dict[int, list[Element]] = {}
-    if text_pages:
-        boxes = []
-        for page_index, layout in zip(text_pages, extract_pages(path, page_numbers=text_pages,
-                                                                 laparams=LAParams()), strict=True):
-            for item in layout:
-                if isinstance(item, LTTextContainer):
-                    boxes.extend((text, page_index + 1, None) for text in _split_box_by_font(item))
-        for element in _elements_from_paragraphs(boxes, ocr=False, start=0):
-            by_page.setdefault(element.page, []).append(element)
-    scanned = [number for number in range(page_count) if number not in set(text_pages)]
+    chosen: dict[int, str] = {}
+    for page_index in text_pages:
+        layout_chars = sum(_visible_chars(text) for text in layout[page_index])
+        chosen[page_index] = page_extraction(layout_chars, layer_chars[page_index], settings.min_text_layer_chars)
+        paragraphs = (layout[page_index] if chosen[page_index] == "layout"
+                      else _text_layer_paragraphs(text_layer[page_index]))
+        by_page[page_index + 1] = _elements_from_paragraphs(
+            ((text, page_index + 1, None) for text in paragraphs), ocr=False, start=0,
+            extraction=chosen[page_index])
+    scanned = [number for number in range(len(text_layer)) if number not in chosen]
     if scanned:
         import pypdfium2
         from PIL import Image
@@ -241,11 +297,14 @@ def _parse_pdf(path: Path, settings: ParseSettings) -> tuple[list[Element], int,
                                      f"(limit {Image.MAX_IMAGE_PIXELS:,})")
                 image = page.render(scale=scale).to_pil()
                 paragraphs = list(_ocr_paragraphs(image, page_index + 1, settings))
-                by_page[page_index + 1] = _elements_from_paragraphs(paragraphs, ocr=True, start=0)
+                by_page[page_index + 1] = _elements_from_paragraphs(paragraphs, ocr=True, start=0, extraction="ocr")
         finally:
             document.close()
     ordered = [element for page in sorted(by_page) for element in by_page[page]]
-    return _renumber(ordered), page_count, len(scanned)
+    return _PdfResult(_renumber(ordered), len(text_layer), len(scanned),
+                      layout_pages=sum(how == "layout" for how in chosen.values()),
+                      fallback_pages=sum(how == "text-layer" for how in chosen.values()),
+                      text_layer_chars=sum(layer_chars[page] for page in text_pages))
 
 
 def _parse_image(path: Path, settings: ParseSettings) -> tuple[list[Element], int, int]:
@@ -262,7 +321,7 @@ def _parse_image(path: Path, settings: ParseSettings) -> tuple[list[Element], in
         raise Quarantine(f"too_large: {error}") from error
     except (UnidentifiedImageError, OSError) as error:
         raise Quarantine(f"corrupt: unreadable image ({type(error).__name__})") from error
-    return _elements_from_paragraphs(paragraphs, ocr=True, start=0), pages, pages
+    return _elements_from_paragraphs(paragraphs, ocr=True, start=0, extraction="ocr"), pages, pages
 
 
 def _parse_text(path: Path) -> tuple[list[Element], int, int]:
@@ -283,7 +342,8 @@ def _parse_text(path: Path) -> tuple[list[Element], int, int]:
         category, paragraph = _classify(paragraph)
         paragraph = _clean(paragraph)
         if paragraph:
-            elements.append(Element(index=len(elements), category=category, text=paragraph))
+            elements.append(Element(index=len(elements), category=category, text=paragraph,
+                                    extraction="partition"))
     return elements, 1, 0
 
 
@@ -301,7 +361,7 @@ def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int,
     pages = set()
     subject = _clean(getattr(parsed[0].metadata, "subject", None) or "") if parsed else ""
     if subject:  # an e-mail's subject is its title
-        elements.append(Element(index=0, category="Title", text=subject))
+        elements.append(Element(index=0, category="Title", text=subject, extraction="partition"))
     for item in parsed:
         text = _clean(item.text or "")
         if not text or item.category in ("PageBreak",):
@@ -311,7 +371,7 @@ def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int,
             pages.add(page)
         depth = getattr(item.metadata, "category_depth", None) or 0
         elements.append(Element(index=len(elements), category=item.category, text=text,
-                                page=page, depth=int(depth)))
+                                page=page, depth=int(depth), extraction="partition"))
     return elements, max(pages, default=1), 0
 
 
@@ -333,10 +393,12 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
         return quarantined("empty: the file has no content")
     if kind not in SUPPORTED_TYPES:
         return quarantined(f"unsupported: file type {kind!r} ({document.mime_type})")
+    pdf = None
     try:
         if kind in PDF_TYPES:
             parser = "pypdf+pdfminer+tesseract"
-            elements, pages, ocr_pages = _parse_pdf(path, settings)
+            pdf = _parse_pdf(path, settings)
+            elements, pages, ocr_pages = pdf.elements, pdf.pages, pdf.ocr_pages
         elif kind in IMAGE_TYPES:
             parser = "tesseract"
             elements, pages, ocr_pages = _parse_image(path, settings)
@@ -362,7 +424,11 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
         strategy = "text-layer"
     else:
         strategy = "ocr" if ocr_pages >= pages else "text-layer+ocr"
-    return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages, strategy=strategy)
+    if pdf is None:
+        return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages, strategy=strategy)
+    return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages, strategy=strategy,
+                          layout_pages=pdf.layout_pages, fallback_pages=pdf.fallback_pages,
+                          text_layer_chars=pdf.text_layer_chars)
 
 
 def parse_documents(
@@ -399,6 +465,10 @@ def parsed_frames(results: Iterable[tuple[ParsedDocument, float | None]]) -> tup
             "ocr_confidence": round(sum(confidences) / len(confidences), 2) if confidences else None,
             "quarantine_reason": parsed.quarantine_reason, "strategy": parsed.strategy,
             "parse_seconds": round(seconds, 4) if seconds is not None else None,
+            "layout_pages": parsed.layout_pages, "fallback_pages": parsed.fallback_pages,
+            "text_chars": sum(_visible_chars(e.text) for e in parsed.elements if not e.ocr),
+            "ocr_chars": sum(_visible_chars(e.text) for e in parsed.elements if e.ocr),
+            "text_layer_chars": parsed.text_layer_chars,
         })
         element_rows.extend({"doc_id": parsed.doc_id, **asdict(element)} for element in parsed.elements)
     return tables.frame(document_rows, tables.PARSED_DOCUMENTS), tables.frame(element_rows, tables.ELEMENTS)

@@ -135,6 +135,8 @@ def parse_and_redact_stage(
         redact_seconds = elapsed(started) - parse_seconds  # not the wait for a background load
     quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
         sources.select("doc_id", "source"), on="doc_id")
+    fallback = parsed.filter(pl.col("fallback_pages") > 0).join(
+        sources.select("doc_id", "source"), on="doc_id").sort("source")
     parsed_now = parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))  # parsed by this run
     parse_result = StageResult(metadata={
         "parsed": len(plan.compute),
@@ -147,13 +149,21 @@ def parse_and_redact_stage(
         "elements": redacted.height,
         "pages": int(parsed["pages"].sum() or 0),
         "ocr_pages": int(parsed.filter(pl.col("doc_id").is_in(list(plan.compute)))["ocr_pages"].sum() or 0),
+        # Where the tenant's PDF page text came from; a fallback page is one whose layout fell short.
+        "pages_by_extraction": {"layout": int(parsed["layout_pages"].sum() or 0),
+                                "text-layer": int(parsed["fallback_pages"].sum() or 0),
+                                "ocr": int(parsed["ocr_pages"].sum() or 0)},
+        "documents_with_fallback": fallback.height,
+        "fallback_documents": {row["source"]: row["fallback_pages"]
+                               for row in fallback.head(100).iter_rows(named=True)},
         # Summed per-document worker seconds (workers run side by side), and those of documents with
         # OCR'd pages (render + Tesseract): what `ingest bench` splits the parse time by.
         "parse_worker_seconds": round(float(parsed_now["parse_seconds"].sum() or 0), 3),
         "ocr_seconds": round(float(parsed_now.filter(pl.col("ocr_pages") > 0)["parse_seconds"].sum() or 0), 3),
         "parser_version": parser_version,
         "seconds": parse_seconds,
-    })
+    }, log=[f"{fallback.height} PDFs have pages whose layout gave too little text, read from the text layer "
+            "instead (fallback_documents)"] if fallback.height else [])
     found = {row["doc_id"]: json.loads(row["entities"])
              for row in audit.filter(pl.col("doc_id").is_in(list(plan.compute))).iter_rows(named=True)}
     totals: dict[str, int] = {}

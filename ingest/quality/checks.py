@@ -34,6 +34,11 @@ from ingest.quality.golden import (
 
 ERROR, WARN = "ERROR", "WARN"
 LISTED = 20  # at most this many documents or queries named in a check's metadata
+# Non-space characters per byte that a text file of each type yields at the least when nothing is lost:
+# English prose in UTF-8 gives about 0.8, markup less; HTML pages often carry scripts and styles.
+TEXT_YIELD = {"txt": 0.6, "md": 0.5, "html": 0.05}
+MIN_EXPECTED_CHARS = 100  # under this, an estimate is too rough to judge a document by
+WORST_LISTED = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +134,53 @@ def ocr_quality(paths: TenantPaths, min_confidence: float) -> CheckOutcome:
         f"{low.height} of {ocr.height} OCR'd documents below {min_confidence:.0f}% mean confidence",
         {"ocr_documents": ocr.height, "threshold": min_confidence,
          "low_confidence": {sources.get(d, d): c for d, c in low.select("doc_id", "ocr_confidence").iter_rows()}},
+    )
+
+
+def coverage_estimate(row: dict) -> dict | None:
+    """How much text a parsed document yielded against an estimate made without its parser, or None.
+
+    `row` is a parsed_documents row with the source's `size` and `file_type`. The basis is pypdf's text
+    layer for PDFs with one (characters on those pages), the file size for plain text, Markdown and
+    HTML (times TEXT_YIELD), and the mean OCR confidence for scans (0-100, as a share). Office files
+    and e-mail have no cheap estimate; documents with an estimate under MIN_EXPECTED_CHARS are not judged.
+    """
+    if row["text_layer_chars"]:
+        basis, extracted, expected = "text-layer", row["text_chars"], row["text_layer_chars"]
+    elif row["file_type"] in TEXT_YIELD:
+        basis, extracted, expected = "file-size", row["text_chars"], round(row["size"] * TEXT_YIELD[row["file_type"]])
+    elif row["ocr_confidence"] is not None:
+        return {"basis": "ocr-confidence", "extracted": row["ocr_chars"], "expected": None,
+                "ratio": round(row["ocr_confidence"] / 100, 3)}
+    else:
+        return None
+    if expected < MIN_EXPECTED_CHARS:
+        return None
+    return {"basis": basis, "extracted": extracted, "expected": expected, "ratio": round(extracted / expected, 3)}
+
+
+def parse_coverage(paths: TenantPaths, min_ratio: float) -> CheckOutcome:
+    """Documents that yielded much less text than an independent estimate (a warning: they are indexed)."""
+    sources = read_parquet(paths.source_documents).select("doc_id", "source", "size", "file_type")
+    parsed = read_parquet(paths.parsed_documents).filter(pl.col("quarantine_reason").is_null())
+    judged = []
+    for row in parsed.join(sources, on="doc_id").iter_rows(named=True):
+        estimate = coverage_estimate(row)
+        if estimate is not None:
+            judged.append({"source": row["source"], **estimate})
+    judged.sort(key=lambda item: (item["ratio"], item["source"]))
+    low = [item for item in judged if item["ratio"] < min_ratio]
+    by_basis: dict[str, int] = {}
+    for item in judged:
+        by_basis[item["basis"]] = by_basis.get(item["basis"], 0) + 1
+    return CheckOutcome(
+        not low, WARN,
+        f"{len(low)} of {len(judged)} documents yield less than {min_ratio:.0%} of the text expected of them"
+        + (": " + ", ".join(item["source"] for item in low[:WORST_LISTED]) if low else ""),
+        {"judged": len(judged), "not_judged": parsed.height - len(judged), "threshold": min_ratio,
+         "by_basis": dict(sorted(by_basis.items())),
+         "documents_with_fallback": int((parsed["fallback_pages"] > 0).sum()),
+         "low_coverage": [item["source"] for item in low[:LISTED]], "worst": judged[:WORST_LISTED]},
     )
 
 

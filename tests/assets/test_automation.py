@@ -117,8 +117,8 @@ def test_the_webserver_shows_checks_freshness_schedules_and_sensors(tmp_path):
         "default_automation_condition_sensor"}  # Declarative Automation: a new tenant's partition
     checks = {check["name"]: check for node in data["assetNodes"]
               for check in node["assetChecksOrError"]["checks"]}
-    assert set(checks) == {"pii_residue", "chunk_sanity", "ocr_quality", "quarantine_rate", "index_consistency",
-                           "retrieval_quality", "index_freshness"}
+    assert set(checks) == {"pii_residue", "chunk_sanity", "ocr_quality", "parse_coverage", "quarantine_rate",
+                           "index_consistency", "retrieval_quality", "index_freshness"}
     assert {name for name, check in checks.items() if check["blocking"]} == {
         "pii_residue", "index_consistency", "retrieval_quality"}
     policies = {"/".join(n["assetKey"]["path"]): n["internalFreshnessPolicy"] for n in data["assetNodes"]}

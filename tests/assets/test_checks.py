@@ -100,13 +100,14 @@ def test_a_regressed_index_is_not_published_and_the_previous_one_keeps_serving(t
     assert any("45 days" in text for text in texts) and not any("no longer" in text for text in texts)
 
 
-def test_quarantine_rate_and_ocr_quality_fail_on_purpose(tenant):
+def test_quarantine_rate_ocr_quality_and_parse_coverage_fail_on_purpose(tenant):
     source, home = tenant
     (source / "broken.pdf").write_bytes(b"%PDF-1.7 this is not really a pdf")
     (source / "empty.docx").write_bytes(b"")
     (source / "random.pptx").write_bytes(bytes(range(256)) * 4)
     write_image(source / "scan.png", ["Blurry receipt 42"])
-    strict = ChecksResource(min_ocr_confidence=99.9, quarantine_warn_above=0.1, quarantine_error_above=0.4)
+    strict = ChecksResource(min_ocr_confidence=99.9, quarantine_warn_above=0.1, quarantine_error_above=0.4,
+                            min_parse_coverage=0.999)
     _, evaluations, materialized = run_tenant(home, {"thresholds": strict})
     rate = evaluations["quarantine_rate"]
     assert not rate.passed and rate.severity == dg.AssetCheckSeverity.ERROR
@@ -114,7 +115,12 @@ def test_quarantine_rate_and_ocr_quality_fail_on_purpose(tenant):
     ocr = evaluations["ocr_quality"]
     assert not ocr.passed and ocr.severity == dg.AssetCheckSeverity.WARN
     assert list(metadata(ocr)["low_confidence"]) == ["scan.png"]
-    assert "published_index" in materialized  # neither check blocks publication
+    coverage = evaluations["parse_coverage"]  # a scan is judged by its OCR confidence
+    assert not coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
+    worst = metadata(coverage)["worst"]
+    assert metadata(coverage)["low_coverage"] == ["scan.png"] == [row["source"] for row in worst]
+    assert worst[0]["basis"] == "ocr-confidence" and 0 < worst[0]["ratio"] < 0.999
+    assert "published_index" in materialized  # none of the three blocks publication
 
 
 def test_a_tenant_policy_change_redacts_again_under_the_new_version(tenant, tmp_path, monkeypatch):

@@ -79,8 +79,9 @@ def test_a_tenant_through_edits_a_move_lineage_forget_rollback_and_the_mass_dele
     assert all(len(chunks) == 1 for chunks in texts.values())  # no duplicate, no stale version
     assert "peppers" in texts["garden.md"][0] and "copper kettle" in texts["rooms/kitchen.md"][0]
     for field in ("tenant", "doc_id", "source", "source_sha256", "doc_version", "chunk_index", "start", "end",
-                  "pages", "section_path", "parser", "strategy", "ocr", "ocr_confidence", "redaction_policy",
-                  "redaction_entities", "chunker_version", "embedding_model", "run_id", "ingested_at"):
+                  "pages", "section_path", "parser", "strategy", "extraction", "ocr", "ocr_confidence",
+                  "redaction_policy", "redaction_entities", "chunker_version", "embedding_model", "run_id",
+                  "ingested_at"):
         assert all(field in point for point in points), field
 
     # lineage: the edited document's point leads to its second version and the run that wrote it

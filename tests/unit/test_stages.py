@@ -715,3 +715,19 @@ def test_every_phrase_of_the_tiny_tenant_reaches_the_index(indexed):
     for source, phrase in PHRASES.items():
         holders = {p["source"] for p in indexed.points().values() if phrase in p["text"]}
         assert holders == {source}
+
+
+def test_a_pdf_page_whose_layout_drops_its_text_reaches_the_index_from_the_text_layer(tenant):
+    from benchmarks.corpus import write_text_pdf
+
+    filler = "Every valve of the cooling loop is inspected and logged by the engineer on duty. " * 4
+    write_text_pdf(tenant.source / "merged.pdf", [Section(f"Part {n}", (filler, f"Marker {n}: valve room {n}00."))
+                                                  for n in (1, 2, 3)], form_pages=[2])
+    result = tenant.run("run-1")
+    parse = result["parse"]
+    assert parse["pages_by_extraction"] == {"layout": 2, "text-layer": 1, "ocr": 0}
+    assert parse["documents_with_fallback"] == 1 and parse["fallback_documents"] == {"merged.pdf": 1}
+    points = [p for p in tenant.points().values() if p["source"] == "merged.pdf"]
+    second = [p for p in points if "valve room 200" in p["text"]]
+    assert second and all(p["pages"] == [2] and p["extraction"] == ["text-layer"] for p in second)
+    assert {tuple(p["extraction"]) for p in points if 2 not in p["pages"]} == {("layout",)}

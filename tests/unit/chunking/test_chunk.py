@@ -161,6 +161,14 @@ def test_ocr_flag_is_set_when_a_covered_element_was_ocrd():
     assert [chunk.ocr for chunk in chunks] == [True, False]
 
 
+def test_a_chunk_lists_the_extraction_paths_of_the_elements_it_covers():
+    elements = numbered(title("Part one", extraction="layout"), para("Laid out by pdfminer.", extraction="layout"),
+                        para("Read from the text layer of the next page.", extraction="text-layer"),
+                        title("Part two", extraction="ocr"), para("Read from a scan.", extraction="ocr"))
+    chunks = chunker(max_tokens=100, overlap_tokens=8).chunk("doc", elements)
+    assert [chunk.extraction for chunk in chunks] == [("layout", "text-layer"), ("ocr",)]
+
+
 def test_trailing_title_only_element_joins_the_previous_chunk():
     elements = numbered(title("Letter"), para("Thank you for your order."), title("Kind regards"))
     text, _ = document_text(elements)

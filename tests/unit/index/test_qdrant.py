@@ -386,7 +386,8 @@ def _enriched_row(doc_id="d", index=0, text="hello", pages=(2, 3)):
             "text": text, "text_sha256": digest, "start": 0, "end": 5, "token_count": 1, "pages": list(pages),
             "section_path": ["A"], "section": "A", "title": "T", "element_types": ["NarrativeText"],
             "file_type": "md", "language": "en", "source_modified_at": "2026-01-01T00:00:00+00:00",
-            "parser": "p", "strategy": "partition", "ocr": False, "ocr_confidence": None,
+            "parser": "p", "strategy": "partition", "extraction": ["partition"], "ocr": False,
+            "ocr_confidence": None,
             "point_id": point_id("acme", doc_id, index, digest), "fingerprint": "f"}
 
 

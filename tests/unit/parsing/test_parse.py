@@ -19,7 +19,14 @@ from benchmarks.corpus import (
     write_xlsx,
 )
 from ingest.core import tables
-from ingest.parsing.parse import elements_by_document, parse_document, parse_documents
+from ingest.parsing.parse import (
+    LAYOUT_CHECK_MIN_CHARS,
+    _layout_paragraphs,
+    elements_by_document,
+    page_extraction,
+    parse_document,
+    parse_documents,
+)
 from ingest.parsing.sources import scan_source
 
 SECTIONS = [
@@ -114,6 +121,51 @@ def test_each_document_records_how_its_text_was_obtained(corpus, name, strategy)
     assert corpus(name).strategy == strategy
 
 
+@pytest.mark.parametrize("name, extraction", [
+    ("report.pdf", "layout"), ("scan.pdf", "ocr"), ("photo.png", "ocr"), ("readme.md", "partition"),
+    ("notes.txt", "partition"), ("mail.eml", "partition"),
+])
+def test_each_element_records_the_path_its_text_came_from(corpus, name, extraction):
+    assert {element.extraction for element in corpus(name).elements} == {extraction}
+
+
+@pytest.mark.parametrize("layout, layer, extraction", [
+    (4000, 4000, "layout"),
+    (2000, 4000, "layout"),  # half of the text layer is enough
+    (1999, 4000, "text-layer"),
+    (0, 4000, "text-layer"),
+    (99, LAYOUT_CHECK_MIN_CHARS, "text-layer"),
+    (10, LAYOUT_CHECK_MIN_CHARS - 1, "layout"),  # too short a page to judge by share
+    (0, 20, "text-layer"),  # but a layout with nothing on a page with a text layer always falls back
+    (0, 15, "ocr"),  # under min_text_layer_chars: no usable text layer
+])
+def test_a_page_keeps_its_layout_unless_it_falls_short_of_the_text_layer(layout, layer, extraction):
+    assert page_extraction(layout, layer, min_text_layer_chars=16) == extraction
+
+
+LONG = ("The quarterly maintenance schedule covers the pumps, valves and cooling loop of building seven, "
+        "and the duty engineer logs every inspection before the end of the shift. ") * 3
+
+
+def test_a_page_whose_layout_drops_its_text_is_read_from_the_text_layer(tmp_path, scan_one):
+    path = write_text_pdf(tmp_path / "source" / "merged.pdf",
+                          [Section(f"Part {n}", (LONG, f"Marker {n}: valve room {n}00.")) for n in (1, 2, 3)],
+                          form_pages=[2])
+    # The real failure, not a simulated one: pdfminer's layout returns no text box for page 2.
+    assert _layout_paragraphs(path, [0, 1, 2])[1] == []
+
+    parsed = parse_document(scan_one(path))
+
+    paths = {page: {e.extraction for e in parsed.elements if e.page == page} for page in (1, 2, 3)}
+    assert paths == {1: {"layout"}, 2: {"text-layer"}, 3: {"layout"}}
+    assert "Marker 2: valve room 200." in " ".join(e.text for e in parsed.elements if e.page == 2)
+    assert (parsed.layout_pages, parsed.fallback_pages, parsed.ocr_pages) == (2, 1, 0)
+    documents, elements = parse_documents([scan_one(path)])
+    row = documents.row(0, named=True)
+    assert row["fallback_pages"] == 1 and row["text_chars"] == row["text_layer_chars"] > 3 * len(LONG) * 0.8
+    assert set(elements.filter(elements["page"] == 2)["extraction"]) == {"text-layer"}
+
+
 def test_scanned_pdf_is_ocrd_with_confidence(corpus):
     parsed = corpus("scan.pdf")
     assert (parsed.pages, parsed.ocr_pages) == (1, 1)
@@ -152,6 +204,8 @@ def test_pdf_mixing_text_and_scanned_pages_ocrs_only_the_scanned_page(tmp_path, 
     assert [e.index for e in parsed.elements] == list(range(len(parsed.elements)))
     assert [e.page for e in parsed.elements] == sorted(e.page for e in parsed.elements)
     assert parsed.strategy == "text-layer+ocr"
+    assert {e.extraction for e in first} == {"layout"} and {e.extraction for e in second} == {"ocr"}
+    assert (parsed.layout_pages, parsed.fallback_pages) == (1, 0)
 
 
 @pytest.mark.parametrize("name", HEADED)

@@ -116,3 +116,59 @@ def test_pii_residue_scans_each_document_version_once_and_remembers_what_it_foun
                                 "fingerprint": ["f1", "f3"]}), paths.redacted_elements)
     assert checks.pii_residue(paths).passed
     assert json.loads((paths.root / "residue.json").read_text()) == {"f1": {}, "f3": {}}
+
+
+def _coverage_state(tmp_path, documents: dict[str, tuple[int, dict]]) -> TenantPaths:
+    """source -> (file size, parsed_documents fields) written as the parse stage would."""
+    paths = TenantPaths.for_tenant(tmp_path, "acme")
+    sources, parsed = [], []
+    for n, (source, (size, fields)) in enumerate(documents.items()):
+        kind = source.rsplit(".", 1)[1]
+        sources.append({"doc_id": f"d{n}", "source": source, "path": f"/x/{source}", "sha256": str(n), "size": size,
+                        "modified_at": 0.0, "file_type": kind, "mime_type": "x", "change": "new"})
+        parsed.append({"doc_id": f"d{n}", "parser": "p", "pages": 1, "ocr_pages": 0, "elements": 1,
+                       "ocr_confidence": None, "quarantine_reason": None, "strategy": "", "parse_seconds": 0.1,
+                       "layout_pages": 0, "fallback_pages": 0, "text_chars": 0, "ocr_chars": 0,
+                       "text_layer_chars": None, **fields})
+    write_parquet(tables.frame(sources, tables.SOURCE_DOCUMENTS), paths.source_documents)
+    write_parquet(tables.frame(parsed, tables.PARSED_DOCUMENTS), paths.parsed_documents)
+    return paths
+
+
+GOOD = {
+    "report.pdf": (90_000, {"text_layer_chars": 8000, "text_chars": 7900, "layout_pages": 2}),
+    "merged.pdf": (90_000, {"text_layer_chars": 12000, "text_chars": 12000, "layout_pages": 1, "fallback_pages": 2}),
+    "notes.txt": (10_000, {"text_chars": 7800}),
+    "page.html": (40_000, {"text_chars": 3000}),
+    "scan.png": (300_000, {"ocr_confidence": 91.0, "ocr_chars": 400}),
+    "memo.docx": (20_000, {"text_chars": 50}),  # no estimate for Office files
+    "tiny.md": (60, {"text_chars": 5}),  # too small to judge
+}
+
+
+def test_parse_coverage_passes_documents_that_yield_what_their_estimate_expects(tmp_path):
+    outcome = checks.parse_coverage(_coverage_state(tmp_path, GOOD), min_ratio=0.5)
+    assert outcome.passed and outcome.severity == checks.WARN
+    meta = outcome.metadata
+    assert (meta["judged"], meta["not_judged"], meta["low_coverage"]) == (5, 2, [])
+    assert meta["by_basis"] == {"file-size": 2, "ocr-confidence": 1, "text-layer": 2}
+    assert meta["documents_with_fallback"] == 1  # the fallback recovered its pages: no warning
+
+
+def test_parse_coverage_warns_and_lists_the_worst_documents_with_their_numbers(tmp_path):
+    bad = {
+        "lost.pdf": (90_000, {"text_layer_chars": 12000, "text_chars": 4000, "layout_pages": 3}),  # 2 of 3 pages
+        "stub.html": (50_000, {"text_chars": 100}),  # expected 2,500 at 0.05 a byte
+        "blurred.png": (300_000, {"ocr_confidence": 35.0, "ocr_chars": 80}),
+        "broken.pdf": (10, {"quarantine_reason": "corrupt: unreadable PDF", "text_chars": 0}),
+    }
+    outcome = checks.parse_coverage(_coverage_state(tmp_path, GOOD | bad), min_ratio=0.5)
+    assert not outcome.passed and outcome.severity == checks.WARN
+    meta = outcome.metadata
+    assert meta["low_coverage"] == ["stub.html", "lost.pdf", "blurred.png"]  # worst first
+    assert meta["worst"][:2] == [
+        {"source": "stub.html", "basis": "file-size", "extracted": 100, "expected": 2500, "ratio": 0.04},
+        {"source": "lost.pdf", "basis": "text-layer", "extracted": 4000, "expected": 12000, "ratio": 0.333}]
+    assert meta["worst"][2]["basis"] == "ocr-confidence" and meta["worst"][2]["ratio"] == 0.35
+    assert len(meta["worst"]) == checks.WORST_LISTED and meta["judged"] == 8  # quarantined: not judged here
+    assert "stub.html" in outcome.description and "3 of 8" in outcome.description
