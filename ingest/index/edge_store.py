@@ -101,6 +101,7 @@ class EdgeStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._shards: dict[str, object] = {}
+        self._alias_map: dict[str, str] | None = None  # read once: the store's lock keeps others from writing
 
     def _path(self, name: str) -> Path:
         return self.root / name
@@ -114,8 +115,10 @@ class EdgeStore:
         return self._shards[name]
 
     def _aliases(self) -> dict[str, str]:
-        path = self.root / ALIASES_FILE
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        if self._alias_map is None:
+            path = self.root / ALIASES_FILE
+            self._alias_map = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return self._alias_map
 
     def collections(self) -> list[str]:
         if not self.root.is_dir():
@@ -154,8 +157,9 @@ class EdgeStore:
     def point_alias(self, alias: str, target: str) -> None:
         for shard in self._shards.values():
             shard.flush()
-        atomic_write_text(self.root / ALIASES_FILE, json.dumps({**self._aliases(), alias: target}, indent=2) + "\n",
-                          durable=True)
+        aliases = {**self._aliases(), alias: target}
+        atomic_write_text(self.root / ALIASES_FILE, json.dumps(aliases, indent=2) + "\n", durable=True)
+        self._alias_map = aliases
 
     def dimension(self, name: str) -> int | None:
         path = self._path(self._resolve(name)) / "edge_config.json"
