@@ -211,7 +211,10 @@ class EdgeStore:
         dense = qe.Query.Nearest(list(map(float, spec.dense)), using=DENSE_VECTOR) if spec.dense is not None else None
         sparse = qe.Query.Nearest(_sparse(spec.sparse), using=SPARSE_VECTOR) if spec.sparse is not None else None
         if settings.mode == "hybrid":
-            prefetches = [qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=dense, params=dense_params,
+            # The dense candidates keep their int8 scores: re-scoring reads each full vector from disk
+            # (Cold), 2 x prefetch reads a query where a dense search makes 2 x top_k.
+            rough = qe.SearchParams(hnsw_ef=HNSW_EF_SEARCH, quantization=qe.QuantizationSearchParams(rescore=False))
+            prefetches = [qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=dense, params=rough,
                                       filter=only),
                           qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=sparse, filter=only)]
             fusion = qe.Fusion.Dbsf() if settings.fusion == "dbsf" else qe.Fusion.Rrf(
