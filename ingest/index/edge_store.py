@@ -43,6 +43,11 @@ VACUUM_MIN_VECTORS = 1000
 # opening a 1,000,000-point shard take up to 257 ms; read ahead, a 1M shard opens and answers in 0.8-1.5 s.
 HOT_FILES = frozenset({"quantized.data", "links_compressed.bin", "links.bin", "inverted_index.dat"})
 _READ_BLOCK = 8 << 20
+# Hybrid's dense prefetch ranks its candidates by the int8 vectors alone. Re-scoring reads each candidate's
+# full vector (Cold: from disk, a page at a time), and the prefetch's 50 cost 100 such reads against 20 for
+# a dense top 10: that made hybrid 1.6-2.4x dense at 1,000,000 points, the sparse search itself a fraction.
+# DBSF fuses normalised scores, which int8 keeps (docs/INDEX_ENGINES.md, hybrid latency).
+HYBRID_DENSE_RESCORE = False
 
 
 def read_ahead(shard_path: Path) -> int:
@@ -207,7 +212,9 @@ class EdgeStore:
         dense = qe.Query.Nearest(list(map(float, spec.dense)), using=DENSE_VECTOR) if spec.dense is not None else None
         sparse = qe.Query.Nearest(_sparse(spec.sparse), using=SPARSE_VECTOR) if spec.sparse is not None else None
         if settings.mode == "hybrid":
-            prefetches = [qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=dense, params=dense_params,
+            prefetch_params = dense_params if HYBRID_DENSE_RESCORE else qe.SearchParams(
+                hnsw_ef=HNSW_EF_SEARCH, quantization=qe.QuantizationSearchParams(rescore=False))
+            prefetches = [qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=dense, params=prefetch_params,
                                       filter=only),
                           qe.Prefetch(limit=max(settings.prefetch, spec.limit), query=sparse, filter=only)]
             fusion = qe.Fusion.Dbsf() if settings.fusion == "dbsf" else qe.Fusion.Rrf(
