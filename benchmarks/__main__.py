@@ -118,7 +118,7 @@ def command_index_engines(args: argparse.Namespace) -> int:
                       queries=args.queries,
                       recall_queries=args.recall_queries, every_size=args.all_engines_at_every_size,
                       workdir=Path(args.workdir) if args.workdir else None, keep=args.keep,
-                      search_ef=args.ef)
+                      search_ef=args.ef, query_words=args.query_words)
     report = run(options, log=_log)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -228,6 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     engines.add_argument("--ef", type=lambda text: tuple(int(part) for part in text.split(",") if part.strip()),
                          metavar="N,N,...", help="hnsw_ef values to query Edge stores with, 0 for exact search "
                          "(default: each configuration's own)")
+    engines.add_argument("--query-words", type=int, default=4, help="keywords per synthetic question (default 4; "
+                         "the SciFact claims carry 9 BM25 terms on average)")
     engines.add_argument("--workdir", help="where the stores are built (default: a throwaway temporary folder)")
     engines.add_argument("--keep", action="store_true", help="keep the stores after measuring them")
     engines.add_argument("--out", help="the JSON result (default $INGEST_HOME/bench/index-engines.json)")

@@ -65,6 +65,10 @@ class EngineConfig:
     # Edge: placement of the doc_id and tenant keyword indexes; None is Edge's default (built in RAM at load:
     # two thirds of what loading a Cold 1M shard costs).
     keyword_memory: str | None = None
+    # Edge hybrid: "rrf" (k 60) or "dbsf" (the pipeline's), and whether the dense prefetch re-scores its int8
+    # candidates with the original vectors (the pipeline's does not: ingest/index/edge_store.py says why).
+    fusion: str = "rrf"
+    hybrid_rescore: bool = True
 
 
 PRESETS: dict[str, EngineConfig] = {config.name: config for config in (
@@ -89,6 +93,11 @@ PRESETS: dict[str, EngineConfig] = {config.name: config for config in (
     # And keyword indexes read through the page cache, not rebuilt in RAM at every load: 0.75-1.5 s at 1M.
     EngineConfig("edge-m16-int8-sparse-fastopen", "edge", int8=True, int8_memory="Cold", vectors_memory="Cold",
                  sparse=True, sparse_memory="Cold", prefetch=True, keyword_memory="Cold", search_ef=(128, 256)),
+    # The same store queried as the pipeline queries it: hybrid fused by DBSF, its dense prefetch ranked by the
+    # int8 vectors alone (re-scoring 100 candidates from disk cost more than the sparse search; hybrid latency).
+    EngineConfig("edge-m16-int8-sparse-fastopen-dbsf", "edge", int8=True, int8_memory="Cold", vectors_memory="Cold",
+                 sparse=True, sparse_memory="Cold", prefetch=True, keyword_memory="Cold", search_ef=(128, 256),
+                 fusion="dbsf", hybrid_rescore=False),
 )}
 DEFAULT_CONFIGS = ("local", "edge-m16", "edge-m16-int8", "edge-m16-int8-sparse")
 
@@ -177,10 +186,10 @@ def payload(number: int, text: str) -> dict:
     }
 
 
-def query_texts(seed: int, count: int, words: Sequence[str]) -> list[str]:
-    """Keyword queries of four words, mostly from the middle of the frequency range, as a user's would be."""
+def query_texts(seed: int, count: int, words: Sequence[str], length: int = 4) -> list[str]:
+    """Keyword queries of four words (`length`), mostly from the middle of the frequency range."""
     rng = np.random.default_rng([seed, 10**9, 1])
-    return [" ".join(words[w] for w in rng.integers(50, 5000, size=4)) for _ in range(count)]
+    return [" ".join(words[w] for w in rng.integers(50, 5000, size=length)) for _ in range(count)]
 
 
 def exact_top10(seed: int, points: int, queries: np.ndarray, data: str = "latent") -> list[list[int]]:
@@ -264,10 +273,10 @@ class _EdgeStore:
         self.shard.optimize()  # builds the HNSW graph and the quantized vectors of the full segments
         self.shard.flush()
 
-    def _params(self, ef: int):
+    def _params(self, ef: int, rescore: bool = True):
         qe = self.qe
-        rescoring = qe.QuantizationSearchParams(rescore=True, oversampling=self.config.oversampling) \
-            if self.config.int8 else None
+        rescoring = qe.QuantizationSearchParams(rescore=rescore, oversampling=self.config.oversampling
+                                                if rescore else None) if self.config.int8 else None
         return qe.SearchParams(hnsw_ef=ef or None, exact=ef == 0, quantization=rescoring)
 
     def dense(self, vector: Sequence[float], ef: int) -> list[str]:
@@ -283,13 +292,13 @@ class _EdgeStore:
         return [str(hit.id) for hit in hits]
 
     def hybrid(self, vector: Sequence[float], text: str, ef: int) -> list[str]:
-        """Dense and sparse candidates fused by reciprocal rank in the engine, as `ingest query` would."""
+        """Dense and sparse candidates fused in the engine (reciprocal rank, or DBSF as `ingest query` does)."""
         qe = self.qe
         prefetches = [qe.Prefetch(limit=50, query=qe.Query.Nearest(list(vector), using="dense"),
-                                  params=self._params(ef)),
+                                  params=self._params(ef, self.config.hybrid_rescore)),
                       qe.Prefetch(limit=50, query=qe.Query.Nearest(self.bm25.embed_query(text), using="bm25"))]
-        hits = self.shard.query(qe.QueryRequest(limit=10, prefetches=prefetches, query=qe.Fusion.Rrf(k=60),
-                                                with_payload=True))
+        fusion = qe.Fusion.Dbsf() if self.config.fusion == "dbsf" else qe.Fusion.Rrf(k=60)
+        hits = self.shard.query(qe.QueryRequest(limit=10, prefetches=prefetches, query=fusion, with_payload=True))
         return [str(hit.id) for hit in hits]
 
     def count(self) -> int:
@@ -444,12 +453,12 @@ def build_worker(path: Path, config: EngineConfig, points: int, seed: int, data:
 
 
 def query_worker(path: Path, config: EngineConfig, seed: int, data: str, queries: int,
-                 recall_queries: int) -> dict:
+                 recall_queries: int, query_words: int = 4) -> dict:
     """Open the store cold, then time queries: the first `queries` after opening and as many again warm;
     last, close it and open it again with the page cache as the queries left it (a warm reopen)."""
     words = vocabulary(seed)
     vectors = query_vectors(seed, 2 * queries, data)
-    texts = query_texts(seed, 2 * queries, words)
+    texts = query_texts(seed, 2 * queries, words, query_words)
     _evict_page_cache(path)
     sampler = _MemorySampler()
     clock = time.perf_counter()
@@ -508,6 +517,7 @@ class Options:
     workdir: Path | None = None
     keep: bool = False
     search_ef: tuple[int, ...] | None = None  # overrides the presets' hnsw_ef values
+    query_words: int = 4  # keywords per synthetic question (SciFact's claims carry 9 BM25 terms on average)
     results: list[dict] = field(default_factory=list)
 
 
@@ -532,8 +542,8 @@ def measure_one(config: EngineConfig, points: int, options: Options, root: Path,
     log(f"index-engines: {config.name} at {points:,} points: building")
     built = _run_worker("build", job, log)
     log(f"  written in {built['upsert_s']} s, indexed in {built['index_s']} s; opening cold and querying")
-    queried = _run_worker("query", {**job, "queries": options.queries,
-                                    "recall_queries": options.recall_queries}, log)
+    queried = _run_worker("query", {**job, "queries": options.queries, "recall_queries": options.recall_queries,
+                                    "query_words": options.query_words}, log)
     exact = exact_top10(options.seed, points, query_vectors(options.seed, options.recall_queries, options.data),
                         options.data)
     modes = {}
@@ -574,7 +584,8 @@ def run(options: Options, log: Callable[[str], None]) -> dict:
             shutil.rmtree(root, ignore_errors=True)
     return {"dimension": DIMENSION, "batch": BATCH, "seed": options.seed, "data": options.data,
             "latent": {"dimension": LATENT_DIMENSION, "noise": LATENT_NOISE}, "queries": options.queries,
-            "recall_queries": options.recall_queries, "targets": TARGETS, "cpus": os.cpu_count(),
+            "recall_queries": options.recall_queries, "query_words": options.query_words, "targets": TARGETS,
+            "cpus": os.cpu_count(),
             "results": results}
 
 
@@ -624,7 +635,8 @@ def _worker_main(argv: Sequence[str]) -> int:
     if kind == "build":
         result = build_worker(path, config, job["points"], job["seed"], job["data"])
     elif kind == "query":
-        result = query_worker(path, config, job["seed"], job["data"], job["queries"], job["recall_queries"])
+        result = query_worker(path, config, job["seed"], job["data"], job["queries"], job["recall_queries"],
+                              job.get("query_words", 4))
     else:
         raise SystemExit(f"unknown worker {kind!r}")
     print(json.dumps(result), flush=True)

@@ -137,8 +137,11 @@ class ServerStore:
             depth = max(settings.prefetch, spec.limit)
             response = self.client.query_points(
                 name, limit=spec.limit, query_filter=only, with_payload=True,
-                prefetch=[models.Prefetch(query=dense, using=DENSE_VECTOR, limit=depth, params=dense_params,
-                                          filter=only),
+                # As on the embedded shards: the dense candidates keep their int8 scores (edge_store.py says why).
+                prefetch=[models.Prefetch(query=dense, using=DENSE_VECTOR, limit=depth, filter=only,
+                                          params=models.SearchParams(hnsw_ef=HNSW_EF_SEARCH,
+                                                                     quantization=models.QuantizationSearchParams(
+                                                                         rescore=False))),
                           models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=depth, filter=only)],
                 query=models.FusionQuery(fusion=models.Fusion.DBSF) if settings.fusion == "dbsf" else
                 models.RrfQuery(rrf=models.Rrf(k=settings.rrf_k, weights=[
