@@ -193,7 +193,6 @@ class EdgeStore:
         found = shard.count(qe.CountRequest(exact=True, filter=_filter(where)))
         if found:
             shard.update(qe.UpdateOperation.delete_points_by_filter(_filter(where)))
-            shard.flush()
         return found
 
     def count(self, name: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -240,29 +240,31 @@ def retrieval_quality(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, g
     depth = max(thresholds.k, 10) * 3  # chunks, so that enough distinct documents rank
     vectors: dict[str, list] = {}
 
-    def search_by(mode: str) -> Callable[[list[str]], list[list[str]]]:
+    def search_by(index: TenantIndex, mode: str) -> Callable[[list[str]], list[list[str]]]:
         settings = retrieval.with_mode(mode)
 
         def search(texts: list[str]) -> list[list[str]]:
             if mode != "sparse" and not vectors:
                 vectors.update(zip(texts, encode(texts), strict=True))  # once, for both modes that need them
-            with open_qdrant(qdrant, tenant) as client:
-                index = TenantIndex(client, tenant)
-                return [[hit.payload.get("source", "") for hit in index.search(
-                    vectors.get(text), depth, staging, text=text, settings=settings)] for text in texts]
+            return [[hit.payload.get("source", "") for hit in index.search(
+                vectors.get(text), depth, staging, text=text, settings=settings)] for text in texts]
         return search
 
     published = load_evaluation(paths.published_evaluation)
     asked = [(q.id, q.query, tuple(q.expected)) for q in queries]
     if (read_staging(paths).get("unchanged") and published is not None and published.k == thresholds.k
-            and published.mode == retrieval.mode
+            and published.mode == retrieval.mode and set(published.other_modes) == set(MODES) - {retrieval.mode}
             and [(r.id, r.query, tuple(r.expected)) for r in published.results] == asked):
         evaluation = published  # the same index answering the same questions: no need to ask again
     else:
-        evaluation = evaluate(queries, search_by(retrieval.mode), k=thresholds.k, mode=retrieval.mode)
-    by_mode = {mode: (evaluation if mode == retrieval.mode else evaluate(queries, search_by(mode), k=thresholds.k,
-                                                                         mode=mode)).metrics()
-               for mode in MODES}
+        with open_qdrant(qdrant, tenant) as client:  # one open (and shard load) for every mode
+            index = TenantIndex(client, tenant)
+            evaluation = evaluate(queries, search_by(index, retrieval.mode), k=thresholds.k, mode=retrieval.mode)
+            evaluation = replace(evaluation, other_modes={
+                mode: evaluate(queries, search_by(index, mode), k=thresholds.k, mode=mode).metrics()
+                for mode in MODES if mode != retrieval.mode})
+    by_mode = {retrieval.mode: evaluation.metrics(), **evaluation.other_modes}
+    by_mode = {mode: by_mode[mode] for mode in MODES}
     below = failures(evaluation, thresholds)
     dropped = regressions(evaluation, published, thresholds.max_drop)
     save_evaluation(paths.candidate_evaluation, evaluation)  # becomes the baseline when published

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ingest.core.errors import ConfigError
@@ -74,6 +74,7 @@ class Evaluation:
     mrr: float
     ndcg_at_10: float
     mode: str = "dense"  # the retrieval mode that answered (files from before hybrid search say nothing)
+    other_modes: dict = field(default_factory=dict)  # mode -> metrics of the other modes, for comparison
 
     def metrics(self) -> dict[str, float]:
         return {"recall_at_k": self.recall_at_k, "mrr": self.mrr, "ndcg_at_10": self.ndcg_at_10}
@@ -82,6 +83,7 @@ class Evaluation:
         return {
             "k": self.k,
             "mode": self.mode,
+            "other_modes": self.other_modes,
             **self.metrics(),
             "results": [
                 {
@@ -112,7 +114,8 @@ class Evaluation:
             for r in d["results"]
         )
         return cls(k=int(d["k"]), results=results, recall_at_k=float(d["recall_at_k"]),
-                   mrr=float(d["mrr"]), ndcg_at_10=float(d["ndcg_at_10"]), mode=str(d.get("mode", "dense")))
+                   mrr=float(d["mrr"]), ndcg_at_10=float(d["ndcg_at_10"]), mode=str(d.get("mode", "dense")),
+                   other_modes=dict(d.get("other_modes") or {}))
 
 
 # --- golden set ------------------------------------------------------------------------

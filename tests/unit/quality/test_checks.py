@@ -172,3 +172,35 @@ def test_parse_coverage_warns_and_lists_the_worst_documents_with_their_numbers(t
     assert meta["worst"][2]["basis"] == "ocr-confidence" and meta["worst"][2]["ratio"] == 0.35
     assert len(meta["worst"]) == checks.WORST_LISTED and meta["judged"] == 8  # quarantined: not judged here
     assert "stub.html" in outcome.description and "3 of 8" in outcome.description
+
+
+def test_retrieval_quality_measures_every_mode_once_and_an_unchanged_index_asks_nothing(paths, tmp_path):
+    """The other modes' figures are kept with the evaluation: an unchanged index re-run loads no model."""
+    from ingest.quality.golden import Thresholds
+
+    settings = QdrantSettings(path=tmp_path / "qdrant")
+    with open_qdrant(settings, "acme") as client:
+        index = TenantIndex(client, "acme")
+        staging = index.prepare_staging("model-1-0000abcd", 4)
+        index.upsert([IndexPoint("00000000-0000-0000-0000-000000000001", [1, 0, 0, 0],
+                                 {"tenant": "acme", "source": "a.md", "text": "refunds within 45 days"}),
+                      IndexPoint("00000000-0000-0000-0000-000000000002", [0, 1, 0, 0],
+                                 {"tenant": "acme", "source": "b.md", "text": "parcels arrive on Tuesdays"})],
+                     staging)
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text('{"query": "refunds", "expected": ["a.md"]}\n', encoding="utf-8")
+    encoded: list[list[str]] = []
+
+    def encode(texts: list[str]) -> list:
+        encoded.append(texts)
+        return [[1.0, 0.0, 0.0, 0.0] for _ in texts]
+
+    atomic_write_text(paths.staging, json.dumps({"collection": staging}))
+    first = checks.retrieval_quality("acme", paths, settings, golden, Thresholds(k=1), encode)
+    assert first.passed and set(first.metadata["by_mode"]) == {"hybrid", "dense", "sparse"}
+    assert encoded == [["refunds"]]  # once, for dense and hybrid both
+    paths.candidate_evaluation.replace(paths.published_evaluation)  # as publishing does
+    atomic_write_text(paths.staging, json.dumps({"collection": staging, "unchanged": True}))
+    again = checks.retrieval_quality("acme", paths, settings, golden, Thresholds(k=1), encode)
+    assert again.metadata["by_mode"] == first.metadata["by_mode"]
+    assert encoded == [["refunds"]]  # nothing asked again
