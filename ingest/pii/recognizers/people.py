@@ -47,11 +47,29 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
                     or _STREET_WORD_LAST.search(text, finding.start, finding.end)
                     or _town_line(text, finding, findings)):
                 continue
+            finding = _with_particle_tail(text, finding)
             suffix = _POST_NOMINAL.match(text, finding.end)
             if suffix is not None:
                 finding = Finding(finding.start, suffix.end(), "PERSON", finding.score, finding.recognizer)
         refined.append(finding)
     return refined
+
+
+_PARTICLE_TAIL = re.compile(
+    r"(?:[ \t]+(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|do|ter|ten)){1,3}[ \t]+([^\W\d_][\w'’-]+)",
+    re.IGNORECASE)
+
+
+def _with_particle_tail(text: str, finding: Finding) -> Finding:
+    """The name with the family name that particles join to it ("Frits" + " van den Heuvel"), in its case."""
+    tail = _PARTICLE_TAIL.match(text, finding.end)
+    if tail is None:
+        return finding
+    last, word = text[finding.start:finding.end].split()[-1], tail.group(1)
+    same_case = word.isupper() == last.isupper() and word[0].isupper() == last[0].isupper()
+    if not same_case or word.lower() in stop_words() or name_lexicon().is_plain_word(word):
+        return finding
+    return Finding(finding.start, tail.end(1), "PERSON", finding.score, finding.recognizer)
 
 
 def _company_name(text: str, finding: Finding) -> bool:
@@ -155,7 +173,7 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
             group = group[:-1]  # "John O'Brien Signed", "Matias Anwar Listed"
         if not group or not _person_like(group, lexicon, upper_line):
             continue
-        if len(group) == 1 and not group[0].first and _PLACE_BEFORE.search(
+        if len(group) == 1 and (not group[0].first or group[0].place) and _PLACE_BEFORE.search(
                 text, max(0, group[0].start + line_start - 30), group[0].start + line_start):
             continue  # "I am in Várbalog", "flew to Itapebí": a town the model took for a person
         parts.append((group[0].start + line_start, group[-1].end + line_start))
@@ -165,7 +183,8 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
 def _person_like(group: list[_Token], lexicon: NameLexicon, upper_line: bool) -> bool:
     if len(group) == 1:
         token = group[0]
-        return (len(token.text) > 1 and not token.plain and not token.place and token.shape != "I"
+        # A given name that some town shares ("Barbara", "Melissa") is a person where the model says so.
+        return (len(token.text) > 1 and not token.plain and (not token.place or token.first and token.lower not in lexicon.countries) and token.shape != "I"
                 and (token.shape != "U" or upper_line or token.known))
     if all(token.plain and not token.known for token in group):
         return False
