@@ -43,6 +43,7 @@ from ingest.pii.recognizers import (
     refine_people,
     stop_words,
 )
+from ingest.pii.recognizers.mentions import dialogue_speakers, possessive_owners, repeated_mentions, signature_names
 
 if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.parsing.worker_preload) must not hold
     import polars as pl  # its thread pool, which would not survive a fork
@@ -60,6 +61,8 @@ NER_PERSON_LABELS = ("PERSON", "PER")
 # spaCy labels of what a name-lexicon word can be part of without being a person: "Douglas Emmett
 # Inc." (ORG), "Glen Arbor" (GPE).
 NER_VETO_LABELS = ("ORG", "GPE", "LOC", "FAC", "NORP", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW")
+# Of those, what the model reads a foreign name as when no English word tells it apart.
+NER_REREAD_LABELS = ("ORG", "NORP", "PRODUCT", "WORK_OF_ART")
 # Of those, the places: a word the model reads as one alone is no person either.
 NER_PLACE_LABELS = ("GPE", "LOC", "FAC")
 # Below this many characters a batch goes to one worker: a second costs more to start than it saves.
@@ -193,8 +196,13 @@ class PiiDetector:
                 if ent.label_ in NER_PERSON_LABELS:
                     for start, end in _trim_person(piece, ent.start_char, ent.end_char):
                         found[i].append(Finding(offset + start, offset + end, "PERSON", 0.85, "spacy-ner"))
+                elif ent.label_ in NER_REREAD_LABELS and _foreign_name(ent.text, lexicon):
+                    # "Racław Piotrowski", "Jordanka Kavran" read as an organisation: names, no company
+                    found[i].append(Finding(offset + ent.start_char, offset + ent.end_char, "PERSON", 0.6,
+                                            "spacy-ner"))
                 elif ent.label_ in NER_VETO_LABELS:
-                    others[i].append((offset + ent.start_char, offset + ent.end_char, ent.label_))
+                    end = ent.end_char - 2 if ent.text.endswith(("'s", "’s")) else ent.end_char  # "Esjar Sturluson's"
+                    others[i].append((offset + ent.start_char, offset + end, ent.label_))
         return found, others
 
     def _ner_people(self, texts: Sequence[str], batch_size: int) -> list[list[Finding]]:
@@ -204,15 +212,22 @@ class PiiDetector:
     def _detect_one(self, text: str, people: list[Finding],
                     others: Sequence[tuple[int, int, str]] = ()) -> list[Finding]:
         entities = self.policy.entities
-        findings = list(people)
-        if "PERSON" in entities:
-            findings += _outside_other_entities(text, find_names(text, known=people), others)
-        findings += find_patterns(text, entities)
+        findings = find_patterns(text, entities)
         for entity_type, recognize in _PATTERN_RECOGNIZERS:
             if entity_type in entities:
                 findings += recognize(text)
+        if "PERSON" in entities:
+            findings += people
+            findings += _outside_other_entities(
+                text, find_names(text, known=people) + possessive_owners(text) + dialogue_speakers(text)
+                + signature_names(text, findings), others)
         findings = [f for f in findings if f.entity_type in entities and self._keep(text, f)]
-        findings = _without_names_inside_addresses(refine_people(text, findings))
+        findings = refine_people(text, findings)
+        if "PERSON" in entities:
+            # The other mentions of a name found once ("Marino was influenced ... sung by Ofelia Marino").
+            echoes = repeated_mentions(text, [f for f in findings if f.entity_type == "PERSON"])
+            findings += [f for f in echoes if self._keep(text, f)]
+        findings = _without_names_inside_addresses(findings)
         findings += find_denied(text, self.policy.deny_list)
         return resolve(findings)
 
@@ -226,6 +241,18 @@ class PiiDetector:
         if finding.entity_type in ID_LIKE_ENTITIES and _id_cued(text, finding.start, self.policy.id_context):
             return False
         return True
+
+
+def _foreign_name(value: str, lexicon: NameLexicon) -> bool:
+    """Whether an entity's text is two capitalised words, neither an English word nor a place, the
+    first a known given name or the second a known family name ("Racław Piotrowski", "Jordanka
+    Kavran"): a person's name whatever the model's label."""
+    words = value.split()
+    if len(words) != 2 or not all(word[:1].isupper() and word[1:].islower() and word.isalpha() for word in words):
+        return False
+    given, family = (word.lower() for word in words)
+    return ((given in lexicon.first_names or family in lexicon.last_names)
+            and not any(lexicon.is_english_word(word) or word in lexicon.places for word in (given, family)))
 
 
 def _outside_other_entities(text: str, names: list[Finding],

@@ -11,6 +11,7 @@ from ingest.pii.recognizers.address_patterns import _COUNTRY_ALIASES, _COUNTRY_L
 from ingest.pii.recognizers.addresses import _upper_case_line
 from ingest.pii.recognizers.common import Finding
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
+from ingest.pii.recognizers.mentions import EPONYM_HEADS
 from ingest.pii.recognizers.name_tokens import _INITIAL_GAP, _SPACES, _TITLES, _name_tokens, _Token
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
@@ -30,6 +31,8 @@ _STREET_WORD_AFTER = re.compile(
     r"|Crescent|STREET|AVENUE|ROAD|LANE|DRIVE|BOULEVARD|veg|vej|vei|veien|gate|gata|gatan|gade|straat|utca)\b")
 # A street type as the last word of a "name": "Mills Street" (Lane and Drive are family names too).
 _STREET_WORD_LAST = re.compile(r"[ \t](?:Street|STREET|Avenue|AVENUE|Road|ROAD|Boulevard|BOULEVARD|Straße|Strasse)\Z")
+# "Parkinson's disease", "Student's t-test": a name that names a disease, a law or a test, not a person.
+_EPONYM_AFTER = re.compile(r"['’]s?[ \t]+(?:" + "|".join(sorted(EPONYM_HEADS)) + r")\b", re.IGNORECASE)
 _POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
                            r"|IV)(?![\w-])")
 
@@ -44,6 +47,7 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
     for finding in findings:
         if finding.entity_type == "PERSON":
             if (_company_name(text, finding) or _STREET_WORD_AFTER.match(text, finding.end)
+                    or _EPONYM_AFTER.match(text, finding.end)
                     or _STREET_WORD_LAST.search(text, finding.start, finding.end)
                     or _town_line(text, finding, findings)):
                 continue
