@@ -106,23 +106,33 @@ def signature_names(text: str, others: Sequence[Finding], lexicon: NameLexicon |
     lexicon = lexicon or name_lexicon()
     found = []
     for match in _NAME_LINE.finditer(text):
-        words = match.group(1).split()
-        letters = [w for w in words if len(w.rstrip(".")) > 1]
-        if len(letters) < 2 or any(w.lower() in stop_words() or w.lower() in _TITLES for w in letters):
-            continue
-        if not (all(w[0].isupper() and not w.isupper() for w in letters) or all(w.isupper() for w in letters)
-                or all(w.islower() for w in letters)):
-            continue
-        line = match.group(1).lower()
-        if (line in lexicon.places or line in lexicon.countries or _LEGAL_FORM_LINE.search(line)
-                or not any(lexicon.is_name(w) or not lexicon.is_english_word(w) for w in letters)
-                or all(w.lower() in lexicon.places for w in letters)):
+        if not is_name_line(match.group(1), lexicon):
             continue
         if _town_line(text, match.start(), match.end(), lexicon):
             continue
         if _contact_lines_follow(text, match.end(), others, lexicon):
             found.append(Finding(match.start(1), match.end(1), "PERSON", 0.65, "name-signature"))
     return found
+
+
+def is_name_line(line: str, lexicon: NameLexicon | None = None) -> bool:
+    """Whether a line (without its quote marks) could be a person's name: two to four words and
+    initials, all capitalised, all upper case or all lower case, no stop word, title, legal form or
+    place, one word at least a known name or no English word."""
+    lexicon = lexicon or name_lexicon()
+    words = line.split()
+    letters = [w for w in words if len(w.rstrip(".")) > 1]
+    if not 2 <= len(letters) <= 4 or len(words) > 5 or not all(_WORD.fullmatch(w.rstrip(".")) for w in words):
+        return False
+    if any(w.lower() in stop_words() or w.lower() in _TITLES for w in letters):
+        return False
+    if not (all(w[0].isupper() and not w.isupper() for w in letters) or all(w.isupper() for w in letters)
+            or all(w.islower() for w in letters)):
+        return False
+    lower = line.lower()
+    return not (lower in lexicon.places or lower in lexicon.countries or _LEGAL_FORM_LINE.search(lower)
+                or not any(lexicon.is_name(w) or not lexicon.is_english_word(w) for w in letters)
+                or all(w.lower() in lexicon.places for w in letters))
 
 
 def _town_line(text: str, start: int, end: int, lexicon: NameLexicon) -> bool:
