@@ -43,7 +43,13 @@ from ingest.pii.recognizers import (
     refine_people,
     stop_words,
 )
-from ingest.pii.recognizers.mentions import dialogue_speakers, possessive_owners, repeated_mentions, signature_names
+from ingest.pii.recognizers.mentions import (
+    described_people,
+    dialogue_speakers,
+    possessive_owners,
+    repeated_mentions,
+    signature_names,
+)
 
 if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.parsing.worker_preload) must not hold
     import polars as pl  # its thread pool, which would not survive a fork
@@ -275,7 +281,7 @@ class PiiDetector:
             findings += people
             findings += _outside_other_entities(
                 text, find_names(text, known=people) + possessive_owners(text) + dialogue_speakers(text)
-                + signature_names(text, findings), others)
+                + described_people(text) + signature_names(text, findings), others)
         findings = [f for f in findings if f.entity_type in entities and self._keep(text, f)]
         findings = refine_people(text, findings)
         if "PERSON" in entities:

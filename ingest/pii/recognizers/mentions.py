@@ -193,3 +193,29 @@ def dialogue_speakers(text: str, lexicon: NameLexicon | None = None) -> list[Fin
 _NOT_SPEAKERS = frozenset("""bot user agent customer client name note notes address phone email e-mail tel fax mobile
 desk subject from to cc date re fwd answer question q a ps nb warning error info debug todo example tip important
 attention update status result summary total""".split())
+
+
+# A sentence about someone, then one that refers to them: "Aleesha is very reliable. You can always
+# depend on him.", "Taylor is a very sympathetic person. They are also good listeners."
+_SUBJECT_OF_A_DESCRIPTION = re.compile(
+    r"(?:^|(?<=[.!?\n])[ \t]*)([^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)[ \t]+(?:is|was)[ \t]+"
+    r"(?:a[ \t]+|an[ \t]+)?(?:very|so|really|quite|always|such)\b[^.!?\n]*[.!?][ \t]*"
+    r"(?=[^.!?\n]*\b(?:he|she|him|her|his|they|them|their)\b)", re.IGNORECASE | re.MULTILINE)
+
+
+def described_people(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The subject of a sentence that describes someone ("X is very reliable", "X was so kind"), when
+    the next sentence refers to them by a personal pronoun: a known name, or capitalised words that
+    are no English and no place."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _SUBJECT_OF_A_DESCRIPTION.finditer(text):
+        words = match.group(1).split()
+        if any(word.lower() in stop_words() for word in words):
+            continue
+        if not all(lexicon.is_name(word) and (word[0].isupper() or not lexicon.is_plain_word(word))
+                   or word[0].isupper() and not lexicon.is_english_word(word) and word.lower() not in lexicon.places
+                   for word in words):
+            continue
+        found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-described"))
+    return found

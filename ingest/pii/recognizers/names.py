@@ -81,9 +81,19 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     foreign_pair = foreign_pair or (both_cap and following == index + 1 and b.last and not b.english
                                     and not a.describing and not a.place and a.lower not in COMMON_WORDS
                                     and not a.contraction and a.lower not in _NAME_CUES and a.lower not in _TITLES)
+    # "Klaudijo Kundid", "Jordanka Kavran": two capitalised words that are no English and no place, alone
+    # (no capitalised word before or after them: not "Mold Tek Packaging").
+    unknown_pair = (a.shape == b.shape == "T" and following == index + 1 and len(a.text) > 2 and len(b.text) > 2
+                    and not (a.english or b.english or a.place or b.place or a.contraction or b.contraction)
+                    and a.text.isalpha() and b.text.replace("-", "").isalpha()
+                    and not (index > 0 and tokens[index - 1].cap and _SPACES.fullmatch(text, tokens[index - 1].end,
+                                                                                         a.start))
+                    and not (following + 1 < len(tokens) and tokens[following + 1].cap
+                             and _SPACES.fullmatch(text, b.end, tokens[following + 1].start))
+                    and not _title_case_line(text, a.start))
     if not (a.first or a.last):
         if not ((both_cap and not a.plain and not a.place and b.surname and not b.plain) or lower_pair
-                or foreign_pair):
+                or foreign_pair or unknown_pair):
             return None
     score = 0.0
     if a.first and b.surname:
@@ -105,6 +115,8 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
         score = 0.65  # "Cirineo Barrios", "Maile Jaimes"
     elif not score and (lower_pair or foreign_pair):
         score = 0.65
+    elif not score and unknown_pair:
+        score = 0.6
     if not score:
         return None
     last = following
@@ -116,6 +128,15 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
         # "kíra schmidt fan"
         last = extra
     return index, _particle_tail(text, tokens, last), score
+
+
+def _title_case_line(text: str, position: int) -> bool:
+    """Whether the line at `position` is a heading in title case ("Polycomb Orthologs Regulate Gene
+    Expression"): most of its words, four or more, capitalised."""
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    words = text[start:end if end >= 0 else len(text)].split()
+    return len(words) >= 4 and 2 * sum(word[:1].isupper() for word in words) > len(words)
 
 
 def _titled_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, float] | None:
