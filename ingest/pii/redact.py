@@ -220,7 +220,7 @@ class PiiDetector:
         self._nlp = _load_ner(policy.spacy_model) if "PERSON" in policy.entities else None
         self._allowed = {value.casefold() for value in policy.allow_list}
 
-    def detect(self, texts: Sequence[str], *, batch_size: int = 64) -> list[list[Finding]]:
+    def detect(self, texts: Sequence[str], *, batch_size: int = 256) -> list[list[Finding]]:
         patterns = [self._pattern_findings(text) for text in texts]
         people, others = self._ner_entities(texts, batch_size, patterns)
         return [self._detect_one(text, found, other, pattern)

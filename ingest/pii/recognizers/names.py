@@ -131,12 +131,15 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
 
 
 def _title_case_line(text: str, position: int) -> bool:
-    """Whether the line at `position` is a heading in title case ("Polycomb Orthologs Regulate Gene
-    Expression"): most of its words, four or more, capitalised."""
+    """Whether the line at `position` is a heading in title case ("Polycomb Orthologs Regulate Nuclear
+    Architecture"): four to twelve words, and four in five of those that are not function words
+    capitalised (not in capitals: an upper-case line is shouted, not titled)."""
     start = text.rfind("\n", 0, position) + 1
     end = text.find("\n", position)
-    words = text[start:end if end >= 0 else len(text)].split()
-    return len(words) >= 4 and 2 * sum(word[:1].isupper() for word in words) > len(words)
+    words = [word for word in re.findall(r"[^\W\d_][\w'’-]*", text[start:end if end >= 0 else len(text)])
+             if word.lower() not in stop_words()]
+    titled = sum(word[0].isupper() and not word.isupper() for word in words)
+    return 4 <= len(words) <= 12 and 5 * titled >= 4 * len(words)
 
 
 def _titled_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, float] | None:
