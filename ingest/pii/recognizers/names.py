@@ -259,6 +259,10 @@ def _lone_name(text: str, tokens: list[_Token], index: int) -> float:
                         or _VOCATIVE_BEFORE.search(text, max(0, token.start - 3), token.start)
                         and _VOCATIVE_AFTER.match(text, token.end)):
         return 0.7  # a speaker ("jared: You saved my life!") or someone addressed ("Remember me, Roy?")
+    if (token.lower in name_lexicon().common_given_names and (token.cap or token.shape == "L")
+            and _VOCATIVE_BEFORE.search(text, max(0, token.start - 3), token.start)
+            and _VOCATIVE_AFTER.match(text, token.end)):
+        return 0.65  # a given name that is a word too, addressed: "Remember me, April?", "Don't go, Heather!"
     if not token.first:
         if token.last and token.shape == "L" and len(token.text) > 4 and not token.english:
             return 0.55  # "says sandberg."

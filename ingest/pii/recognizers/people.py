@@ -34,7 +34,9 @@ _STREET_WORD_LAST = re.compile(r"[ \t](?:Street|STREET|Avenue|AVENUE|Road|ROAD|B
 # "Parkinson's disease", "Student's t-test": a name that names a disease, a law or a test, not a person.
 _EPONYM_AFTER = re.compile(r"['’]s?[ \t]+(?:" + "|".join(sorted(EPONYM_HEADS)) + r")\b", re.IGNORECASE)
 _POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
-                           r"|IV)(?![\w-])")
+                           r"|IV|jr\.?|sr\.?|phd|dds|dvm|esq\.)(?![\w-])")
+# A given name and a middle initial before a family name the model found alone: "Tosh N" + "Brandt".
+_GIVEN_AND_INITIAL_BEFORE = re.compile(r"(?<![\w'’-])([A-Z][a-z][\w'’-]*[ \t]+[A-Z]\.?[ \t]+)\Z")
 
 
 def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
@@ -52,6 +54,9 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
                     or _town_line(text, finding, findings)):
                 continue
             finding = _with_particle_tail(text, finding)
+            before = _GIVEN_AND_INITIAL_BEFORE.search(text, max(0, finding.start - 30), finding.start)
+            if before is not None and not name_lexicon().is_english_word(before.group(1).split()[0]):
+                finding = Finding(before.start(1), finding.end, "PERSON", finding.score, finding.recognizer)
             suffix = _POST_NOMINAL.match(text, finding.end)
             if suffix is not None:
                 finding = Finding(finding.start, suffix.end(), "PERSON", finding.score, finding.recognizer)
