@@ -25,9 +25,14 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
     for person in people:
         words = _WORD.findall(text[person.start:person.end])
         given = any(word.lower() in lexicon.first_names and not lexicon.is_english_word(word) for word in words)
+        first = words[0].lower()
         if len(words) < 2 or not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
                 (given or word[0].isupper()) and not lexicon.is_english_word(word)) for word in words):
             continue  # a seed is a name through and through, not "gene expression" or "arginase activity"
+        if not (first in lexicon.first_names or not any(lexicon.is_english_word(word) for word in words)):
+            continue  # a given name first, or no English word at all: not "Hyde Park"
+        if any(len(word) > 1 and word.isupper() for word in words) and not text[person.start:person.end].isupper():
+            continue  # an acronym in mixed case ("VEGF KO") is no name
         particle_at = next((i for i, word in enumerate(words) if i and word.lower() in _PARTICLES), None)
         if particle_at is not None and particle_at < len(words) - 1:
             tail = text[person.start:person.end]
@@ -46,10 +51,14 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
         if any(person.start < match.end() and match.start() < person.end for person in people):
             continue
         written, named = match.group(), parts[match.group().lower()]
-        if lexicon.is_english_word(written) and not (written[0].isupper() and named[0].isupper()):
-            continue  # "young" in "a young singer" after "Zoe Young"
+        if _shape(written) != _shape(named):
+            continue  # written as in the name: "young" in "a young singer" after "Zoe Young" is a word
         found.append(Finding(match.start(), match.end(), "PERSON", ECHO_SCORE, "name-echo"))
     return found
+
+
+def _shape(word: str) -> str:
+    return "upper" if word.isupper() else "capitalised" if word[0].isupper() else "lower"
 
 
 # The owner in a possessive: one to three capitalised words before "'s".
@@ -78,6 +87,8 @@ def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Fin
         while words and (words[0].group().lower() in stop_words() or words[0].group().lower() in _TITLES):
             words = words[1:]
         head = match.group(2).lower()
+        if head.endswith("s") and head[:-1] in EPONYM_HEADS:
+            head = head[:-1]  # "Spearman's correlations"
         if not words or len(words) > 2 or head in EPONYM_HEADS or head in stop_words():
             continue
         texts = [word.group() for word in words]
@@ -85,6 +96,8 @@ def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Fin
         foreign = [not lexicon.is_english_word(word) and word.lower() not in lexicon.places for word in texts]
         if not all(k or f for k, f in zip(known, foreign, strict=True)) or any(word.isupper() for word in texts):
             continue
+        if len(texts) == 1 and not known[0]:
+            continue  # one unknown word ("Alzheimer's puzzle"): a name only with a known one beside it
         score = 0.62 if any(known) else 0.58
         found.append(Finding(match.start(1) + words[0].start(), match.end(1), "PERSON", score, "name-possessive"))
     return found

@@ -123,7 +123,8 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     extra = _following(text, tokens, last)
     if extra is not None and _name_part(tokens[extra], b) and not tokens[extra].place and (
             tokens[extra].last and (tokens[extra].shape == "T" or not tokens[extra].plain)
-            or len(tokens[extra].text) > 2 and not tokens[extra].english and not tokens[extra].contraction):
+            or len(tokens[extra].text) > 2 and not tokens[extra].english and not tokens[extra].contraction
+            and not a.plain and not b.plain):
         # "Ana Maria Popescu", "Milan Franc Košelnik"; in one case throughout, not "SONOKA MIKI FAN" or
         # "kíra schmidt fan"
         last = extra
