@@ -31,6 +31,10 @@ _STREET_WORD_AFTER = re.compile(
     r"|Crescent|STREET|AVENUE|ROAD|LANE|DRIVE|BOULEVARD|veg|vej|vei|veien|gate|gata|gatan|gade|straat|utca)\b")
 # A street type as the last word of a "name": "Mills Street" (Lane and Drive are family names too).
 _STREET_WORD_LAST = re.compile(r"[ \t](?:Street|STREET|Avenue|AVENUE|Road|ROAD|Boulevard|BOULEVARD|Straße|Strasse)\Z")
+# Words that start the names of towns ("San Francisco", "Los Angeles", "Fort Worth", "New York"): a
+# capitalised word after one of them names a place.
+_PLACE_PREFIX = re.compile(r"(?:San|Santa|Santo|São|Los|Las|El|Saint|St\.|Sainte|Fort|Port|Mount|Lake|New|Nueva|Nuevo"
+                           r"|Bad|Sankt|Porto|Puerto|Villa|Ciudad)[ \t]+[A-Z]")
 # "Parkinson's disease", "Student's t-test": a name that names a disease, a law or a test, not a person.
 _EPONYM_AFTER = re.compile(r"['’]s?[ \t]+(?:" + "|".join(sorted(EPONYM_HEADS)) + r")\b", re.IGNORECASE)
 _POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
@@ -49,7 +53,7 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
     for finding in findings:
         if finding.entity_type == "PERSON":
             if (_company_name(text, finding) or _STREET_WORD_AFTER.match(text, finding.end)
-                    or _EPONYM_AFTER.match(text, finding.end)
+                    or _EPONYM_AFTER.match(text, finding.end) or _PLACE_PREFIX.match(text, finding.start)
                     or _STREET_WORD_LAST.search(text, finding.start, finding.end)
                     or _town_line(text, finding, findings)):
                 continue
@@ -192,9 +196,11 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
 def _person_like(group: list[_Token], lexicon: NameLexicon, upper_line: bool) -> bool:
     if len(group) == 1:
         token = group[0]
-        # A given name that some town shares ("Barbara", "Melissa") is a person where the model says so.
-        return (len(token.text) > 1 and not token.plain and (not token.place or token.first and token.lower not in lexicon.countries) and token.shape != "I"
-                and (token.shape != "U" or upper_line or token.known))
+        # A given name that some town shares ("Barbara", "Melissa") is a person where the model says so; a
+        # word in lower case only when it is a known name ("kevin", not "bortezomib" or "metastatically").
+        return (len(token.text) > 1 and not token.plain and token.shape != "I"
+                and (not token.place or token.first and token.lower not in lexicon.countries)
+                and (token.shape != "U" or upper_line or token.known) and (token.shape != "L" or token.known))
     if all(token.plain and not token.known for token in group):
         return False
     if " ".join(token.lower for token in group) in lexicon.places:

@@ -119,6 +119,12 @@ def test_the_name_heading_a_contact_block_is_a_person(detector):
     assert detected(detector, "platt sauvé\n\nMezôcsát\nHungary", "PERSON") == ["platt sauvé"]
 
 
+def test_towns_and_drugs_in_prose_are_no_people(detector):
+    text = ("Transmission among men in San Francisco, Calif, and in Los Angeles was studied; "
+            "bortezomib was given metastatically to 12 patients.")
+    assert detected(detector, text, "PERSON") == []
+
+
 def test_a_department_heading_a_contact_block_is_no_person(detector):
     text = "Customer Service\nAcme Widgets Ltd\n+1 (617) 555-0199\nsupport@example.com"
     assert detected(detector, text, "PERSON") == []
