@@ -200,7 +200,8 @@ def _person_like(group: list[_Token], lexicon: NameLexicon, upper_line: bool) ->
         # word in lower case only when it is a known name ("kevin", not "bortezomib" or "metastatically").
         return (len(token.text) > 1 and not token.plain and token.shape != "I"
                 and (not token.place or token.first and token.lower not in lexicon.countries)
-                and (token.shape != "U" or upper_line or token.known) and (token.shape != "L" or token.known))
+                and (token.shape != "U" or upper_line or token.known) and (token.shape != "L" or token.known)
+                and token.shape != "M")  # "miRNA", "iPhone": codes
     if all(token.plain and not token.known for token in group):
         return False
     if " ".join(token.lower for token in group) in lexicon.places:
