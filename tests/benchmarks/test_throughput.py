@@ -148,7 +148,7 @@ def _result(documents: int, memory: int) -> dict:
                      "scans": {"full_run": run, "ceiling": {"seconds": 20.0, "ratio": 0.4}}},
         "incremental_profile": "scans",
         "rerun": {"seconds": 1.5, "ratio_to_full": 0.03},
-        "edit": {"seconds": 1.5, "ratio_to_one_document": 3.0},
+        "edit": {"seconds": 9.0, "ratio_to_one_document": 6.0},
     }
 
 
@@ -157,7 +157,12 @@ def test_targets_are_judged_from_the_ratios() -> None:
     assert targets["ceiling_ratio_text"]["met"] is True
     assert targets["ceiling_ratio_scans"]["met"] is False
     assert targets["rerun_ratio"]["met"] is True
-    assert targets["edit_ratio"]["met"] is False
+    assert targets["edit_ratio"]["met"] is False  # six documents' worth, against at most five
+    assert targets["edit_seconds"]["met"] is False  # 9 s, against at most 8
+    assert targets["rerun_seconds"]["met"] is None  # a 300-document corpus does not judge the 4 s target
+    assert "--documents 40" in targets["rerun_seconds"]["note"]
+    small = {item["key"]: item for item in evaluate_targets(_result(40, 10**9))}
+    assert small["rerun_seconds"]["met"] is True and small["rerun_seconds"]["value"] == 1.5
     assert targets["peak_memory"]["value"] == 2.5  # PSS, in GB
     assert targets["peak_memory"]["met"] is None  # a 300-document run does not judge the 2,000 target
     assert "2,000" in targets["peak_memory"]["note"]
