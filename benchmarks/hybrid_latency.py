@@ -4,10 +4,13 @@
 (benchmarks/index_engines.py: latent vectors, Zipf-drawn made-up words, the pipeline's payloads) into a
 shard configured as the pipeline's (ingest/index/edge_store.py: everything Cold, int8, HNSW m 16), with
 the same BM25 vector stored under several sparse names, one per sparse storage option, so that they are
-compared on one store. `... query PATH` opens it as the pipeline does (read-ahead, then load) and times
-each variant on the same questions, one question at a time through all variants in turn, so that load
-from other processes falls on all of them alike. `--words` sets the keyword count of the synthetic
-questions (4, the index-engines default; the SciFact claims carry about 8 BM25 terms, see `terms`).
+compared on one store; it also writes how many points hold each term (PATH.term_df.json), what the
+pipeline's term table would hold. `... query PATH` opens it as the pipeline does (read-ahead, then load)
+and times the variants one question at a time, in turn, so that load from other processes falls on all of
+them alike, each variant with questions of its own (drawn alike); wall clock and the process's CPU time.
+Variants with the term counts leave the question's common terms out, as the pipeline's hybrid does
+(ingest/index/retrieval.py `prune_query`) or by other rules. `--words` sets the keyword count of the
+synthetic questions (4, the index-engines default; 0: shaped like the SciFact claims, see `terms`).
 `... terms` counts the BM25 terms of the SciFact claims and the share of chunks each term occurs in.
 """
 
@@ -111,7 +114,9 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
     import qdrant_edge as qe
 
     from ingest.index.edge_store import read_ahead
+    from ingest.index.retrieval import RetrievalSettings, SparseVector, prune_query
     from ingest.index.store import OVERSAMPLING
+    from ingest.index.terms import TermTable
 
     names = list(json.loads((path / "edge_config.json").read_text())["sparse_vectors"])
     read_ahead(path)
@@ -141,23 +146,20 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
     df_path = _df_path(path)
     stats = json.loads(df_path.read_text()) if df_path.is_file() else None
     term_df = {int(term): n for term, n in stats["df"].items()} if stats else {}
+    term_table = TermTable.from_counts(stats["points"], term_df) if stats else TermTable.empty()
 
     def pruned(s, max_share: float | None = None, min_terms: int = 1, keep: int | None = None,
                budget: float | None = None):
-        """The question's terms without those in more than `max_share` of the points, but at least its
-        `min_terms` rarest ones; or only its `keep` rarest; or its rarest while the points holding them
-        add up to at most `budget` of all (the first always)."""
-        terms = sorted(s.indices, key=lambda term: term_df.get(term, 0))
+        """With `budget`, the question pruned as the pipeline prunes it (retrieval.prune_query). Otherwise
+        its terms without those in more than `max_share` of the points, but at least its `min_terms`
+        rarest ones; or only its `keep` rarest."""
         if budget is not None:
-            kept, total = [], 0
-            for term in terms:
-                total += term_df.get(term, 0)
-                if kept and total > budget * stats["points"]:
-                    break
-                kept.append(term)
-        else:
-            kept = [t for t in terms if max_share is None or term_df.get(t, 0) <= max_share * stats["points"]]
-            kept = kept[:keep] if keep else (kept if len(kept) >= min_terms else terms[:min_terms])
+            kept = prune_query(SparseVector(tuple(s.indices), tuple(s.values)), term_table.frequencies(s.indices),
+                               term_table.points, budget)
+            return qe.SparseVector(list(kept.indices), list(kept.values))
+        terms = sorted(s.indices, key=lambda term: term_df.get(term, 0))
+        kept = [t for t in terms if max_share is None or term_df.get(t, 0) <= max_share * stats["points"]]
+        kept = kept[:keep] if keep else (kept if len(kept) >= min_terms else terms[:min_terms])
         return qe.SparseVector(sorted(kept), [1.0] * len(kept))
 
     def with_pruning(make, **rule):
@@ -167,7 +169,7 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
     table |= {f"sparse:{name}": sparse_only(name) for name in names}
     table |= {
         "hybrid pf50 ef256 rescored (before)": hybrid(),
-        "hybrid pf50 ef256 int8 only (pipeline)": hybrid(rescore=False),
+        "hybrid pf50 ef256 int8 only, every term (before)": hybrid(rescore=False),
         "hybrid pf50 ef128 int8 only": hybrid(ef=128, rescore=False),
         "hybrid pf30 ef256 int8 only": hybrid(pf=30, rescore=False),
         "hybrid pf50 ef256 os1": hybrid(oversampling=1.0),
@@ -190,7 +192,10 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
             table[f"hybrid ef128 int8 only pruned {rule}"] = with_pruning(hybrid(ef=128, rescore=False),
                                                                            max_share=share, min_terms=least)
         for budget in PRUNE_BUDGETS:
-            table[f"hybrid int8 only budget {budget}"] = with_pruning(hybrid(rescore=False), budget=budget)
+            shipped = " (pipeline)" if budget == RetrievalSettings().sparse_budget else ""
+            table[f"hybrid int8 only budget {budget}{shipped}"] = with_pruning(hybrid(rescore=False), budget=budget)
+            table[f"hybrid ef128 int8 only budget {budget}"] = with_pruning(hybrid(ef=128, rescore=False),
+                                                                          budget=budget)
         for keep in PRUNE_KEEP:
             table[f"hybrid int8 only rarest {keep}"] = with_pruning(hybrid(rescore=False), keep=keep)
     if variants:
@@ -200,7 +205,8 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
     # so each variant gets questions of its own, all drawn alike, taking turns one question at a time.
     total = (count + WARM) * len(table)
     vectors = [list(map(float, v)) for v in query_vectors(seed, total)]
-    texts = claim_shaped_texts(seed, total, chunks) if words == 0 else query_texts(seed, total, vocabulary(seed), length=words)
+    texts = (claim_shaped_texts(seed, total, chunks) if words == 0
+             else query_texts(seed, total, vocabulary(seed), length=words))
     sparse = [bm25.embed_query(text) for text in texts]
     timings: dict[str, list[float]] = {key: [] for key in table}
     # CPU seconds of the whole process (Edge's search threads included): other jobs on the machine stretch

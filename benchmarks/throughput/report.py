@@ -149,7 +149,9 @@ def format_table(result: dict) -> str:
         for size, figures in latency["sizes"].items():
             hybrid, sparse, every = figures.get("hybrid"), figures.get("sparse"), figures.get("hybrid_every_term")
             lines.append(f"| {int(size):,} points | {figures['p50_ms']:.1f} | {figures['p95_ms']:.1f} | "
-                         + (f"{hybrid['p95_ms']:.1f} ({figures['hybrid_over_dense_p95']}x) | "
+                         + (f"{hybrid['p95_ms']:.1f} ({figures['hybrid_over_dense_p95']}x"
+                            + (f"; CPU {figures['hybrid_over_dense_cpu_p95']}x"
+                               if "hybrid_over_dense_cpu_p95" in figures else "") + ") | "
                             + (f"{every['p95_ms']:.1f} ({figures['every_term_over_dense_p95']}x)" if every else "-")
                             + f" | {sparse['p95_ms']:.1f}" if hybrid and sparse else "- | - | -")
                          + f" | {figures.get('open_seconds', '-')} |")

@@ -82,13 +82,13 @@ class TermTable:
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez(buffer, points=np.int64(self.points), terms=self.terms, counts=self.counts)
+        np.savez(buffer, points=np.int64(self.points), terms=self.terms, counts=self.counts.astype(np.uint32))
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> TermTable:
         with np.load(io.BytesIO(data)) as arrays:
-            return cls(int(arrays["points"]), arrays["terms"], arrays["counts"])
+            return cls(int(arrays["points"]), arrays["terms"], arrays["counts"].astype(np.int64))
 
     def as_dict(self) -> dict[int, int]:
         return {int(term): int(count) for term, count in zip(self.terms, self.counts, strict=True)}

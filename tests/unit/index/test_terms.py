@@ -55,7 +55,7 @@ def test_a_table_adds_and_removes_chunks_and_forgets_terms_at_zero():
     assert count_terms([big]).frequencies([4_294_967_295]) == [1]
 
 
-def _exact(store, name: str, through: str | None = None) -> bool:
+def exact_terms(store, name: str, through: str | None = None) -> bool:
     """The table of `name` (read through the alias `through`, if given) holds what its stored sparse
     vectors say."""
     truth = count_terms(store.stored_sparse(name))
@@ -78,7 +78,7 @@ def test_the_table_follows_writes_overwrites_and_deletes(client):  # noqa: F811
     index.upsert(GUIDE + NOTES, target)
     assert client.term_frequencies(target, []) is None  # being written: stale until finished
     index.finish_writes(target)
-    assert _exact(client, target) and client.term_frequencies(target, [])[0] == 5
+    assert exact_terms(client, target) and client.term_frequencies(target, [])[0] == 5
     [warranty] = sparse_query("warranty").indices
     assert client.term_frequencies(target, [warranty])[1] == [3]
     index = TenantIndex(client, "acme")
@@ -86,7 +86,7 @@ def test_the_table_follows_writes_overwrites_and_deletes(client):  # noqa: F811
     index.upsert([changed, changed, *NOTES], target)  # written again, twice in one batch: counted once
     index.delete([GUIDE[1].point_id], target)
     index.finish_writes(target)
-    assert _exact(client, target) and client.term_frequencies(target, [warranty]) == (4, [2])
+    assert exact_terms(client, target) and client.term_frequencies(target, [warranty]) == (4, [2])
 
 
 def test_writes_read_back_only_the_points_they_replace(client):  # noqa: F811
@@ -110,7 +110,7 @@ def test_writes_read_back_only_the_points_they_replace(client):  # noqa: F811
     finally:
         del client.stored_sparse
     assert asked == [{"ids": [NOTES[0].point_id]}, {"ids": [GUIDE[2].point_id]}]  # never the unchanged chunks
-    assert _exact(client, target)
+    assert exact_terms(client, target)
 
 
 def test_the_table_follows_the_alias_through_publish_and_rollback(client):  # noqa: F811
@@ -161,11 +161,11 @@ def test_an_interrupted_write_leaves_the_table_stale_until_it_is_counted_again(c
         assert queries[-1] == sparse_query(question).indices  # no exact table: every term is searched
     finally:
         del client.query
-    assert TenantIndex(client, "acme").repair_term_table(target) and _exact(client, target)
+    assert TenantIndex(client, "acme").repair_term_table(target) and exact_terms(client, target)
     assert not TenantIndex(client, "acme").repair_term_table(target)  # exact: nothing to do
 
 
-def test_a_pipeline_run_erasure_and_rollback_keep_the_tables_exact(indexed):
+def test_a_pipeline_run_erasure_and_rollback_keep_the_tablesexact_terms(indexed):
     tenant = indexed
     with (tenant.source / "shipping.txt").open("a", encoding="utf-8") as handle:
         handle.write("\nParcels to remote islands take longer.\n")
@@ -173,7 +173,7 @@ def test_a_pipeline_run_erasure_and_rollback_keep_the_tables_exact(indexed):
     doc_id = tenant.doc_id(FORGET)
     with open_qdrant(tenant.qdrant, tenant.name) as store:
         names = sorted(store.collections())
-        assert len(names) == 2 and all(_exact(store, name) for name in names)
+        assert len(names) == 2 and all(exact_terms(store, name) for name in names)
         own = set().union(*(sparse_document(hit.text).indices for hit in TenantIndex(store, tenant.name).scroll(
             doc_id=doc_id)))
         others = set().union(*(sparse_document(hit.text).indices for hit in TenantIndex(store, tenant.name).scroll()
@@ -186,7 +186,7 @@ def test_a_pipeline_run_erasure_and_rollback_keep_the_tables_exact(indexed):
 
     with open_qdrant(tenant.qdrant, tenant.name) as store:
         for name in names:
-            assert _exact(store, name)
+            assert exact_terms(store, name)
             assert store.term_frequencies(name, only_erased)[1] == [0] * len(only_erased)
             with np.load(tenant.qdrant.local_path(tenant.name) / name / "term_counts.npz") as table:
                 assert not set(table["terms"].tolist()) & set(only_erased)  # not even in the file
@@ -196,4 +196,4 @@ def test_a_pipeline_run_erasure_and_rollback_keep_the_tables_exact(indexed):
     with open_qdrant(tenant.qdrant, tenant.name) as store:
         index = TenantIndex(store, tenant.name)
         assert store.term_frequencies(index.collection, island)[1] == [0]  # run-1's version serves again
-        assert _exact(store, index.serving_collection(), through=index.collection)
+        assert exact_terms(store, index.serving_collection(), through=index.collection)
