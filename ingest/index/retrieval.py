@@ -52,9 +52,9 @@ class RetrievalSettings:
     sparse_weight: float = 1.0
     prefetch: int = 50  # flat from 30 to 500 on the public set (docs/INDEX_ENGINES.md); each one costs time
     # Hybrid's sparse side keeps the question's rarest terms while the chunks holding them add up to at
-    # most this share of the collection (prune_query; 0: every term). 0.05 brings hybrid to 1.3-1.4x dense
-    # at 1,000,000 chunks on claim-like questions, against 2.4x, for nDCG@10 1.085x the bare model on the
-    # public set instead of 1.103x (docs/INDEX_ENGINES.md#hybrid-latency).
+    # most this share of the collection (prune_query; 0: every term). 0.05 brings hybrid's p95 to 1.1-1.2x
+    # dense at 1,000,000 chunks on claim-like questions, against 2.3x, for nDCG@10 1.085x the bare model on
+    # the public set instead of 1.103x (docs/INDEX_ENGINES.md#leaving-common-terms-out).
     sparse_budget: float = 0.05
 
     @classmethod

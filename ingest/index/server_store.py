@@ -232,7 +232,11 @@ class ServerStore:
         found = self._read_counts(name, []) if change is not None else None
         if change is None or found is None or found[0] is None:
             table = count_terms(self.stored_sparse(name))
-            self.client.delete(_terms(name), points_selector=models.FilterSelector(filter=models.Filter()), wait=True)
+            if self.client.collection_exists(_terms(name)):
+                self.client.delete(_terms(name), points_selector=models.FilterSelector(filter=models.Filter()),
+                                   wait=True)
+            else:  # a collection from before term tables
+                self.client.create_collection(_terms(name), vectors_config={})
             self._write_counts(name, table.as_dict(), [])
             self._write_meta(name, table.points, stale=False)
             return

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import ingest.index.retrieval
+from ingest.index.edge_store import TERMS_FILE, TERMS_STALE_FILE
 from ingest.index.erase import forget_document
 from ingest.index.qdrant import TenantIndex, open_qdrant
 from ingest.index.retrieval import RetrievalSettings, SparseVector, prune_query, sparse_document, sparse_query
@@ -188,7 +189,7 @@ def test_a_pipeline_run_erasure_and_rollback_keep_the_tablesexact_terms(indexed)
         for name in names:
             assert exact_terms(store, name)
             assert store.term_frequencies(name, only_erased)[1] == [0] * len(only_erased)
-            with np.load(tenant.qdrant.local_path(tenant.name) / name / "term_counts.npz") as table:
+            with np.load(tenant.qdrant.local_path(tenant.name) / name / TERMS_FILE) as table:
                 assert not set(table["terms"].tolist()) & set(only_erased)  # not even in the file
         index = TenantIndex(store, tenant.name)
         assert store.term_frequencies(index.collection, island)[1] == [1]  # run-2's line serves
@@ -197,3 +198,18 @@ def test_a_pipeline_run_erasure_and_rollback_keep_the_tablesexact_terms(indexed)
         index = TenantIndex(store, tenant.name)
         assert store.term_frequencies(index.collection, island)[1] == [0]  # run-1's version serves again
         assert exact_terms(store, index.serving_collection(), through=index.collection)
+
+
+def test_a_collection_from_before_term_tables_is_counted_when_repaired(client):  # noqa: F811
+    index = TenantIndex(client, "acme")
+    target = index.prepare_staging(KEY, 3)
+    index.upsert(GUIDE, target)
+    index.finish_writes(target)
+    if isinstance(client, ServerStore):  # as a release without term tables left it
+        client.client.delete_collection(target + "__terms")
+    else:
+        client.mark_terms_stale(target)
+        for name in (TERMS_FILE, TERMS_STALE_FILE):
+            (client.root / target / name).unlink()
+    assert client.term_frequencies(target, []) is None
+    assert TenantIndex(client, "acme").repair_term_table(target) and exact_terms(client, target)
