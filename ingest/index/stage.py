@@ -93,7 +93,9 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         stale = set(existing) - {point.point_id for point in points}
         deleted = index.delete(sorted(stale), staging)
         if upserted or deleted:
-            index.finish_writes(staging)
+            index.finish_writes(staging)  # saves the term table too
+        else:
+            index.repair_term_table(staging)  # left stale by an interrupted run, or from before term tables
     atomic_write_text(paths.staging, json.dumps({
         "collection": staging, "model": model_name, "run_id": run_id, "points": len(points), "dimension": dimension,
         "unchanged": staging == serving,

@@ -185,7 +185,9 @@ def test_the_table_shows_the_figures_and_the_verdicts() -> None:
     result["targets"] = evaluate_targets(result)
     result["latency"] = {"top_k": 5, "note": "edge", "sizes": {
         "5000": {"p50_ms": 12.0, "p95_ms": 20.5, "open_seconds": 0.2, "hybrid": {"p50_ms": 15.0, "p95_ms": 24.6},
-                 "sparse": {"p50_ms": 1.0, "p95_ms": 2.0}, "hybrid_over_dense_p95": 1.2},
+                 "sparse": {"p50_ms": 1.0, "p95_ms": 2.0}, "hybrid_over_dense_p95": 1.2,
+                 "hybrid_every_term": {"p50_ms": 16.0, "p95_ms": 30.8}, "every_term_over_dense_p95": 1.5,
+                 "hybrid_over_dense_cpu_p95": 1.1},
         "50000": {"p50_ms": 4.0, "p95_ms": 12.5, "open_seconds": 0.3, "hybrid": {"p50_ms": 9.0, "p95_ms": 25.0},
                   "sparse": {"p50_ms": 1.0, "p95_ms": 2.0}, "hybrid_over_dense_p95": 2.0}},
         "with_embedding": {"points": 5000, "mode": "hybrid", "p50_ms": 30.0, "p95_ms": 41.0}}
@@ -196,7 +198,8 @@ def test_the_table_shows_the_figures_and_the_verdicts() -> None:
     assert "| ocr, s (share) | 2.5 (5%) | 2.5 (5%) |" in table
     assert "| ceiling / pipeline, text-only corpus | 0.750 | >= 0.7 | met |" in table
     assert "| ceiling / pipeline, with scans | 0.400 | >= 0.5 | NOT met |" in table
-    assert "| 5,000 points | 12.0 | 20.5 | 24.6 (1.2x) | 2.0 | 0.2 |" in table
+    assert "| 5,000 points | 12.0 | 20.5 | 24.6 (1.2x; CPU 1.1x) | 30.8 (1.5x) | 2.0 | 0.2 |" in table
+    assert "| 50,000 points | 4.0 | 12.5 | 25.0 (2.0x) | - | 2.0 | 0.3 |" in table  # a result from before
     assert "| dense query p95 at 50,000 points, ms | 12.500 | <= 10 | NOT met |" in table
     assert "| hybrid / dense query p95 at the largest size | 2.000 | <= 1.5 | NOT met |" in table
     assert "| peak memory of a 2,000-document run, GB | 2.500 | < 3 | n/a |" in table
@@ -210,9 +213,12 @@ def test_query_latency_on_a_tiny_store(tmp_path: Path) -> None:
         assert figures["points"] == int(size)
         assert figures["queries"] == 5
         assert 0 < figures["p50_ms"] <= figures["p95_ms"]
-        for mode in ("hybrid", "sparse"):
+        for mode in ("hybrid", "sparse", "hybrid_every_term"):
             assert figures[mode]["queries"] == 5 and 0 < figures[mode]["p50_ms"] <= figures[mode]["p95_ms"]
         assert figures["hybrid_over_dense_p95"] == round(figures["hybrid"]["p95_ms"] / figures["p95_ms"], 2)
+        assert figures["hybrid_over_dense_cpu_p95"] == round(figures["hybrid"]["cpu_p95_ms"] / figures["cpu_p95_ms"], 2)
+        every_term = figures["hybrid_every_term"]["p95_ms"]
+        assert figures["every_term_over_dense_p95"] == round(every_term / figures["p95_ms"], 2)
     assert latency["with_embedding"]["points"] == 30 and latency["with_embedding"]["mode"] == "hybrid"
 
 
