@@ -157,13 +157,21 @@ def write_xlsx(path: Path, sheet_title: str, rows: Sequence[Sequence[str | int |
     return path
 
 
+def _markup(sections: Sequence[Section], heading: str, paragraph: str) -> list[str]:
+    """Each section's title and paragraphs, escaped for XML or HTML, put into the `{}` of their template."""
+    from html import escape
+
+    parts = []
+    for section in _sections(sections):
+        parts.append(heading.format(escape(section.title)))
+        parts.extend(paragraph.format(escape(text)) for text in section.paragraphs)
+    return parts
+
+
 def write_html(path: Path, sections: Sequence[Section]) -> Path:
     from html import escape
 
-    body = []
-    for section in _sections(sections):
-        body.append(f"<h2>{escape(section.title)}</h2>")
-        body.extend(f"<p>{escape(paragraph)}</p>" for paragraph in section.paragraphs)
+    body = _markup(sections, "<h2>{}</h2>", "<p>{}</p>")
     title = escape(sections[0].title)
     html = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>"
             f"<body>\n{chr(10).join(body)}\n</body></html>\n")
@@ -232,3 +240,133 @@ def write_msg(path: Path, *, sender_name: str, sender: str, to: str, subject: st
     path.parent.mkdir(parents=True, exist_ok=True)
     write_ole(path, entries)
     return path
+
+
+# --- OpenDocument, RTF and EPUB written here; legacy Office files converted by LibreOffice -------------
+
+_ODF_NAMESPACES = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0" '
+    'xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0" '
+    'xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0" '
+    'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0" office:version="1.2"'
+)
+
+
+def _write_odf(path: Path, media_type: str, body: str, styles: str = "") -> Path:
+    """A minimal OpenDocument package: the stored mimetype first, a manifest, the content (and styles)."""
+    import zipfile
+
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest xmlns:manifest='
+                '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                f'<manifest:file-entry manifest:full-path="/" manifest:media-type="{media_type}"/>'
+                '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                + ('<manifest:file-entry manifest:full-path="styles.xml" manifest:media-type="text/xml"/>'
+                   if styles else "") + '</manifest:manifest>')
+    content = (f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {_ODF_NAMESPACES}>'
+               f"<office:body>{body}</office:body></office:document-content>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), media_type, compress_type=zipfile.ZIP_STORED)
+        archive.writestr("META-INF/manifest.xml", manifest)
+        archive.writestr("content.xml", content)
+        if styles:
+            archive.writestr("styles.xml", f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-styles '
+                             f"{_ODF_NAMESPACES}><office:styles>{styles}</office:styles></office:document-styles>")
+    return path
+
+
+def write_odt(path: Path, sections: Sequence[Section]) -> Path:
+    body = _markup(sections, '<text:h text:style-name="Heading_20_1" text:outline-level="1">{}</text:h>',
+                   "<text:p>{}</text:p>")
+    heading = ('<style:style style:name="Heading_20_1" style:display-name="Heading 1" style:family="paragraph" '
+               'style:default-outline-level="1"/>')
+    return _write_odf(path, "application/vnd.oasis.opendocument.text", f"<office:text>{''.join(body)}</office:text>",
+                      styles=heading)
+
+
+def write_odp(path: Path, sections: Sequence[Section]) -> Path:
+    """One slide per section: the title in the title frame, the paragraphs as the outline's items."""
+    from html import escape
+
+    slides = []
+    for number, section in enumerate(_sections(sections), start=1):
+        items = "".join(f"<text:list-item><text:p>{escape(paragraph)}</text:p></text:list-item>"
+                        for paragraph in section.paragraphs)
+        slides.append(
+            f'<draw:page draw:name="slide{number}">'
+            '<draw:frame presentation:class="title" svg:x="2cm" svg:y="1cm" svg:width="24cm" svg:height="3cm">'
+            f"<draw:text-box><text:p>{escape(section.title)}</text:p></draw:text-box></draw:frame>"
+            '<draw:frame presentation:class="outline" svg:x="2cm" svg:y="5cm" svg:width="24cm" svg:height="12cm">'
+            f"<draw:text-box><text:list>{items}</text:list></draw:text-box></draw:frame></draw:page>")
+    return _write_odf(path, "application/vnd.oasis.opendocument.presentation",
+                      f"<office:presentation>{''.join(slides)}</office:presentation>")
+
+
+def write_ods(path: Path, sheet_title: str, rows: Sequence[Sequence[str | int | float]]) -> Path:
+    from html import escape
+
+    def cell(value: str | int | float) -> str:
+        if isinstance(value, (int, float)):
+            return (f'<table:table-cell office:value-type="float" office:value="{value}">'
+                    f"<text:p>{value}</text:p></table:table-cell>")
+        return f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'
+
+    table = "".join(f"<table:table-row>{''.join(cell(value) for value in row)}</table:table-row>" for row in rows)
+    return _write_odf(path, "application/vnd.oasis.opendocument.spreadsheet",
+                      f'<office:spreadsheet><table:table table:name="{escape(sheet_title)}">{table}'
+                      "</table:table></office:spreadsheet>")
+
+
+def _rtf_text(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("{", "\\{").replace("}", "\\}")
+    # RTF's \uN takes a signed 16-bit number; "?" is what a reader without Unicode shows instead
+    return "".join(character if ord(character) < 128 else f"\\u{ord(character) - 65536 * (ord(character) > 32767)}?"
+                   for character in escaped)
+
+
+def write_rtf(path: Path, sections: Sequence[Section]) -> Path:
+    """RTF with a "heading 1" style for the section titles, as word processors write it."""
+    parts = [r"{\rtf1\ansi\deff0{\fonttbl{\f0\fswiss Helvetica;}}"
+             r"{\stylesheet{\s0 Normal;}{\s1\b\fs32 heading 1;}}"]
+    for section in _sections(sections):
+        parts.append(rf"\pard\plain\s1\b\fs32 {_rtf_text(section.title)}\par")
+        parts.extend(rf"\pard\plain\s0 {_rtf_text(paragraph)}\par" for paragraph in section.paragraphs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts) + "}\n", encoding="ascii")
+    return path
+
+
+def write_epub(path: Path, sections: Sequence[Section]) -> Path:
+    """An EPUB book, one chapter per section, written by pandoc from Markdown."""
+    import subprocess
+
+    markdown = "\n\n".join(f"# {section.title}\n\n" + "\n\n".join(section.paragraphs)
+                           for section in _sections(sections))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["pandoc", "--from", "markdown", "--to", "epub", "--metadata", f"title={sections[0].title}",
+                    "--output", str(path)], input=markdown.encode(), check=True, capture_output=True, timeout=120)
+    return path
+
+
+def convert_with_libreoffice(paths: Sequence[Path], extension: str, outdir: Path) -> list[Path]:
+    """Each file converted to `extension` (doc, ppt, xls ...) by one headless LibreOffice call; the new paths."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    binary = shutil.which("soffice") or shutil.which("libreoffice")
+    if binary is None:
+        raise FileNotFoundError("LibreOffice (soffice) is not installed: scripts/setup.sh installs it as root")
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="corpus-libreoffice-") as profile:
+        subprocess.run([binary, "--headless", "--norestore", f"-env:UserInstallation={Path(profile).as_uri()}",
+                        "--convert-to", extension, "--outdir", str(outdir), *map(str, paths)],
+                       check=True, capture_output=True, timeout=600)
+    converted = [outdir / f"{Path(path).stem}.{extension}" for path in paths]
+    missing = [path.name for path in converted if not path.is_file()]
+    if missing:
+        raise RuntimeError(f"LibreOffice did not write {', '.join(missing)}")
+    return converted
