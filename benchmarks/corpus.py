@@ -200,7 +200,18 @@ def write_text(path: Path, sections: Sequence[Section]) -> Path:
     return path
 
 
-def write_eml(path: Path, *, sender: str, to: str, subject: str, body: str) -> Path:
+def write_eml(path: Path, *, sender: str, to: str, subject: str, body: str,
+              attachments: Sequence[tuple[str, bytes]] = ()) -> Path:
+    """An e-mail; each attachment (file name, bytes) is typed by its name's extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(eml_bytes(sender=sender, to=to, subject=subject, body=body, attachments=attachments))
+    return path
+
+
+def eml_bytes(*, sender: str, to: str, subject: str, body: str, attachments: Sequence[tuple[str, bytes]] = ()
+              ) -> bytes:
+    import mimetypes
+
     message = email.message.EmailMessage(policy=email.policy.SMTP)
     message["From"] = sender
     message["To"] = to
@@ -209,9 +220,12 @@ def write_eml(path: Path, *, sender: str, to: str, subject: str, body: str) -> P
     digest = hashlib.sha256(f"{subject}\n{body}".encode()).hexdigest()[:16]
     message["Message-ID"] = f"<{digest}@example.invalid>"
     message.set_content(body)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(message.as_bytes())
-    return path
+    for name, data in attachments:
+        maintype, subtype = (mimetypes.guess_type(name)[0] or "application/octet-stream").split("/", 1)
+        if maintype in ("text", "message"):  # raw bytes as they are, whatever their charset or structure
+            maintype, subtype = "application", "octet-stream"
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return message.as_bytes()
 
 
 def write_msg(path: Path, *, sender_name: str, sender: str, to: str, subject: str, body: str) -> Path:

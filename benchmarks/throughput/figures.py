@@ -53,9 +53,11 @@ def parse_by_type(metadata: dict) -> dict[str, dict]:
     for kind, entry in (metadata.get("parsed_documents", {}).get("seconds_by_type") or {}).items():
         documents = entry.get("documents") or 0
         if documents:
+            per_document = {key: round(entry.get(key, 0) / documents, 4)
+                            for key in ("parse_seconds", "conversion_seconds")}
             figures[kind] = {"documents": documents,
-                             "parse_seconds_per_document": round(entry.get("parse_seconds", 0) / documents, 4),
-                             "conversion_seconds_per_document": round(entry.get("conversion_seconds", 0) / documents, 4)}
+                             "parse_seconds_per_document": per_document["parse_seconds"],
+                             "conversion_seconds_per_document": per_document["conversion_seconds"]}
     return figures
 
 

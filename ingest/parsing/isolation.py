@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import queue
-import resource
 import signal
 import threading
 import time
@@ -48,7 +47,8 @@ from typing import TYPE_CHECKING
 from pebble import ProcessExpired, ProcessPool
 
 from ingest.core.models import ParsedDocument, SourceDocument
-from ingest.core.workers import worker_context
+from ingest.core.workers import contain_this_process, worker_context
+from ingest.parsing.attachments import extract_attachment
 from ingest.parsing.convert import (
     LIBREOFFICE_TARGETS,
     ConversionReport,
@@ -111,7 +111,9 @@ class _Batch:
         self.convertible = {position for position, document in enumerate(documents)
                             if document.file_type in LIBREOFFICE_TARGETS}
         # Without LibreOffice, each worker quarantines its document saying what to install.
-        self.batched = sorted(self.convertible) if libreoffice_binary() else []
+        # An attachment has no file of its own until its worker takes it out of the message: converted there.
+        self.batched = sorted(position for position in self.convertible if not documents[position].member) \
+            if libreoffice_binary() else []
         self.events: queue.Queue[tuple[str, object]] = queue.Queue()
         self.converting = threading.Thread(target=self._convert, name="libreoffice", daemon=True)
 
@@ -147,7 +149,8 @@ class _Batch:
 
     def _schedule(self, position: int, converted: Converted | None) -> None:
         future = self.pool.schedule(_parse_contained, timeout=self.limits.timeout_seconds,
-                                    args=(self.documents[position], self.settings, self.limits, converted))
+                                    args=(self.documents[position], self.settings, self.limits, converted,
+                                          str(self.conversions.workdir)))
         future.add_done_callback(lambda done: self.events.put(("parsed", (position, done))))
 
     def _convert(self) -> None:
@@ -188,32 +191,24 @@ def _start_worker(limits: ParseLimits, environment: dict[str, str]) -> None:
     os.environ.clear()
     os.environ.update(environment)
     os.environ["OMP_THREAD_LIMIT"] = "1"
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGTERM, _kill_process_group)
-    cap = limits.memory_mb << 20
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    contain_this_process(limits.memory_mb)
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels  # images, and PDF pages rendered for OCR
 
 
-def _kill_process_group(signum: int, frame: object) -> None:
-    """SIGTERM: end this worker and whatever it started (Tesseract) at once."""
-    os.killpg(os.getpid(), signal.SIGKILL)
-
-
 def _parse_contained(document: SourceDocument, settings: ParseSettings, limits: ParseLimits,
-                     converted: Converted | None) -> tuple[ParsedDocument, float]:
+                     converted: Converted | None, workdir: str) -> tuple[ParsedDocument, float]:
     """(parsed document, seconds) for one document: the checks first, then the parser.
 
-    A LibreOffice type comes with its batch's conversion; one the batch left undecided (or without a
-    batch) is converted here, alone, under this worker's time limit and memory cap.
+    An e-mail attachment is first taken out of its message into `workdir` (the batch's private folder,
+    removed by the batch). A LibreOffice type comes with its batch's conversion; one the batch left
+    undecided (or without a batch) is converted here, alone, under this worker's time limit and memory cap.
     """
     from pypdf import apply_configuration
 
     started = time.perf_counter()
     try:
+        if document.member:
+            document = extract_attachment(document, Path(workdir))
         check_before_parsing(document, limits)
         if converted is not None and not (converted.path or converted.failure):  # left to this worker
             path = convert_alone(document, converted.kind, Path(converted.workdir), timeout_seconds=None,

@@ -19,7 +19,8 @@ gives the same result until the file, the parser or the limits change.
                  Retry: yes, every run tries again, so installing the program is enough.
 - too_large:     over a limit checked before or during parsing: file size, page count, image
                  pixels (Pillow's decompression-bomb guard), zip expansion (bytes or ratio), a PDF
-                 stream inflating past its budget, HTML nested deeper than the parser goes.
+                 stream inflating past its budget, HTML nested deeper than the parser goes, an
+                 e-mail with too many attachments or messages attached too deep.
                  Retry: no, unless the limits are raised.
 - timeout:       parsing took longer than the time limit; the worker was killed. Retry: may help
                  when the machine was busy, though a file that hangs its parser times out again.
@@ -149,6 +150,7 @@ def check_before_parsing(document: SourceDocument, limits: ParseLimits) -> None:
         _check_legacy_office(path, kind)
     elif kind == "rtf":
         _check_rtf(path)
+
     elif kind in HTML_TYPES:
         _check_html(path)
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.core.models import Element, ParsedDocument, SourceDocument
+from ingest.parsing.attachments import MESSAGE_TYPES, extract_attachment, message_attachments
 from ingest.parsing.convert import (
     LIBREOFFICE_TARGETS,
     PANDOC_TYPES,
@@ -367,7 +368,10 @@ def _parse_text(path: Path) -> tuple[list[Element], int, int]:
 def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int, int]:
     from unstructured.partition.auto import partition
 
-    if kind in ("eml", "msg"):
+    if kind in MESSAGE_TYPES:
+        # Its attachments are documents of their own (ingest.parsing.attachments); a message holding
+        # too many, or nested too deep, is refused here as it was not listed.
+        message_attachments(path.read_bytes(), kind)
         kind_options = {"process_attachments": False}
     elif kind in ("md", "html"):
         kind_options = {"encoding": _read_text(path)[0]}
@@ -427,13 +431,22 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
     """Elements of one file, or a quarantined result with a short reason.
 
     A LibreOffice type is read from `converted` (a batch's conversion, `ingest.parsing.convert`); without
-    it, it is converted here, alone.
+    it, it is converted here, alone. An e-mail attachment is taken out of its message into a private
+    temporary folder first (`ingest.parsing.attachments`).
     """
     kind = document.file_type
     path = Path(document.path)
 
     def quarantined(reason: str, parser: str = kind) -> ParsedDocument:
         return ParsedDocument(document.doc_id, (), parser, 0, 0, quarantine_reason=reason)
+
+    if document.member:
+        with tempfile.TemporaryDirectory(prefix="ingest-attachment-") as folder:
+            try:
+                extracted = extract_attachment(document, Path(folder))
+            except Quarantine as reason:
+                return quarantined(str(reason))
+            return parse_document(extracted, settings, converted)
 
     if document.size == 0:
         return quarantined("empty: the file has no content")

@@ -22,6 +22,7 @@ from ingest.core.manifest import classify_changes, read_manifest
 from ingest.core.models import DocStatus, ParsedDocument, SourceDocument
 from ingest.core.stage import StageResult, elapsed, loading_beside
 from ingest.core.storage import TenantPaths
+from ingest.parsing.attachments import attachment_documents
 from ingest.parsing.convert import ConversionReport
 from ingest.parsing.isolation import parse_documents_isolated
 from ingest.parsing.limits import RETRIED_CATEGORIES, ParseLimits
@@ -47,7 +48,12 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
                    previous.select("sha256", "file_type", "mime_type").iter_rows()}
     skipped: list[str] = []
     scanned = scan_source(tenant, root, known_types, skipped)
+    previous_documents = [SourceDocument(**{k: v for k, v in row.items() if k != "change"})
+                          for row in previous.iter_rows(named=True)]
     kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]
+    attachments, unlisted = attachment_documents(tenant, kept, previous_documents)  # of the messages kept
+    scanned += attachments
+    kept += [doc for doc in attachments if forgotten.get(doc.doc_id) != doc.sha256]
     documents = tables.frame(kept, tables.SOURCE_DOCUMENTS)
     changes, deleted = classify_changes(documents, manifest)
     live_before = manifest.filter(pl.col("status") != DocStatus.DELETED).height
@@ -70,6 +76,10 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
             "file_types": {kind: n for kind, n in by_type.iter_rows()},
             "skipped": len(skipped),
             "skipped_paths": skipped[:100],
+            # E-mail attachments are documents of their own; a message whose attachments could not be
+            # listed (too many, nested too deep, damaged, too slow) is quarantined with the reason when parsed.
+            "attachments": len(attachments),
+            "messages_not_listed": unlisted[:100],
             "seconds": elapsed(started),
         },
         log=[f"{tenant}: {documents.height} documents in {root} ({counts['new']} new, {counts['changed']} "
