@@ -228,8 +228,10 @@ def eml_bytes(*, sender: str, to: str, subject: str, body: str, attachments: Seq
     return message.as_bytes()
 
 
-def write_msg(path: Path, *, sender_name: str, sender: str, to: str, subject: str, body: str) -> Path:
-    """An Outlook .msg file: a compound file with the message's properties as streams."""
+def write_msg(path: Path, *, sender_name: str, sender: str, to: str, subject: str, body: str,
+              attachments: Sequence[tuple[str, bytes]] = ()) -> Path:
+    """An Outlook .msg file: a compound file with the message's properties as streams, and a storage per
+    attachment (file name, bytes), attached by value."""
     import struct
 
     from cfbwrite import Entry, write_ole
@@ -237,18 +239,30 @@ def write_msg(path: Path, *, sender_name: str, sender: str, to: str, subject: st
     def stream(name: str, data: bytes) -> Entry:
         return Entry(name=name, is_storage=False, size=len(data), read=lambda: data, children=[])
 
-    properties = {0x001A: "IPM.Note", 0x0037: subject, 0x1000: body.replace("\n", "\r\n"),
-                  0x0C1A: sender_name, 0x0C1F: sender, 0x0E04: to}
-    entries = []
-    table = b""
-    for property_id, text in properties.items():
-        tag = (property_id << 16) | 0x001F  # PT_UNICODE
-        data = text.encode("utf-16-le")
-        entries.append(stream(f"__substg1.0_{tag:08X}", data))
-        # Variable-length entry: tag, flags (readable, writable), size with the terminator, reserved.
-        table += struct.pack("<IIII", tag, 0x6, len(data) + 2, 0)
-    header = b"\x00" * 8 + struct.pack("<IIII", 0, 0, 0, 0) + b"\x00" * 8
+    def property_streams(values: dict[int, str | bytes | int]) -> tuple[list[Entry], bytes]:
+        """The streams of string and binary properties, and the property table's entries for all of them."""
+        entries, table = [], b""
+        for property_id, value in values.items():
+            if isinstance(value, int):  # PT_LONG: fixed length, its value in the table itself
+                table += struct.pack("<IIIi", (property_id << 16) | 0x0003, 0x6, value, 0)
+                continue
+            kind, data = (0x0102, value) if isinstance(value, bytes) else (0x001F, value.encode("utf-16-le"))
+            tag = (property_id << 16) | kind
+            entries.append(stream(f"__substg1.0_{tag:08X}", data))
+            # Variable-length entry: tag, flags (readable, writable), size (strings: with the terminator).
+            table += struct.pack("<IIII", tag, 0x6, len(data) + (2 if kind == 0x001F else 0), 0)
+        return entries, table
+
+    entries, table = property_streams({0x001A: "IPM.Note", 0x0037: subject, 0x1000: body.replace("\n", "\r\n"),
+                                       0x0C1A: sender_name, 0x0C1F: sender, 0x0E04: to})
+    header = b"\x00" * 8 + struct.pack("<IIII", 0, len(attachments), 0, len(attachments)) + b"\x00" * 8
     entries.append(stream("__properties_version1.0", header + table))
+    for number, (name, data) in enumerate(attachments):
+        # PidTagAttachDataBinary, PidTagAttachLongFilename, PidTagAttachMethod (1: by value)
+        children, attachment_table = property_streams({0x3701: data, 0x3707: name, 0x3705: 1})
+        children.append(stream("__properties_version1.0", b"\x00" * 8 + attachment_table))
+        entries.append(Entry(name=f"__attach_version1.0_#{number:08X}", is_storage=True, size=0, read=None,
+                             children=children))
     entries.append(Entry(name="__nameid_version1.0", is_storage=True, size=0, read=None, children=[
         stream(f"__substg1.0_000{kind}0102", b"") for kind in (2, 3, 4)]))
     path.parent.mkdir(parents=True, exist_ok=True)

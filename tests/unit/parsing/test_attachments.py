@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks.corpus import Section, eml_bytes, write_eml, write_text, write_text_pdf
+from benchmarks.corpus import Section, eml_bytes, write_eml, write_msg, write_text, write_text_pdf
 from ingest.index.erase import forget_document
 from ingest.index.lineage import trace
 from ingest.index.qdrant import TenantIndex, open_qdrant
@@ -60,22 +60,28 @@ def test_attachment_bombs_are_quarantined_and_the_rest_of_the_batch_goes_on(tmp_
     _message(folder / "many.eml", [(f"note-{n}.txt", b"tiny") for n in range(MAX_ATTACHMENTS + 1)])
     (folder / "deep.eml").write_bytes(_nested(MAX_ATTACHMENT_DEPTH + 2))
     _message(folder / "report.eml", [("report.pdf", _pdf(tmp_path, REPORT))])
+    write_msg(folder / "fleet.msg", sender_name="Fleet desk", sender="fleet@example.com", to="board@example.com",
+              subject="Fleet review", body="The review is attached.",
+              attachments=[("fleet.pdf", _pdf(tmp_path, OTHER, "fleet.pdf"))])
     write_text(folder / "notes.txt", OTHER)
     documents = scan_source("acme", folder)
 
     attachments, unlisted = attachment_documents("acme", documents, [])
     parsed, elements = parse_documents_isolated(documents + attachments, ParseSettings(), ParseLimits())
 
-    assert sorted(unlisted) == ["deep.eml", "many.eml"] and [a.source for a in attachments] == ["report.eml#report.pdf"]
+    assert sorted(unlisted) == ["deep.eml", "many.eml"]
+    assert [a.source for a in attachments] == ["fleet.msg#fleet.pdf", "report.eml#report.pdf"]
     reasons = dict(zip([d.source for d in documents + attachments], parsed["quarantine_reason"], strict=True))
     assert reasons["many.eml"] == (f"too_large: the message holds more than {MAX_ATTACHMENTS} attachments "
                                    "(those of attached messages included)")
     assert reasons["deep.eml"].startswith(f"too_large: messages are attached inside messages more than "
                                           f"{MAX_ATTACHMENT_DEPTH} levels deep")
     assert reasons["report.eml"] is reasons["report.eml#report.pdf"] is reasons["notes.txt"] is None
-    attachment_text = " ".join(elements.filter(pl.col("doc_id") == attachments[0].doc_id)["text"])
-    assert PHRASE in attachment_text and attachments[0].file_type == "pdf"
-    assert attachments[0].parent_id == next(d.doc_id for d in documents if d.source == "report.eml")
+    fleet, report = attachments
+    assert PHRASE in " ".join(elements.filter(pl.col("doc_id") == report.doc_id)["text"])
+    assert "electric" in " ".join(elements.filter(pl.col("doc_id") == fleet.doc_id)["text"])  # from the .msg
+    assert report.file_type == fleet.file_type == "pdf" and reasons["fleet.msg#fleet.pdf"] is None
+    assert report.parent_id == next(d.doc_id for d in documents if d.source == "report.eml")
 
 
 def _search(tenant, embedder, question: str) -> list[str]:
