@@ -38,6 +38,10 @@ MAX_ATTACHMENTS = 100  # per message file, those of attached messages included
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an Outlook .msg is an OLE compound file
 _NESTED_SUFFIXES = {".eml": "eml", ".msg": "msg"}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f#/\\]+")
+# Without one of these an e-mail has no part this module counts as an attachment (a disposition, a file
+# name, an attached message), and a .msg no attachment storage: such messages are not read at all.
+_EML_HINT = re.compile(rb"attachment|message/rfc822|name\s*[=*]", re.IGNORECASE)
+_MSG_HINT = "__attach_version1.0_".encode("utf-16-le")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +55,16 @@ def message_kind(data: bytes) -> str:
     return "msg" if data.startswith(_OLE_MAGIC) else "eml"
 
 
+def may_have_attachments(data: bytes, kind: str) -> bool:
+    """False only for a message that certainly has no attachment: a byte search, no parsing."""
+    return _MSG_HINT in data if kind == "msg" else _EML_HINT.search(data) is not None
+
+
 def message_attachments(data: bytes, kind: str) -> list[Attachment]:
     """Every attachment of a message, nested messages' included, in order; or Quarantine (too_large, corrupt)."""
     found: list[Attachment] = []
+    if not may_have_attachments(data, kind):
+        return found
 
     def walk(data: bytes, kind: str, depth: int, name_prefix: str, member_prefix: str) -> None:
         used: set[str] = set()
@@ -183,7 +194,7 @@ def attachment_documents(tenant: str, documents: Sequence[SourceDocument], previ
         if before.get(message.doc_id) == message.sha256:
             found.extend(replace(attachment, path=message.path, modified_at=message.modified_at)
                          for attachment in kept.get(message.doc_id, []))
-        else:
+        elif may_have_attachments(Path(message.path).read_bytes(), message.file_type):
             to_read.append(message)
     unlisted: list[str] = []
     if to_read:
@@ -209,11 +220,11 @@ def attachment_documents(tenant: str, documents: Sequence[SourceDocument], previ
 
 def _list_one(tenant: str, message: SourceDocument) -> list[SourceDocument]:
     """In a worker: the message's attachments as documents, typed from their content."""
-    from ingest.parsing.sources import detect_file_type
-
     data = Path(message.path).read_bytes()
     documents = []
     for attachment in message_attachments(data, message.file_type):
+        from ingest.parsing.sources import detect_file_type  # libmagic and unstructured: only when needed
+
         source = f"{message.source}#{attachment.name}"
         kind, mime = detect_file_type(Path(attachment.name), data=attachment.data)
         documents.append(SourceDocument(

@@ -12,7 +12,13 @@ from ingest.index.erase import forget_document
 from ingest.index.lineage import trace
 from ingest.index.qdrant import TenantIndex, open_qdrant
 from ingest.index.retrieval import RetrievalSettings
-from ingest.parsing.attachments import MAX_ATTACHMENT_DEPTH, MAX_ATTACHMENTS, attachment_documents, message_attachments
+from ingest.parsing.attachments import (
+    MAX_ATTACHMENT_DEPTH,
+    MAX_ATTACHMENTS,
+    attachment_documents,
+    may_have_attachments,
+    message_attachments,
+)
 from ingest.parsing.isolation import parse_documents_isolated
 from ingest.parsing.limits import ParseLimits
 from ingest.parsing.parse import ParseSettings
@@ -53,6 +59,8 @@ def test_a_message_lists_its_attachments_nested_ones_included_with_unique_names(
 
     assert listed == [("report.pdf", "0"), ("fwd.eml", "1"), ("fwd.eml#notes.txt", "1/0"),
                       ("report (2).pdf", "2"), ("odd_name.txt", "3")]
+    plain = eml_bytes(sender="a@example.com", to="b@example.com", subject="Plain", body="Nothing attached.")
+    assert may_have_attachments(data, "eml") and not may_have_attachments(plain, "eml")  # not even parsed
 
 
 def test_attachment_bombs_are_quarantined_and_the_rest_of_the_batch_goes_on(tmp_path):
