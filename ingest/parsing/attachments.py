@@ -176,11 +176,13 @@ def extract_attachment(document: SourceDocument, folder: Path) -> SourceDocument
 # --- in the source stage ------------------------------------------------------------------
 
 def attachment_documents(tenant: str, documents: Sequence[SourceDocument], previous: Sequence[SourceDocument],
-                         limits: ParseLimits = ParseLimits()) -> tuple[list[SourceDocument], list[str]]:
+                         limits: ParseLimits = ParseLimits(), relist: frozenset[str] = frozenset()
+                         ) -> tuple[list[SourceDocument], list[str]]:
     """(the attachments of the messages among `documents`, the sources of messages that could not be listed).
 
-    An unchanged message (same sha256 as in `previous`) keeps its previous attachments; the others are
-    read in worker processes under `limits` (a fresh interpreter each: they need no parser loaded).
+    An unchanged message (same sha256 as in `previous`, and not in `relist`: one whose last reading may have
+    been cut short) keeps its previous attachments; the others are read in worker processes under `limits`
+    (a fresh interpreter each: they need no parser loaded).
     """
     before = {document.doc_id: document.sha256 for document in previous if not document.parent_id}
     kept: dict[str, list[SourceDocument]] = {}
@@ -191,7 +193,7 @@ def attachment_documents(tenant: str, documents: Sequence[SourceDocument], previ
     found: list[SourceDocument] = []
     to_read = []
     for message in messages:
-        if before.get(message.doc_id) == message.sha256:
+        if before.get(message.doc_id) == message.sha256 and message.doc_id not in relist:
             found.extend(replace(attachment, path=message.path, modified_at=message.modified_at)
                          for attachment in kept.get(message.doc_id, []))
         elif may_have_attachments(Path(message.path).read_bytes(), message.file_type):

@@ -22,6 +22,7 @@ they hold the unredacted text) that the run's owner removes at the end, whatever
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import shutil
@@ -45,6 +46,8 @@ LIBREOFFICE_PACKAGES = {"docx": "libreoffice-writer-nogui", "pptx": "libreoffice
 # After this many batches in a row that hung or died before converting anything, the rest of the files are
 # converted one by one in the parse workers: LibreOffice itself is failing, not one file.
 MAX_FRUITLESS_BATCHES = 2
+EXIT_GRACE_SECONDS = 30  # how long LibreOffice may take to exit once its output has ended
+GROUP_EXIT_SECONDS = 5  # how long a killed LibreOffice's processes may take to be gone
 _LOAD_ERROR = "Error: source file could not be loaded"
 _STORE_ERROR = "Error: Please verify input parameters"  # written when the converted file cannot be stored
 
@@ -83,7 +86,6 @@ class Converted:
     workdir: str
     path: str | None = None
     failure: str | None = None  # the quarantine reason when LibreOffice could not convert it
-    seconds: float = 0.0  # this document's share of its batch
 
 
 @dataclass(slots=True)
@@ -130,12 +132,14 @@ def _stage_inputs(paths: Sequence[Path], kinds: Sequence[str], folder: Path) -> 
 
 def run_libreoffice(inputs: Sequence[Path], target: str, outdir: Path, profile: Path, *,
                     idle_seconds: float | None, memory_mb: int | None, own_group: bool,
-                    on_start: Callable[[subprocess.Popen], None] | None = None) -> _BatchOutcome:
+                    on_start: Callable[[subprocess.Popen], None] | None = None,
+                    on_settled: Callable[[int, _BatchOutcome], None] | None = None) -> _BatchOutcome:
     """Convert `inputs` (named `<position>.<kind>`) to `target` in one LibreOffice process.
 
     The process is killed, with its whole process group when `own_group`, once no file has been named for
     `idle_seconds` (start-up counts towards the first file). Without `own_group` it stays in the caller's
-    group: a parse worker, whose own time limit kills the group.
+    group: a parse worker, whose own time limit kills the group. `on_settled(position, outcome)` is called
+    for each file as soon as its result is certain: when LibreOffice refused it, or named the next file.
     """
     binary = libreoffice_binary()
     if binary is None:
@@ -173,6 +177,7 @@ def run_libreoffice(inputs: Sequence[Path], target: str, outdir: Path, profile: 
                 break
             if line is None:
                 break
+            previous = last_named
             if line.startswith("convert "):
                 name = Path(line[len("convert "):].split(" -> ", 1)[0]).name
                 if name not in by_name:
@@ -192,8 +197,18 @@ def run_libreoffice(inputs: Sequence[Path], target: str, outdir: Path, profile: 
             outcome.next_position = last_named + 1
             if deadline is not None:
                 deadline = time.monotonic() + idle_seconds
+            if on_settled is not None:
+                if previous is not None and previous != last_named:
+                    on_settled(previous, outcome)  # LibreOffice moved on: that file is stored or refused
+                if last_named in outcome.failures:
+                    on_settled(last_named, outcome)  # refused as it was loaded
     finally:
-        if outcome.hung or process.poll() is None:
+        if not outcome.hung:  # its output ended: LibreOffice is shutting down, let it finish
+            try:
+                process.wait(timeout=EXIT_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+        if process.poll() is None:
             _kill(process, own_group)
         outcome.exit_code = process.wait()
         if own_group:
@@ -204,11 +219,18 @@ def run_libreoffice(inputs: Sequence[Path], target: str, outdir: Path, profile: 
 
 
 def _kill(process: subprocess.Popen, own_group: bool) -> None:
+    """Kill LibreOffice (with its whole group when it has one) and, for a group, wait until it is empty:
+    `soffice.bin` is not our child, and a dying one may still write into the folder about to be removed."""
     try:
-        if own_group:
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
+        if not own_group:
             process.kill()
+            return
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()  # the group's leader is our child: reaped, it leaves the group
+        deadline = time.monotonic() + GROUP_EXIT_SECONDS
+        while time.monotonic() < deadline:
+            os.killpg(process.pid, 0)  # ProcessLookupError once no process of the group is left
+            time.sleep(0.05)
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -258,7 +280,11 @@ class LibreOfficeConversions:
     def __exit__(self, *exc_info: object) -> None:
         self.cancel()
         if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            for _ in range(5):  # a process that was just killed may still be closing files in it
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                if not self.workdir.exists():
+                    break
+                time.sleep(0.2)
             self.workdir = None
 
     @property
@@ -301,23 +327,16 @@ class LibreOfficeConversions:
             batch = self.workdir / f"batch-{self._batches}"
             inputs = _stage_inputs([documents[p].path for p in positions],
                                    [documents[p].file_type for p in positions], batch / "in")
+            hand = functools.partial(self._hand, set(), positions, target, on_ready)
             outcome = run_libreoffice(inputs, target, batch / "out", self.profile,
                                       idle_seconds=self.limits.timeout_seconds, memory_mb=self.limits.memory_mb,
-                                      own_group=True, on_start=self._started)
+                                      own_group=True, on_start=self._started, on_settled=hand)
             if self._cancelled.is_set():
                 return
             converted, failures, alone, again = _settled(outcome, len(positions))
             self._account(outcome, [documents[p].doc_id for p in positions])
             for index in sorted(converted.keys() | failures.keys()):
-                document = documents[positions[index]]
-                seconds = self.report.seconds_by_document.get(document.doc_id, 0.0)
-                if index in converted:
-                    on_ready(positions[index], Converted(target, str(self.workdir), path=str(converted[index]),
-                                                         seconds=seconds))
-                else:
-                    self.report.failed += 1
-                    on_ready(positions[index], Converted(target, str(self.workdir), failure=failures[index],
-                                                         seconds=seconds))
+                hand(index, outcome)
             fruitless = fruitless + 1 if again and outcome.next_position == 0 else 0
             if fruitless >= MAX_FRUITLESS_BATCHES:  # LibreOffice itself fails here, not one file
                 alone, again = alone + again, []
@@ -325,6 +344,20 @@ class LibreOfficeConversions:
                 self.report.left_to_workers += 1
                 on_ready(positions[index], Converted(target, str(self.workdir)))
             positions = [positions[index] for index in again]
+
+    def _hand(self, handed: set[int], positions: list[int], target: str, on_ready: Callable[[int, Converted], None],
+              index: int, outcome: _BatchOutcome) -> None:
+        """Give a settled file to its parse worker at once, while LibreOffice converts the rest (once each)."""
+        if index in handed:
+            return
+        handed.add(index)
+        output = outcome.converted.get(index)
+        if index in outcome.failures or output is None or not output.is_file() or not output.stat().st_size:
+            self.report.failed += 1
+            reason = outcome.failures.get(index, "corrupt: LibreOffice wrote nothing for the file")
+            on_ready(positions[index], Converted(target, str(self.workdir), failure=reason))
+        else:
+            on_ready(positions[index], Converted(target, str(self.workdir), path=str(output)))
 
     def _started(self, process: subprocess.Popen) -> None:
         self._running = process

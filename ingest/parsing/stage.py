@@ -51,7 +51,11 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
     previous_documents = [SourceDocument(**{k: v for k, v in row.items() if k != "change"})
                           for row in previous.iter_rows(named=True)]
     kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]
-    attachments, unlisted = attachment_documents(tenant, kept, previous_documents)  # of the messages kept
+    # A message whose parse timed out or ran out of memory may not have been listed whole either: again.
+    parsed = tables.read_or_empty(paths.parsed_documents, tables.PARSED_DOCUMENTS)
+    cut_short = frozenset(parsed.filter(pl.col("quarantine_reason").str.starts_with("timeout:")
+                                        | pl.col("quarantine_reason").str.starts_with("out_of_memory:"))["doc_id"])
+    attachments, unlisted = attachment_documents(tenant, kept, previous_documents, relist=cut_short)
     scanned += attachments
     kept += [doc for doc in attachments if forgotten.get(doc.doc_id) != doc.sha256]
     documents = tables.frame(kept, tables.SOURCE_DOCUMENTS)

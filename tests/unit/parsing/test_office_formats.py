@@ -13,7 +13,7 @@ import polars as pl
 import psutil
 import pytest
 
-from benchmarks.corpus import write_odt, write_rtf, write_text
+from benchmarks.corpus import Section, write_odt, write_rtf, write_text
 from ingest.parsing.isolation import parse_documents_isolated
 from ingest.parsing.limits import ParseLimits, Quarantine, check_before_parsing
 from ingest.parsing.parse import ParseSettings, parse_document
@@ -91,14 +91,16 @@ def test_no_converted_file_is_left_behind(batch):
 
 
 def test_a_conversion_over_the_time_limit_is_killed_with_its_processes_and_quarantined(tmp_path):
-    write_rtf(tmp_path / "a_memo.rtf", SECTIONS)
+    # 60,000 paragraphs: LibreOffice needs seconds to read and write them, whatever the machine
+    write_rtf(tmp_path / "a_memo.rtf", [Section(f"Chapter {number}", tuple(
+        f"Paragraph {line} of chapter {number}: the depot ships pallets every weekday." for line in range(600)))
+        for number in range(100)])
     write_text(tmp_path / "b_after.txt", SECTIONS)
     documents = scan_source("acme", tmp_path)
     started = time.time()
     before = _conversion_folders()
 
-    # LibreOffice takes longer than a second to start: the batch is killed, then the worker converting
-    # the file alone.
+    # The batch is killed when the file takes longer than the limit, then the worker converting it alone.
     parsed, _ = parse_documents_isolated(documents, ParseSettings(), ParseLimits(workers=1, timeout_seconds=1))
 
     rows = {document.source: row for document, row in zip(documents, parsed.iter_rows(named=True), strict=True)}
