@@ -21,6 +21,7 @@ from benchmarks.throughput.settings import (
     DEFAULT_DOCUMENTS,
     DEFAULT_LATENCY_POINTS,
     DEFAULT_LATENCY_QUERIES,
+    DEFAULT_PROFILE,
     DEFAULT_SCAN_FRACTION,
     DEFAULT_SEED,
     PROFILES,
@@ -28,6 +29,8 @@ from benchmarks.throughput.settings import (
     TENANTS,
 )
 from benchmarks.throughput.synthetic_corpus import (
+    FORMAT_KIND_WEIGHTS,
+    KIND_WEIGHTS,
     corpus_summary,
     document_to_edit,
     edited,
@@ -44,7 +47,7 @@ class BenchOptions:
     documents: int = DEFAULT_DOCUMENTS
     scan_fraction: float = DEFAULT_SCAN_FRACTION
     seed: int = DEFAULT_SEED
-    profile: str = "both"  # both, text or scans
+    profile: str = DEFAULT_PROFILE  # all, both, text, scans or formats (settings.PROFILES)
     latency_points: tuple[int, ...] = DEFAULT_LATENCY_POINTS
     latency_queries: int = DEFAULT_LATENCY_QUERIES
     skip_latency: bool = False
@@ -90,7 +93,8 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
     try:
         profiles = PROFILES[options.profile]
         corpora = {name: generate_corpus(options.documents, options.scan_fraction if name == "scans" else 0.0,
-                                         options.seed) for name in profiles}
+                                         options.seed, FORMAT_KIND_WEIGHTS if name == "formats" else KIND_WEIGHTS)
+                   for name in profiles}
         config = workdir / "tenants.toml"
         config.write_text("".join(f'[tenants.{TENANTS[name]}]\nsource = "{workdir / ("corpus-" + name)}"\n'
                                   f"refresh_hour = 2\n\n" for name in profiles), encoding="utf-8")
@@ -113,7 +117,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
             profile["full_run"] = summarize_run(run)
             profile["embed_batch_size"] = run["embed_batch_size"]
             say(f"{name}: full run took {run['seconds']:.1f} s ({profile['full_run']['chunks']} chunks)")
-            if not options.skip_ceiling:
+            if not options.skip_ceiling and name != "formats":
                 if ceiling_model is None:
                     say(f"ceiling: loading {options.model} with plain sentence-transformers")
                     ceiling_model = CeilingModel(options.model)
@@ -123,7 +127,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
                 ceiling["ratio"] = round(ceiling["seconds"] / run["seconds"], 4) if run["seconds"] else None
                 profile["ceiling"] = ceiling
         if not options.skip_incremental:
-            name = profiles[-1]
+            name = "scans" if "scans" in profiles else profiles[0]
             full = result["profiles"][name]["full_run"]
             result["incremental_profile"] = name
             say(f"{name}: unchanged re-run")

@@ -111,7 +111,8 @@ def format_table(result: dict) -> str:
     """A short plain-text report (Markdown tables) of a benchmark result."""
     parameters = result["parameters"]
     names = list(result.get("profiles", {}))
-    headers = {"text": "text-only", "scans": f"with {parameters['scan_fraction']:.0%} scans"}
+    headers = {"text": "text-only", "scans": f"with {parameters['scan_fraction']:.0%} scans",
+               "formats": "every format"}
     profiles = [result["profiles"][name] for name in names]
     lines = [
         f"tenant-ingest benchmark: {parameters['documents']:,} documents a corpus, seed {parameters['seed']}, "
@@ -145,6 +146,7 @@ def format_table(result: dict) -> str:
     row("peak memory, tree PSS (RSS sum)",
         [f"{_gb(r['memory'].get('peak_tree_pss_bytes'))} ({_gb(r['memory'].get('peak_tree_rss_bytes'))})"
          for r in runs])
+    lines += _parse_by_type_table(names, runs, headers)
     if result.get("rerun") or result.get("edit"):
         lines += ["", "| incremental (" + headers[result["incremental_profile"]] + ") | seconds | ratio | "
                   "process, s |", "| --- | ---: | ---: | ---: |"]
@@ -181,6 +183,33 @@ def format_table(result: dict) -> str:
     notes = [item["note"] for item in result["targets"] if item["note"]]
     lines += [f"({note})" for note in notes]
     return "\n".join(lines)
+
+
+def _parse_by_type_table(names: Sequence[str], runs: Sequence[dict], headers: dict[str, str]) -> list[str]:
+    """Worker seconds a document per file type (LibreOffice's conversion share added after a '+'), and
+    what LibreOffice's batches cost in each run that had any."""
+    kinds = sorted({kind for run in runs for kind in run.get("parse_by_type", {})})
+    if not kinds:
+        return []
+    lines = ["", "| parse, s a document (+ conversion) | " + " | ".join(headers[name] for name in names) + " |",
+             "| --- |" + " ---: |" * len(names)]
+    for kind in kinds:
+        cells = []
+        for run in runs:
+            figures = run.get("parse_by_type", {}).get(kind)
+            if figures is None:
+                cells.append("-")
+                continue
+            conversion = figures["conversion_seconds_per_document"]
+            cells.append(f"{figures['parse_seconds_per_document']:.3f}" + (f" + {conversion:.3f}" if conversion else "")
+                         + f" ({figures['documents']})")
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    office = [run.get("libreoffice") or {} for run in runs]
+    if any(office):
+        lines.append("| LibreOffice: start-up s (batches), conversion s | " + " | ".join(
+            f"{entry['startup_seconds']:.1f} ({entry['batches']}), {entry['seconds']:.1f}" if entry else "-"
+            for entry in office) + " |")
+    return lines
 
 
 def _git_commit() -> dict:

@@ -320,6 +320,12 @@ def command_doctor(args: argparse.Namespace) -> int:
         return 1
     for name, detail in checks:
         _log(f"ok  {name}: {detail}")
+    from ingest.parsing.convert import converter_programs
+
+    for program, (binary, types) in converter_programs().items():  # optional: without one, its types are quarantined
+        _log(f"ok  {program}: {binary} ({', '.join(types)})" if binary else
+             f"--  {program}: not installed, so {', '.join(types)} files are quarantined as unavailable "
+             "(scripts/setup.sh installs it as root)")
     return 0
 
 

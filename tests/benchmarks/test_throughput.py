@@ -92,6 +92,38 @@ def test_every_kind_is_written(tmp_path: Path) -> None:
         assert (tmp_path / document.path).stat().st_size > 0
 
 
+def test_the_formats_corpus_has_every_type_in_equal_shares_and_writes_them(tmp_path: Path) -> None:
+    corpus = generate_corpus(34, 0.0, seed=4, weights=bench.FORMAT_KIND_WEIGHTS)
+    counts = {kind: sum(d.kind == kind for d in corpus) for kind in bench.FORMAT_KINDS}
+    assert set(counts.values()) == {2}
+    # one of each kind LibreOffice need not write (those are written by one LibreOffice call per kind)
+    chosen = [next(d for d in corpus if d.kind == kind) for kind in bench.FORMAT_KINDS
+              if kind not in ("doc", "ppt", "xls")]
+    write_corpus(chosen, tmp_path)
+    for document in chosen:
+        assert (tmp_path / document.path).suffix == f".{document.kind}"
+        assert (tmp_path / document.path).stat().st_size > 0
+
+
+def test_the_table_shows_parse_seconds_by_type_and_libreoffice() -> None:
+    metadata = {**METADATA, "parsed_documents": {
+        **METADATA["parsed_documents"],
+        "seconds_by_type": {"doc": {"documents": 4, "parse_seconds": 0.8, "conversion_seconds": 1.2},
+                            "md": {"documents": 10, "parse_seconds": 3.0, "conversion_seconds": 0.0}},
+        "libreoffice": {"documents": 4, "batches": 1, "seconds": 4.5, "startup_seconds": 3.3, "failed": 0,
+                        "left_to_workers": 0}}}
+    formats = summarize_run({"seconds": 50.0, "metadata": metadata, "step_seconds": STEPS})
+    assert formats["parse_by_type"]["doc"] == {"documents": 4, "parse_seconds_per_document": 0.2,
+                                               "conversion_seconds_per_document": 0.3}
+    result = _result(300, 10**9)
+    result["profiles"]["formats"] = {"full_run": formats}
+    table = format_table({**result, "targets": evaluate_targets(result)})
+    assert "| parse, s a document (+ conversion) | text-only | with 10% scans | every format |" in table
+    assert "| doc | - | - | 0.200 + 0.300 (4) |" in table
+    assert "| md | - | - | 0.300 (10) |" in table
+    assert "| LibreOffice: start-up s (batches), conversion s | - | - | 3.3 (1), 4.5 |" in table
+
+
 def test_percentile_interpolates_between_ranks() -> None:
     assert percentile([5, 1, 3, 2, 4], 50) == 3
     assert percentile([1, 2, 3, 4, 5], 95) == pytest.approx(4.8)
@@ -230,6 +262,6 @@ def test_the_command_line_reads_the_benchmark_options() -> None:
     assert (args.documents, args.latency_points, args.profile, args.skip_latency) == (6, (500, 2000), "text", True)
     defaults = build_parser().parse_args(["bench"])
     assert defaults.latency_points == (5000, 20000, 50000)
-    assert (defaults.documents, defaults.scan_fraction, defaults.profile) == (300, 0.1, "both")
+    assert (defaults.documents, defaults.scan_fraction, defaults.profile) == (300, 0.1, "all")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "--latency-points", "0,x"])
