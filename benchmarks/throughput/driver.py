@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.throughput.ceiling import CeilingModel, chunk_texts
+from benchmarks.throughput.ceiling import chunk_texts, measure_ceiling
 from benchmarks.throughput.figures import summarize_run
 from benchmarks.throughput.latency import measure_query_latency
 from benchmarks.throughput.report import evaluate_targets, machine_info
@@ -105,7 +105,6 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
         result["embedder"] = {"model": options.model, "backend": embedder.backend, "precision": embedder.precision,
                               "batch_size": embedder.batch_size,
                               "load_seconds": round(time.perf_counter() - loaded, 3)}
-        ceiling_model = None
         for name in profiles:
             corpus, root = corpora[name], workdir / f"corpus-{name}"
             say(f"{name}: writing {len(corpus)} documents to {root}")
@@ -118,12 +117,10 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
             profile["embed_batch_size"] = run["embed_batch_size"]
             say(f"{name}: full run took {run['seconds']:.1f} s ({profile['full_run']['chunks']} chunks)")
             if not options.skip_ceiling and name != "formats":
-                if ceiling_model is None:
-                    say(f"ceiling: loading {options.model} with plain sentence-transformers")
-                    ceiling_model = CeilingModel(options.model)
                 texts = chunk_texts(home, TENANTS[name])
-                say(f"{name}: ceiling: encoding the run's {len(texts)} chunk texts")
-                ceiling = ceiling_model.measure(texts, run["embed_batch_size"])
+                say(f"{name}: ceiling: encoding the run's {len(texts)} chunk texts with plain sentence-transformers "
+                    "(fp32, in a fresh process)")
+                ceiling = measure_ceiling(options.model, texts, run["embed_batch_size"])
                 ceiling["ratio"] = round(ceiling["seconds"] / run["seconds"], 4) if run["seconds"] else None
                 profile["ceiling"] = ceiling
         if not options.skip_incremental:
