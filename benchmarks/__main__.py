@@ -72,13 +72,16 @@ def command_bench(args: argparse.Namespace) -> int:
     """The throughput benchmark (benchmarks/throughput/) in a throwaway home; the JSON result and a table."""
     from benchmarks.throughput import BenchError, BenchOptions, format_table, run_benchmark, write_result
 
-    if args.documents < 1 or not 0 <= args.scan_fraction <= 1 or args.latency_queries < 1:
-        raise SystemExit("python -m benchmarks: " + "--documents and --latency-queries must be at least 1, --scan-fraction within 0-1")
+    if (args.documents < 1 or not 0 <= args.scan_fraction <= 1 or args.latency_queries < 1
+            or args.redaction_samples < 1):
+        raise SystemExit("python -m benchmarks: --documents, --latency-queries and --redaction-samples must be at "
+                         "least 1, --scan-fraction within 0-1")
     out = Path(args.out) if args.out else ingest_home() / "bench" / "result.json"
     options = BenchOptions(
         documents=args.documents, scan_fraction=args.scan_fraction, seed=args.seed, profile=args.profile,
         latency_points=args.latency_points, latency_queries=args.latency_queries, skip_latency=args.skip_latency,
-        skip_incremental=args.skip_incremental, skip_ceiling=args.skip_ceiling, keep_workdir=args.keep_workdir,
+        skip_incremental=args.skip_incremental, skip_ceiling=args.skip_ceiling, skip_redaction=args.skip_redaction,
+        redaction_samples=args.redaction_samples, keep_workdir=args.keep_workdir,
         model=embed_model_name())
     try:
         result = run_benchmark(options, log=_log)
@@ -194,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--skip-latency", action="store_true", help="no query-latency measurement")
     bench.add_argument("--skip-incremental", action="store_true", help="no unchanged re-run or one-document edit")
     bench.add_argument("--skip-ceiling", action="store_true", help="no plain sentence-transformers ceiling")
+    bench.add_argument("--skip-redaction", action="store_true", help="no throughput of the redaction step alone "
+                       "(document prose and PII-dense text)")
+    bench.add_argument("--redaction-samples", type=int, default=bench_defaults.DEFAULT_DENSE_SAMPLES,
+                       help="generated PII-evaluation sentences for the PII-dense redaction figure (default "
+                       f"{bench_defaults.DEFAULT_DENSE_SAMPLES})")
     bench.add_argument("--keep-workdir", action="store_true", help="keep the throwaway folder (corpora, state, "
                        "each run's log) instead of removing it")
     bench.add_argument("--check", action="store_true", help="exit 1 when a target is missed")

@@ -468,7 +468,7 @@ class Target:
     """A minimum for one metric: scope is "overall", an entity type, or "non-PII"."""
 
     scope: str
-    metric: str  # "recall", "f2" or "survival"
+    metric: str  # "recall", "precision", "f2" or "survival"
     minimum: float
 
     @property
@@ -476,13 +476,17 @@ class Target:
         return f"{self.scope} {self.metric} >= {self.minimum:g}"
 
 
-# What our detector must reach. Types found by patterns and checksums must never be missed.
+# What our detector must reach. Types found by patterns and checksums must never be missed; at most
+# 3% of personal values may be left overall, 5% of names and of addresses (postcodes included), while
+# over-redaction (which costs retrieval) keeps precision at 0.85 or more.
 _NEVER_MISSED = ("EMAIL_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS")
 TARGETS: tuple[Target, ...] = (
-    Target("overall", "recall", 0.95),
+    Target("overall", "recall", 0.97),
+    Target("overall", "precision", 0.85),
     Target("overall", "f2", 0.92),
     *(Target(entity, "recall", 1.0) for entity in _NEVER_MISSED),
-    Target("PERSON", "recall", 0.90),
+    Target("PERSON", "recall", 0.95),
+    Target("STREET_ADDRESS", "recall", 0.95),
     Target("PHONE_NUMBER", "recall", 0.90),
     Target("non-PII", "survival", 0.95),
 )

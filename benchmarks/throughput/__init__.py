@@ -13,6 +13,7 @@ reports side by side:
   the run embedded, same model, batch size and machine, and ceiling / pipeline;
 - an unchanged re-run and a one-document edit, as ratios of the full run;
 - OCR pages, redacted characters and upserted points per second;
+- the redaction step alone on document prose and on PII-dense text, characters per second;
 - peak memory of the run's whole process tree (parse workers and fork server included);
 - query latency of the embedded store at several sizes.
 
@@ -26,6 +27,7 @@ plain Python. Timing figures are measured, never asserted by the tests.
 from benchmarks.throughput.driver import BenchOptions, run_benchmark
 from benchmarks.throughput.figures import STAGES, stage_seconds, summarize_run
 from benchmarks.throughput.latency import measure_query_latency, percentile
+from benchmarks.throughput.redaction import DEFAULT_DENSE_SAMPLES, TARGET_CHARACTERS_PER_SECOND, measure_redaction
 from benchmarks.throughput.report import evaluate_targets, format_table, write_result
 from benchmarks.throughput.runs import BenchError
 from benchmarks.throughput.settings import (
@@ -51,6 +53,7 @@ from benchmarks.throughput.synthetic_corpus import (
 )
 
 __all__ = [
+    "DEFAULT_DENSE_SAMPLES",
     "DEFAULT_DOCUMENTS",
     "DEFAULT_LATENCY_POINTS",
     "DEFAULT_LATENCY_QUERIES",
@@ -63,6 +66,7 @@ __all__ = [
     "SCAN_LINE_CHARS",
     "SCAN_MAX_PAGES",
     "STAGES",
+    "TARGET_CHARACTERS_PER_SECOND",
     "BenchError",
     "BenchOptions",
     "corpus_digest",
@@ -72,6 +76,7 @@ __all__ = [
     "format_table",
     "generate_corpus",
     "measure_query_latency",
+    "measure_redaction",
     "percentile",
     "run_benchmark",
     "scan_pages",

@@ -15,6 +15,7 @@ from pathlib import Path
 from benchmarks.throughput.ceiling import chunk_texts, measure_ceiling
 from benchmarks.throughput.figures import summarize_run
 from benchmarks.throughput.latency import measure_query_latency
+from benchmarks.throughput.redaction import DEFAULT_DENSE_SAMPLES, dense_texts, measure_redaction
 from benchmarks.throughput.report import evaluate_targets, machine_info
 from benchmarks.throughput.runs import run_pipeline
 from benchmarks.throughput.settings import (
@@ -53,6 +54,8 @@ class BenchOptions:
     skip_latency: bool = False
     skip_incremental: bool = False
     skip_ceiling: bool = False
+    skip_redaction: bool = False
+    redaction_samples: int = DEFAULT_DENSE_SAMPLES
     keep_workdir: bool = False
     model: str = "all-MiniLM-L6-v2"
 
@@ -138,6 +141,11 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
             result["edit"] = {**summarize_run(edit), "document": target.path,
                               "full_run_seconds_per_document": round(per_document, 3),
                               "ratio_to_one_document": round(edit["seconds"] / per_document, 3)}
+        if not options.skip_redaction:
+            say(f"redaction: the step alone on the {profiles[0]} corpus's prose and on "
+                f"{options.redaction_samples:,} PII-dense evaluation texts")
+            prose = [document.text() for document in corpora[profiles[0]]]
+            result["redaction"] = measure_redaction(prose, dense_texts(options.redaction_samples), log=say)
         if not options.skip_latency:
             say(f"latency: {options.latency_queries} queries at {', '.join(map(str, options.latency_points))} points")
             result["latency"] = measure_query_latency(

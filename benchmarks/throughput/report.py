@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.throughput.figures import STAGES
+from benchmarks.throughput.redaction import TARGET_CHARACTERS_PER_SECOND
 from benchmarks.throughput.settings import REPO_ROOT
 
 TARGET_EDIT_DOCUMENTS = 5.0  # a one-document edit: at most five documents' share of the full run
@@ -67,6 +68,8 @@ def evaluate_targets(result: dict) -> list[dict]:
     p95_50k = _get(sizes, "50000", "p95_ms")
     largest = sizes[max(sizes, key=int)] if sizes else {}
     hybrid_ratio = largest.get("hybrid_over_dense_p95")
+    prose_rate = _get(result, "redaction", "prose", "characters_per_second")
+    dense_rate = _get(result, "redaction", "dense", "characters_per_second")
     return [
         target("ceiling_ratio_text", "ceiling / pipeline, text-only corpus", text, ">= 0.7", at_least(text, 0.7)),
         target("ceiling_ratio_scans", "ceiling / pipeline, with scans", scans, ">= 0.5", at_least(scans, 0.5)),
@@ -88,6 +91,10 @@ def evaluate_targets(result: dict) -> list[dict]:
                "" if p95_50k is not None else "measured when --latency-points includes 50000"),
         target("hybrid_over_dense", "hybrid / dense query p95 at the largest size", hybrid_ratio, "<= 1.5",
                at_most(hybrid_ratio, 1.5)),
+        target("redaction_prose", "redaction step, document prose, characters / s", prose_rate,
+               f">= {TARGET_CHARACTERS_PER_SECOND:,}", at_least(prose_rate, TARGET_CHARACTERS_PER_SECOND)),
+        target("redaction_dense", "redaction step, PII-dense text, characters / s", dense_rate,
+               f">= {TARGET_CHARACTERS_PER_SECOND:,}", at_least(dense_rate, TARGET_CHARACTERS_PER_SECOND)),
     ]
 
 
@@ -158,6 +165,15 @@ def format_table(result: dict) -> str:
             lines.append(f"| one-document edit | {_number(result['edit']['seconds'], 1)} | "
                          f"{_number(result['edit']['ratio_to_one_document'], 1)} documents' worth | "
                          f"{_number(result['edit'].get('process_seconds'), 1)} |")
+    redaction = result.get("redaction")
+    if redaction:
+        lines += ["", f"| redaction step alone ({redaction['workers']} workers) | texts | characters | seconds | "
+                  "characters / s | one process, characters / CPU s |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for name, label in (("prose", "document prose"), ("dense", "PII-dense text")):
+            figures = redaction[name]
+            lines.append(f"| {label} | {figures['texts']:,} | {figures['characters']:,} | "
+                         f"{_number(figures['seconds'], 1)} | {_number(figures['characters_per_second'], 0)} | "
+                         f"{_number(figures.get('characters_per_cpu_second'), 0)} |")
     latency = result.get("latency")
     if latency:
         lines += ["", f"| query latency (top {latency['top_k']}, search only) | dense p50 ms | dense p95 ms | "

@@ -24,7 +24,7 @@ def test_a_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     # Five documents, one of them a scan, so that OCR is measured too; no latency (that is the slow part).
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "bench", "--documents", "5", "--scan-fraction", "0.2", "--profile", "scans", "--skip-latency",
-         "--out", str(out)],
+         "--redaction-samples", "200", "--out", str(out)],
         capture_output=True, text=True, env={**env, "INGEST_HOME": str(home)}, cwd=REPO_ROOT, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(out.read_text(encoding="utf-8"))
@@ -50,9 +50,12 @@ def test_a_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert result["edit"]["documents"] == 5
     assert {item["key"] for item in result["targets"]} == {
         "ceiling_ratio_text", "ceiling_ratio_scans", "rerun_ratio", "rerun_seconds", "edit_ratio", "edit_seconds",
-        "peak_memory", "query_p95_50k",
-        "hybrid_over_dense"}
+        "peak_memory", "query_p95_50k", "hybrid_over_dense", "redaction_prose", "redaction_dense"}
     assert result["embedder"]["precision"] == "int8"  # the pipeline's default; the ceiling stays fp32
+    for name in ("prose", "dense"):
+        figures = result["redaction"][name]
+        assert figures["characters"] > 0 and figures["characters_per_second"] > 0, name
+        assert figures["characters_per_cpu_second"] > 0 and figures["findings"] > 0, name
     assert result["machine"]["cpu_count"] > 0 and result["parameters"]["seed"] == 20240611
 
     assert "| target | value | goal |" in completed.stdout

@@ -212,6 +212,26 @@ def test_missing_measurements_are_not_judged() -> None:
     assert targets["ceiling_ratio_scans"]["met"] is None
 
 
+def test_the_redaction_step_is_judged_on_prose_and_on_pii_dense_text() -> None:
+    result = _result(300, 10**9)
+    targets = {item["key"]: item for item in evaluate_targets(result)}
+    assert targets["redaction_prose"]["met"] is None and targets["redaction_dense"]["met"] is None  # not measured
+    result["redaction"] = {
+        "workers": 2, "warm_up_seconds": 9.0,
+        "prose": {"texts": 300, "characters": 1_500_000, "seconds": 20.0, "findings": 900,
+                  "characters_per_second": 75_000, "characters_per_cpu_second": 90_000},
+        "dense": {"texts": 3600, "characters": 320_000, "seconds": 8.0, "findings": 4400,
+                  "characters_per_second": 40_000, "characters_per_cpu_second": 41_000}}
+    targets = {item["key"]: item for item in evaluate_targets(result)}
+    assert targets["redaction_prose"]["met"] is True and targets["redaction_prose"]["value"] == 75_000
+    assert targets["redaction_dense"]["met"] is False
+    result["targets"] = evaluate_targets(result)
+    table = format_table(result)
+    assert "| document prose | 300 | 1,500,000 | 20.0 | 75,000 | 90,000 |" in table
+    assert "| PII-dense text | 3,600 | 320,000 | 8.0 | 40,000 | 41,000 |" in table
+    assert "| redaction step, PII-dense text, characters / s | 40,000 | >= 50,000 | NOT met |" in table
+
+
 def test_the_table_shows_the_figures_and_the_verdicts() -> None:
     result = _result(300, 2_500_000_000)
     result["targets"] = evaluate_targets(result)
@@ -263,5 +283,8 @@ def test_the_command_line_reads_the_benchmark_options() -> None:
     defaults = build_parser().parse_args(["bench"])
     assert defaults.latency_points == (5000, 20000, 50000)
     assert (defaults.documents, defaults.scan_fraction, defaults.profile) == (300, 0.1, "all")
+    assert (defaults.skip_redaction, defaults.redaction_samples) == (False, 3000)
+    args = build_parser().parse_args(["bench", "--skip-redaction", "--redaction-samples", "200"])
+    assert (args.skip_redaction, args.redaction_samples) == (True, 200)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "--latency-points", "0,x"])

@@ -113,20 +113,23 @@ _POSTCODE = (r"(?:\d{5}-\d{4}|\d{3}[ ]\d{2}|\d{4,6}|[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-
 _PLACE_WORD = rf"(?:{_CAP}|\({_CAP}\))"
 _PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,3}}"
 # ", City, Country 12345" or ", City, ST 12345": the postal tail of a one-line address.
-_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*{_PLACE_NAME}){{1,3}}(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
+_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}){{1,3}}(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
                          r"|[ \t]+[a-z])")
 # After an apartment or suite: "Apt. 542 KÖTTMANNSDORF Austria", "Suite 646 Telc VY".
-_SPACE_TAIL = re.compile(rf"(?:[ \t]+{_PLACE_WORD}){{1,4}}"
-                         rf"(?:(?:[ \t]+{_PARTICLE}){{1,2}}(?:[ \t]+{_PLACE_WORD}){{1,3}})?"
+_TOWN_WORD = rf"(?:{_CAP_START}[\w'’-]*|\({_CAP}\))"  # no full stop: "Castellón. It serves"
+_TOWN_PARTICLE = rf"(?:{_PARTICLE}|pri|mesto|sur|bei|upon)"
+_SPACE_TAIL = re.compile(rf"(?:[ \t]+(?:{_TOWN_PARTICLE}[ \t]+)?(?:\d{{1,3}}[ \t]+{_TOWN_PARTICLE}[ \t]+)?{_TOWN_WORD}"
+                         rf"(?:[ \t]+\d{{1,3}}(?=[ \t]+{_CAP_START}))?){{1,4}}"
+                         rf"(?:(?:[ \t]+{_TOWN_PARTICLE}){{1,2}}(?:[ \t]+{_TOWN_WORD}){{1,3}})?(?:[ \t]+{_TOWN_WORD}){{0,3}}"
                          rf"(?:[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:,)]|\n|$)"
                          r"|[ \t]+[a-z])")
 # "\nCity\n, ST\n 12345", "\nCity, ST 12345": a US-style locality (the comma says the state follows).
 _LOCALITY_LINES = re.compile(
-    rf"[ \t]*\n[^\w\n]{{0,6}}{_PLACE_NAME}(?:[ \t]*\n[ \t]*,[ \t]*|[ \t]*,[ \t]*)[A-Z]{{2,3}}"
-    rf"(?:[ \t]*\n[^\w\n]{{0,6}}|[ \t]+)(?:{_PLACE_NAME}[ \t]+)?{_POSTCODE}(?![\w])")
+    rf"[ \t]*\n[^\w\n]{{0,6}}(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]*\n[ \t]*,[ \t]*|[ \t]*,[ \t]*)"
+    rf"(?:[A-Z]{{2,3}}|\d{{1,2}})(?:[ \t]*\n[^\w\n]{{0,6}}|[ \t]+)(?:{_PLACE_NAME}[ \t]+)?{_POSTCODE}(?![\w])")
 # A country (or town) line ending in a postcode, within the lines after a street line.
 _POSTCODE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}[ \t]+({_POSTCODE})[ \t]*(?=\n|$)")
-_PLACE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}[ \t]*(?=\n)|\n[ \t]*(?=\n)")
+_PLACE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}(?:[ \t]+\d{{1,3}})?[ \t]*(?=\n)|\n[ \t]*(?=\n)")
 # A line of an address block below the street line: a town or a country, with a state code or a
 # postcode or neither ("\n Montevideo", "\n Uruguay 05730", "\n Cyprus (Greek) 42486"). Only a plain,
 # maybe indented line continues the block: a bullet or a blank line starts something else.
@@ -149,6 +152,8 @@ _NEXT_SPACE = re.compile(r"\s+")
 _STRONG_TYPE_WORD = re.compile(r"(?i)street|avenue|road|boulevard|lane|drive")
 _LEADING_ENGLISH = re.compile(r"(?:(?:of|the|and)[ \t]+)+")
 _INTERSECTION = re.compile(r"(?:[ \t]+St\.?)?[ \t]+(?:and|&)[ \t]+")
+# Capitalised words right before a street line that starts with its number ("Mäe 47 Frederikke Greens").
+_NAME_BEFORE_NUMBER = re.compile(rf"((?:{_CAP_START}[\w'’-]*[ \t]+){{1,3}})\Z")
 _WORD_AND_BEFORE = re.compile(rf"(?<![\w])({_CAP})[ \t]+and[ \t]+\Z")
 _ADDRESS_CUES = frozenset("""address addresses adresse lives live living located location at to on in moved move
 ship shipped send sent deliver delivered delivery meet visit street corner reside resides residing side near

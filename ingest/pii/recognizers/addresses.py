@@ -30,6 +30,7 @@ from ingest.pii.recognizers.address_patterns import (
     _MONTHS,
     _NAME_AFTER_PREFIX,
     _NAME_BEFORE,
+    _NAME_BEFORE_NUMBER,
     _NEXT_SPACE,
     _NUMBER_AFTER,
     _NUMBER_AFTER_NAME,
@@ -60,6 +61,7 @@ from ingest.pii.recognizers.address_patterns import (
 )
 from ingest.pii.recognizers.common import Finding, has_context
 from ingest.pii.recognizers.lexicon import NameLexicon, name_lexicon
+from ingest.pii.recognizers.mentions import is_name_line
 
 # An address is found from its street line, anchored on a street-type word ("Baker Street", "Rua
 # Arapiraca 1943", "Bécsi utca 35.", "Hauptstraße 5"), or on two numbers around a foreign name
@@ -313,6 +315,13 @@ def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     before = _SECONDARY_BEFORE.search(text, max(0, street.start - 20), street.start)
     if before is not None:
         street.start = before.start()
+    named = _NAME_BEFORE_NUMBER.search(text, max(0, street.start - 60), street.start)
+    if named is not None and text[street.start:street.start + 1].isdigit() and _has_foreign_word(
+            named.group(1).split(), lexicon) and not any(
+                word.lower().rstrip(".") in _NOT_STREET_NAME_WORDS for word in named.group(1).split()) and (
+            _sentence_start_or_line(text, named.start(1))
+            or has_context(text, named.start(1), _ADDRESS_CUES, window=30, words=3)):
+        street.start = named.start(1)  # "Mäe 47 Frederikke Greens": a street name, then a second one
     word_and = _WORD_AND_BEFORE.search(text, max(0, street.start - 40), street.start)
     if word_and is not None and (_sentence_start_or_line(text, word_and.start())
                                  or has_context(text, word_and.start(), _ADDRESS_CUES, window=30, words=3)):
@@ -343,11 +352,27 @@ def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
         return
     line_start = text.rfind("\n", 0, street.start) + 1
     if _WORD_CHARACTER.search(text, line_start, street.start) is None and not _ADDRESS_LABEL_LINE.search(
-            text, max(0, line_start - 40), line_start):
-        return  # a street line of its own: its block's town and country lines are lines of their own
+            text, max(0, line_start - 40), line_start) and not _under_an_organisation(text, line_start, lexicon):
+        # A street line of its own under a person's name (or quoted, "> 12 Main St"): its block's town
+        # and country lines are lines of their own; under a company's name the block is one address.
+        return
     block_end = _block_lines(text, street.end, lexicon, street.secondary)
     if block_end is not None:
         street.end = block_end
+
+
+def _under_an_organisation(text: str, line_start: int, lexicon: NameLexicon) -> bool:
+    """Whether the street line at `line_start` is written plain (no quote marks before it) under a
+    line that names no person: a company's letterhead ("Fuji Nihon Seito Corporation\n\n88072 79
+    Wolfe Street", "Hélène Fremont\nThyrocare Technologies Ltd\n0189 Rue des Buissons 386")."""
+    if text[line_start:line_start + 1] in (">", "}", "?", "|", "#", "*"):
+        return False
+    above = text[:line_start].rstrip()
+    if not above:
+        return False
+    line = above[above.rfind("\n") + 1:].strip()
+    return (bool(line) and not line[0].isdigit() and not _SECONDARY.search(line)
+            and not is_name_line(line.lstrip(">}?|#* \t"), lexicon))
 
 
 def _block_lines(text: str, end: int, lexicon: NameLexicon, secondary: bool = False) -> int | None:
@@ -363,6 +388,12 @@ def _block_lines(text: str, end: int, lexicon: NameLexicon, secondary: bool = Fa
         if line is None:
             return None
         place, postcode = line.group(1), line.group(2)
+        sentence = re.search(r"\.[ \t]+", place)
+        if sentence is not None and not postcode:
+            country = place[:sentence.start()].strip().lower()
+            if country in lexicon.countries or country in _COUNTRY_ALIASES:
+                return line.start(1) + sentence.start()  # "Slovenia. It serves great food."
+            return None
         name = re.sub(r"[ \t]*\([^)]*\)", "", place).strip(" \t.").lower()
         whole_line = _BLOCK_LINE_END.match(text, line.end()) is not None
         if postcode and _STATE_CODE_END.search(place):
@@ -385,7 +416,13 @@ def _sentence_start_or_line(text: str, start: int) -> bool:
     index = start - 1
     while index >= 0 and text[index] in " \t":
         index -= 1
-    return index < 0 or text[index] in "\n:"
+    return index < 0 or text[index] in "\n:?!" or (index < start - 1 and text[index] == "." and re.search(
+        r"[a-z]{3}\Z", text[max(0, index - 8):index]) is not None and text[max(0, index - 4):index].lower() not in (
+        "mrs", " mrs", "prof"))  # a sentence's end, not "Mrs."
+
+# Words that name no street before its number: function words, titles, apartment words.
+_NOT_STREET_NAME_WORDS = _ENGLISH_FUNCTION_WORDS | frozenset(
+    "mr mrs ms miss dr prof sir apt apartment suite ste unit flat floor room bldg building".split())
 
 
 def _block_postcode(text: str, end: int) -> tuple[int, int] | None:

@@ -117,11 +117,15 @@ def _romanised(name: str) -> Iterator[str]:
 
 # Particles of names and addresses: parts of a name, never a name alone.
 _PARTICLES = frozenset("de da di du la le van von der den del della dos das des do al el bin ibn ter ten y e".split())
-_FIRST_NAME_ATTRIBUTES = ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary",
-                          "first_names_unisex", "first_romanized_names", "first_romanized_names_male",
-                          "first_romanized_names_female", "first_names_est", "first_names_rus")
-_LAST_NAME_ATTRIBUTES = ("last_names", "last_names_male", "last_names_female", "last_romanized_names",
-                         "last_names_est", "last_names_rus", "last_names_common", "last_names_unisex")
+def _name_attributes(provider: type, family: bool) -> list[str]:
+    """The provider's lists of given names (first and middle names, every variant: "first_names_female",
+    "first_romanized_names", "middle_names") or of family names ("last_names_male", "unisex_last_names",
+    "last_names_without_suffix"): each locale names its lists its own way."""
+    kind = "last" if family else ("first", "middle")
+    return [attribute for attribute in vars(provider) if "names" in attribute and "kana" not in attribute
+            and any(part in kind for part in attribute.split("_"))]
+
+
 _PLACE_ATTRIBUTES = ("countries", "cities", "city_names", "states", "provinces", "regions", "counties", "cantons",
                      "departments", "prefectures", "real_city_names", "estados", "distritos", "region_names")
 
@@ -143,9 +147,9 @@ def name_lexicon() -> NameLexicon:
         except ImportError:
             pass
         else:
-            names = set(_names(module.Provider, _FIRST_NAME_ATTRIBUTES))
+            names = set(_names(module.Provider, _name_attributes(module.Provider, family=False)))
             (generic if locale == "en" else first).update(names)
-            last.update(_names(module.Provider, _LAST_NAME_ATTRIBUTES))
+            last.update(_names(module.Provider, _name_attributes(module.Provider, family=True)))
         try:
             module = importlib.import_module(f"faker.providers.address.{locale}")
         except ImportError:
@@ -257,7 +261,7 @@ power energy light water fire earth air gas oil salt sugar honey candy cherry ap
 lemon ginger pepper basil sage rosemary thyme mint clay sandy dusty rusty misty stormy sunny
 monday tuesday wednesday thursday friday saturday sunday january february october november december
 media danish english french german dutch swedish polish italian spanish irish scottish welsh
-happy lucky merry jolly sharp swift strong noble royal rich poor fair fine dear sweet bright
+happy lucky merry jolly sharp swift strong noble royal rich poor fair fine dear sweet bright odds
 """.split())
 
 

@@ -54,8 +54,9 @@ _COORDINATION_BEFORE = re.compile(r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|&)[ \t]+)\Z")
 
 
 _INNER_CAPITALS = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|IJ|[^\W\d_]*['’-])[^\W\d_]")
-_PARTICLE_RUN = re.compile(
-    r"(?:[ \t]+(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|do|ter|ten|bin|ibn|al)){1,3}[ \t]+")
+_PARTICLES_PATTERN = r"(?:[ \t]+(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|do|ter|ten|bin|ibn|al)){1,3}[ \t]+"
+_PARTICLE_RUN = re.compile(_PARTICLES_PATTERN)
+_PARTICLE_RUN_ANY_CASE = re.compile(_PARTICLES_PATTERN, re.IGNORECASE)
 
 
 class _Token:

@@ -11,12 +11,12 @@ import re
 from collections.abc import Sequence
 
 from ingest.pii.recognizers.common import Finding, has_context
-from ingest.pii.recognizers.lexicon import COMMON_WORDS, NameLexicon, name_lexicon, stop_words
+from ingest.pii.recognizers.lexicon import _PARTICLES, COMMON_WORDS, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.name_tokens import (
     _COORDINATION_AFTER,
     _COORDINATION_BEFORE,
     _NAME_CUES,
-    _PARTICLE_RUN,
+    _PARTICLE_RUN_ANY_CASE,
     _SPACES,
     _STRONG_NAME_CUES,
     _TITLES,
@@ -34,25 +34,27 @@ from ingest.pii.recognizers.name_tokens import (
 def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon) -> tuple[int, int, float] | None:
     """A given and a family name (any case), or two capitalised words one of which is a known name."""
     a = tokens[index]
-    if a.glued or len(a.text) < 2 or a.shape in "IiM" or a.lower in stop_words():
-        return None
-    if a.first and a.cap and not a.plain:
-        particles = _PARTICLE_RUN.match(text, a.end)
-        if particles is not None:  # "Zachary van den IJssel", "Ana de la Cruz"
-            after = next((i for i in range(index + 1, min(index + 5, len(tokens)))
-                          if tokens[i].start == particles.end()), None)
-            if after is not None and tokens[after].cap and not tokens[after].glued:
-                return index, after, 0.75
+    if a.glued or len(a.text) < 2 or a.shape in "IiM" or a.lower in stop_words() or a.contraction:
+        return None  # "I'm Nicholas": the name is the second word alone
+    if a.first and not a.plain and (a.cap or a.shape == "L"):
+        tail = _particle_tail(text, tokens, index)
+        if tail != index:  # "Zachary van den IJssel", "Ana de la Cruz", "eliane van der vlist"
+            return index, tail, 0.75
     following = _next_name_word(text, tokens, index)
     if following is None:
         # "MÜLLER, STEFAN": family name, comma, given name.
         after = index + 1
         if (after < len(tokens) and a.surname and tokens[after].first and a.same_case(tokens[after])
                 and a.shape != "L" and re.fullmatch(r",[ \t]{1,2}", text[a.end:tokens[after].start])
-                and not (a.plain and tokens[after].plain) and not tokens[after].glued):
-            return index, after, 0.7
+                and not (a.plain and tokens[after].plain) and not tokens[after].glued
+                and not _COORDINATION_BEFORE.search(text, max(0, a.start - 8), a.start)
+                and not _COORDINATION_AFTER.match(text, tokens[after].end)):
+            return index, after, 0.7  # not in a list of names: "Stefan, Jeremy, James and Ashley"
         return None
     b = tokens[following]
+    if b.lower in _PARTICLES:  # "eliane van der vlist": a word that is no English, particles, a family name
+        tail = _particle_tail(text, tokens, index)
+        return (index, tail, 0.65) if tail != index and not a.english and not a.place and len(a.text) > 2 else None
     if b.glued or len(b.text) < 2 or b.lower in stop_words() or b.shape == "M":
         return None
     both_cap = a.cap and b.cap
@@ -79,9 +81,19 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     foreign_pair = foreign_pair or (both_cap and following == index + 1 and b.last and not b.english
                                     and not a.describing and not a.place and a.lower not in COMMON_WORDS
                                     and not a.contraction and a.lower not in _NAME_CUES and a.lower not in _TITLES)
+    # "Klaudijo Kundid", "Jordanka Kavran": two capitalised words that are no English and no place, alone
+    # (no capitalised word before or after them: not "Mold Tek Packaging").
+    unknown_pair = (a.shape == b.shape == "T" and following == index + 1 and len(a.text) > 2 and len(b.text) > 2
+                    and not (a.english or b.english or a.place or b.place or a.contraction or b.contraction)
+                    and a.text.isalpha() and b.text.replace("-", "").isalpha()
+                    and not (index > 0 and tokens[index - 1].cap and _SPACES.fullmatch(text, tokens[index - 1].end,
+                                                                                         a.start))
+                    and not (following + 1 < len(tokens) and tokens[following + 1].cap
+                             and _SPACES.fullmatch(text, b.end, tokens[following + 1].start))
+                    and not _title_case_line(text, a.start))
     if not (a.first or a.last):
         if not ((both_cap and not a.plain and not a.place and b.surname and not b.plain) or lower_pair
-                or foreign_pair):
+                or foreign_pair or unknown_pair):
             return None
     score = 0.0
     if a.first and b.surname:
@@ -103,14 +115,32 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
         score = 0.65  # "Cirineo Barrios", "Maile Jaimes"
     elif not score and (lower_pair or foreign_pair):
         score = 0.65
+    elif not score and unknown_pair:
+        score = 0.6
     if not score:
         return None
     last = following
     extra = _following(text, tokens, last)
-    if extra is not None and tokens[extra].last and _name_part(tokens[extra], b) and not tokens[extra].place and (
-            tokens[extra].shape == "T" or not tokens[extra].plain):
-        last = extra  # "Ana Maria Popescu"; in one case throughout, not "SONOKA MIKI FAN" or "kíra schmidt fan"
-    return index, last, score
+    if extra is not None and _name_part(tokens[extra], b) and not tokens[extra].place and (
+            tokens[extra].last and (tokens[extra].shape == "T" or not tokens[extra].plain)
+            or len(tokens[extra].text) > 2 and not tokens[extra].english and not tokens[extra].contraction
+            and not a.plain and not b.plain):
+        # "Ana Maria Popescu", "Milan Franc Košelnik"; in one case throughout, not "SONOKA MIKI FAN" or
+        # "kíra schmidt fan"
+        last = extra
+    return index, _particle_tail(text, tokens, last), score
+
+
+def _title_case_line(text: str, position: int) -> bool:
+    """Whether the line at `position` is a heading in title case ("Polycomb Orthologs Regulate Nuclear
+    Architecture"): four to twelve words, and four in five of those that are not function words
+    capitalised (not in capitals: an upper-case line is shouted, not titled)."""
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    words = [word for word in re.findall(r"[^\W\d_][\w'’-]*", text[start:end if end >= 0 else len(text)])
+             if word.lower() not in stop_words()]
+    titled = sum(word[0].isupper() and not word.isupper() for word in words)
+    return 4 <= len(words) <= 12 and 5 * titled >= 4 * len(words)
 
 
 def _titled_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, float] | None:
@@ -134,7 +164,7 @@ def _titled_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int,
         if following is None or not _name_part(tokens[following], name):
             break
         last = following
-    return first, last, 0.8
+    return first, _particle_tail(text, tokens, last), 0.8
 
 
 def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]) -> tuple[int, int, float] | None:
@@ -152,7 +182,10 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
             or following is not None and tokens[following].shape == token.shape
             and not tokens[following].english and len(tokens[following].text) > 2))
     elif strength == 2:
-        ok = (token.known or not token.plain) and (token.first or not token.place)
+        ok = (token.known or not token.plain) and (token.first or not token.place) or (
+            # "Hi Felicity,", "Dear Grant:": a given name that is a word too, addressed alone
+            token.cap and token.lower in name_lexicon().common_given_names
+            and _ADDRESSED_AFTER.match(text, token.end) is not None)
     else:
         ok = token.known and not token.place and not token.plain and (token.cap or token.shape == "L")
         if not ok and token.shape in "TL" and len(token.text) > 2 and not token.english and not token.place:
@@ -171,9 +204,26 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
         if following is None or not _name_part(tokens[following], token) or tokens[following].place:
             break
         last = following
-    return index, last, 0.7
+    return index, _particle_tail(text, tokens, last), 0.7
 
 
+def _particle_tail(text: str, tokens: list[_Token], last: int) -> int:
+    """The last word of a name that particles continue ("Willemine ten Pas", "Frits van den Heuvel",
+    "CHRISTIANE DE VAAN"): the word after the particles, in the name's case; else `last`."""
+    particles = _PARTICLE_RUN_ANY_CASE.match(text, tokens[last].end)
+    if particles is None:
+        return last
+    after = next((i for i in range(last + 1, min(last + 5, len(tokens))) if tokens[i].start == particles.end()), None)
+    if after is None:
+        return last
+    word = tokens[after]
+    if (word.glued or len(word.text) < 2 or not word.same_case(tokens[last]) or word.lower in stop_words()
+            or (word.describing and not word.surname) or word.place and not word.known):
+        return last
+    return after
+
+
+_ADDRESSED_AFTER = re.compile(r"[ \t]*(?:[,!:]|\n|\Z)")
 _LOWER_WORD_NEXT = re.compile(r"[ \t]+[a-z]")
 _LINE_END_AFTER = re.compile(r"[ \t]*[.!]?[ \t]*(?:\n|\Z)")
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near|via|into|towards?|of)[ \t]+\Z", re.IGNORECASE)
@@ -210,6 +260,10 @@ def _lone_name(text: str, tokens: list[_Token], index: int) -> float:
                         or _VOCATIVE_BEFORE.search(text, max(0, token.start - 3), token.start)
                         and _VOCATIVE_AFTER.match(text, token.end)):
         return 0.7  # a speaker ("jared: You saved my life!") or someone addressed ("Remember me, Roy?")
+    if (token.lower in name_lexicon().common_given_names and (token.cap or token.shape == "L")
+            and _VOCATIVE_BEFORE.search(text, max(0, token.start - 3), token.start)
+            and _VOCATIVE_AFTER.match(text, token.end)):
+        return 0.65  # a given name that is a word too, addressed: "Remember me, April?", "Don't go, Heather!"
     if not token.first:
         if token.last and token.shape == "L" and len(token.text) > 4 and not token.english:
             return 0.55  # "says sandberg."

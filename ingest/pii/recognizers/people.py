@@ -11,6 +11,7 @@ from ingest.pii.recognizers.address_patterns import _COUNTRY_ALIASES, _COUNTRY_L
 from ingest.pii.recognizers.addresses import _upper_case_line
 from ingest.pii.recognizers.common import Finding
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
+from ingest.pii.recognizers.mentions import EPONYM_HEADS
 from ingest.pii.recognizers.name_tokens import _INITIAL_GAP, _SPACES, _TITLES, _name_tokens, _Token
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
@@ -30,8 +31,16 @@ _STREET_WORD_AFTER = re.compile(
     r"|Crescent|STREET|AVENUE|ROAD|LANE|DRIVE|BOULEVARD|veg|vej|vei|veien|gate|gata|gatan|gade|straat|utca)\b")
 # A street type as the last word of a "name": "Mills Street" (Lane and Drive are family names too).
 _STREET_WORD_LAST = re.compile(r"[ \t](?:Street|STREET|Avenue|AVENUE|Road|ROAD|Boulevard|BOULEVARD|Straße|Strasse)\Z")
+# Words that start the names of towns ("San Francisco", "Los Angeles", "Fort Worth", "New York"): a
+# capitalised word after one of them names a place.
+_PLACE_PREFIX = re.compile(r"(?:San|Santa|Santo|São|Los|Las|El|Saint|St\.|Sainte|Fort|Port|Mount|Lake|New|Nueva|Nuevo"
+                           r"|Bad|Sankt|Porto|Puerto|Villa|Ciudad)[ \t]+[A-Z]")
+# "Parkinson's disease", "Student's t-test": a name that names a disease, a law or a test, not a person.
+_EPONYM_AFTER = re.compile(r"['’]s?[ \t]+(?:" + "|".join(sorted(EPONYM_HEADS)) + r")\b", re.IGNORECASE)
 _POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
-                           r"|IV)(?![\w-])")
+                           r"|IV|jr\.?|sr\.?|phd|dds|dvm|esq\.)(?![\w-])")
+# A given name and a middle initial before a family name the model found alone: "Tosh N" + "Brandt".
+_GIVEN_AND_INITIAL_BEFORE = re.compile(r"(?<![\w'’-])([A-Z][a-z][\w'’-]*[ \t]+[A-Z]\.?[ \t]+)\Z")
 
 
 def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
@@ -44,14 +53,36 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
     for finding in findings:
         if finding.entity_type == "PERSON":
             if (_company_name(text, finding) or _STREET_WORD_AFTER.match(text, finding.end)
+                    or _EPONYM_AFTER.match(text, finding.end) or _PLACE_PREFIX.match(text, finding.start)
                     or _STREET_WORD_LAST.search(text, finding.start, finding.end)
                     or _town_line(text, finding, findings)):
                 continue
+            finding = _with_particle_tail(text, finding)
+            before = _GIVEN_AND_INITIAL_BEFORE.search(text, max(0, finding.start - 30), finding.start)
+            if before is not None and not name_lexicon().is_english_word(before.group(1).split()[0]):
+                finding = Finding(before.start(1), finding.end, "PERSON", finding.score, finding.recognizer)
             suffix = _POST_NOMINAL.match(text, finding.end)
             if suffix is not None:
                 finding = Finding(finding.start, suffix.end(), "PERSON", finding.score, finding.recognizer)
         refined.append(finding)
     return refined
+
+
+_PARTICLE_TAIL = re.compile(
+    r"(?:[ \t]+(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|do|ter|ten)){1,3}[ \t]+([^\W\d_][\w'’-]+)",
+    re.IGNORECASE)
+
+
+def _with_particle_tail(text: str, finding: Finding) -> Finding:
+    """The name with the family name that particles join to it ("Frits" + " van den Heuvel"), in its case."""
+    tail = _PARTICLE_TAIL.match(text, finding.end)
+    if tail is None:
+        return finding
+    last, word = text[finding.start:finding.end].split()[-1], tail.group(1)
+    same_case = word.isupper() == last.isupper() and word[0].isupper() == last[0].isupper()
+    if not same_case or word.lower() in stop_words() or name_lexicon().is_plain_word(word):
+        return finding
+    return Finding(finding.start, tail.end(1), "PERSON", finding.score, finding.recognizer)
 
 
 def _company_name(text: str, finding: Finding) -> bool:
@@ -155,7 +186,7 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
             group = group[:-1]  # "John O'Brien Signed", "Matias Anwar Listed"
         if not group or not _person_like(group, lexicon, upper_line):
             continue
-        if len(group) == 1 and not group[0].first and _PLACE_BEFORE.search(
+        if len(group) == 1 and (not group[0].first or group[0].place) and _PLACE_BEFORE.search(
                 text, max(0, group[0].start + line_start - 30), group[0].start + line_start):
             continue  # "I am in Várbalog", "flew to Itapebí": a town the model took for a person
         parts.append((group[0].start + line_start, group[-1].end + line_start))
@@ -165,8 +196,12 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
 def _person_like(group: list[_Token], lexicon: NameLexicon, upper_line: bool) -> bool:
     if len(group) == 1:
         token = group[0]
-        return (len(token.text) > 1 and not token.plain and not token.place and token.shape != "I"
-                and (token.shape != "U" or upper_line or token.known))
+        # A given name that some town shares ("Barbara", "Melissa") is a person where the model says so; a
+        # word in lower case only when it is a known name ("kevin", not "bortezomib" or "metastatically").
+        return (len(token.text) > 1 and not token.plain and token.shape != "I"
+                and (not token.place or token.first and token.lower not in lexicon.countries)
+                and (token.shape != "U" or upper_line or token.known) and (token.shape != "L" or token.known)
+                and token.shape != "M")  # "miRNA", "iPhone": codes
     if all(token.plain and not token.known for token in group):
         return False
     if " ".join(token.lower for token in group) in lexicon.places:

@@ -1,0 +1,234 @@
+"""People found from the rest of the text: the other mentions of a name found once, the owner in a
+possessive ("Esjar Sturluson's killers"), the name that heads a contact block (a signature), and the
+speakers of a dialogue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ingest.pii.recognizers.common import Finding
+from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
+from ingest.pii.recognizers.name_tokens import _TITLES
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+ECHO_SCORE = 0.6
+
+
+def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The other mentions of the parts of a full name found once: "Marino was influenced ... sung by
+    Ofelia Marino", "You can tell Sonoka was a huge Sonoka Miki fan". A part that is an English word
+    ("Young", "Mark") counts only where it is written as in the name, capitalised."""
+    lexicon = lexicon or name_lexicon()
+    parts: dict[str, str] = {}
+    for person in people:
+        words = _WORD.findall(text[person.start:person.end])
+        given = any(word.lower() in lexicon.first_names and not lexicon.is_english_word(word) for word in words)
+        first = words[0].lower()
+        if len(words) < 2 or not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
+                (given or word[0].isupper()) and not lexicon.is_english_word(word)) for word in words):
+            continue  # a seed is a name through and through, not "gene expression" or "arginase activity"
+        if not (first in lexicon.first_names or not any(lexicon.is_english_word(word) for word in words)):
+            continue  # a given name first, or no English word at all: not "Hyde Park"
+        if any(len(word) > 1 and word.isupper() for word in words) and not text[person.start:person.end].isupper():
+            continue  # an acronym in mixed case ("VEGF KO") is no name
+        particle_at = next((i for i, word in enumerate(words) if i and word.lower() in _PARTICLES), None)
+        if particle_at is not None and particle_at < len(words) - 1:
+            tail = text[person.start:person.end]
+            tail = tail[tail.index(words[particle_at], len(words[0])):]
+            parts[tail.lower()] = tail  # "van den Heuvel" alone
+        for word in words:
+            lower = word.lower()
+            if len(word) > 2 and lower not in stop_words() and lower not in _PARTICLES and lower not in _TITLES:
+                parts.setdefault(lower, word)
+    if not parts:
+        return []
+    pattern = re.compile(r"(?<![\w'’-])(?:" + "|".join(re.escape(part) for part in sorted(parts, key=len, reverse=True))
+                         + r")(?![\w-])", re.IGNORECASE)
+    found = []
+    for match in pattern.finditer(text):
+        if any(person.start < match.end() and match.start() < person.end for person in people):
+            continue
+        written, named = match.group(), parts[match.group().lower()]
+        if _shape(written) != _shape(named):
+            continue  # written as in the name: "young" in "a young singer" after "Zoe Young" is a word
+        found.append(Finding(match.start(), match.end(), "PERSON", ECHO_SCORE, "name-echo"))
+    return found
+
+
+def _shape(word: str) -> str:
+    return "upper" if word.isupper() else "capitalised" if word[0].isupper() else "lower"
+
+
+# The owner in a possessive: one to three capitalised words before "'s".
+_POSSESSIVE = re.compile(r"(?<![\w'’.-])((?:[A-ZÀ-ÖØ-ÞĀ-ſ][\w’-]*[ \t]+){0,2}[A-ZÀ-ÖØ-ÞĀ-ſ][\w-]*)['’]s(?![\w'’])"
+                         r"(?=[ \t]+([^\W\d_][\w'’-]*))")
+# What a possessive names after a person that no one owns: eponyms of medicine, science and law
+# ("Alzheimer's disease", "Student's t-test", "Fisher's exact test").
+EPONYM_HEADS = frozenset("""disease diseases syndrome syndromes sarcoma lymphoma law laws test tests method methods
+algorithm theorem principle equation equations rule rules sign signs criterion criteria ratio coefficient coefficients
+correlation distribution formula constant number index hypothesis scale classification stage grade reagent solution
+medium agar stain staining assay procedure operation technique effect phenomenon paradox ulcer palsy anemia anaemia
+cell cells gland glands tumor tumour tumors tumours node nodes exact rank chi correction approach model models
+disorder dementia patients patient encephalopathy ataxia neuralgia contracture rho regression hazards hazard
+proportional type kappa alpha""".split())
+
+
+def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """Who owns something: "Esjar Sturluson's killers", "Tomasz Wilk's Field Notes", "though Price's
+    song". A known name, or a word that is no English word and no place; never an eponym
+    ("Alzheimer's disease") and, where the model reads the words as an organisation, never that
+    (the score is a role's: see `ROLE_NAME_SCORE`)."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _POSSESSIVE.finditer(text):
+        words = list(re.finditer(r"\S+", match.group(1)))
+        while words and (words[0].group().lower() in stop_words() or words[0].group().lower() in _TITLES):
+            words = words[1:]
+        head = match.group(2).lower()
+        if head.endswith("s") and head[:-1] in EPONYM_HEADS:
+            head = head[:-1]  # "Spearman's correlations"
+        if not words or len(words) > 2 or head in EPONYM_HEADS or head in stop_words():
+            continue
+        texts = [word.group() for word in words]
+        known = [lexicon.is_name(word) for word in texts]
+        foreign = [not lexicon.is_english_word(word) and word.lower() not in lexicon.places for word in texts]
+        if not all(k or f for k, f in zip(known, foreign, strict=True)) or any(word.isupper() for word in texts):
+            continue
+        if len(texts) == 1 and not known[0]:
+            continue  # one unknown word ("Alzheimer's puzzle"): a name only with a known one beside it
+        score = 0.62 if any(known) else 0.58
+        found.append(Finding(match.start(1) + words[0].start(), match.end(1), "PERSON", score, "name-possessive"))
+    return found
+
+
+_NAME_LINE = re.compile(
+    r"(?m)^[^\w\n]{0,6}((?:[^\W\d_][\w'’-]*|[A-Z]\.?)(?:[ \t]+(?:[^\W\d_][\w'’-]*|[A-Z]\.?)){1,3})[ \t]*$")
+_LEGAL_FORM_LINE = re.compile(r"(?i)\b(?:inc|ltd|llc|plc|corp|corporation|gmbh|ag|sa|nv|bv|limited|co)\b\.?")
+
+
+def signature_names(text: str, others: Sequence[Finding], lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The name that heads a contact block: a line of two to four name words over lines with a
+    street address, a phone number, an e-mail address, a company (a legal form) or a country
+    ("Bolethe Jeremiassen\\nMajesco\\n20066 65 R. Mongi Bali ...", "}}Maha A Cazares\\n}}Compass ... LLC").
+    The words are all capitalised, all upper case or all lower case, and one at least is a known
+    name or no English word; no word is a stop word."""
+    if "\n" not in text:
+        return []
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _NAME_LINE.finditer(text):
+        if not is_name_line(match.group(1), lexicon):
+            continue
+        if _town_line(text, match.start(), match.end(), lexicon):
+            continue
+        if _contact_lines_follow(text, match.end(), others, lexicon):
+            found.append(Finding(match.start(1), match.end(1), "PERSON", 0.65, "name-signature"))
+    return found
+
+
+def is_name_line(line: str, lexicon: NameLexicon | None = None) -> bool:
+    """Whether a line (without its quote marks) could be a person's name: two to four words and
+    initials, all capitalised, all upper case or all lower case, no stop word, title, legal form or
+    place, one word at least a known name or no English word."""
+    lexicon = lexicon or name_lexicon()
+    words = line.split()
+    letters = [w for w in words if len(w.rstrip(".")) > 1]
+    if not 2 <= len(letters) <= 4 or len(words) > 5 or not all(_WORD.fullmatch(w.rstrip(".")) for w in words):
+        return False
+    if any(w.lower() in stop_words() or w.lower() in _TITLES for w in letters):
+        return False
+    if not (all(w[0].isupper() and not w.isupper() for w in letters) or all(w.isupper() for w in letters)
+            or all(w.islower() for w in letters)):
+        return False
+    lower = line.lower()
+    return not (lower in lexicon.places or lower in lexicon.countries or _LEGAL_FORM_LINE.search(lower)
+                or not any(lexicon.is_name(w) or not lexicon.is_english_word(w) for w in letters)
+                or all(w.lower() in lexicon.places for w in letters))
+
+
+def _town_line(text: str, start: int, end: int, lexicon: NameLexicon) -> bool:
+    """Whether the line is a town's in an address block: under a line with a number (a street or an
+    apartment), or over a country line."""
+    above = text[:start].rstrip()
+    if re.search(r"\d", above[above.rfind("\n") + 1:]):
+        return True
+    below_end = text.find("\n", end + 1)
+    below = text[end:below_end if below_end >= 0 else len(text)].strip(" \t\n>}?#*|-").strip()
+    return re.sub(r"[ \t]*\([^)]*\)|[ \t]+\d[\d -]*$", "", below).strip(" .").lower() in lexicon.countries
+
+
+def _contact_lines_follow(text: str, end: int, others: Sequence[Finding], lexicon: NameLexicon) -> bool:
+    """Whether one of the next four lines holds an address, a phone number, an e-mail address or a
+    company, or is a country."""
+    position = end
+    for _ in range(4):
+        if position >= len(text):
+            return False
+        line_end = text.find("\n", position + 1)
+        line_end = len(text) if line_end < 0 else line_end
+        if any(position < f.start < line_end and f.entity_type in ("STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS")
+               for f in others):
+            return True
+        line = text[position:line_end].strip(" \t\n>}?#*|-").strip()
+        name = re.sub(r"[ \t]*\([^)]*\)|[ \t]+\d[\d -]*$", "", line).strip(" .").lower()
+        if line and (_LEGAL_FORM_LINE.search(line) or name in lexicon.countries):
+            return True
+        position = line_end
+    return False
+
+
+# A speaker's line in a dialogue: "Kelsey:\"I'm Lisa's daughter\".", "nehemias: What a wife.".
+_SPEAKER_LINE = re.compile(r"(?m)^[ \t]*([^\W\d_][\w'’-]*)[ \t]*:[ \t]*(?=[\"“]|[^\W\d_])")
+
+
+def dialogue_speakers(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The speakers of a dialogue (two lines or more that start with a one-word label and a colon,
+    at least one of them a known name): each label that is no stop word and no common label
+    ("Bot", "User", "Name", "Note")."""
+    speakers = list(_SPEAKER_LINE.finditer(text))
+    if len(speakers) < 2:
+        return []
+    lexicon = lexicon or name_lexicon()
+    labels = [m.group(1).lower() for m in speakers]
+    if 2 * sum(label in lexicon.first_names or label in lexicon.common_given_names for label in labels) < len(labels):
+        return []  # "msg: ...\npos: ...": the fields of a list, not a dialogue
+    found = []
+    for match in speakers:
+        label = match.group(1).lower()
+        if label in stop_words() or label in _NOT_SPEAKERS or len(label) < 2:
+            continue
+        found.append(Finding(match.start(1), match.end(1), "PERSON", 0.62, "name-speaker"))
+    return found
+
+
+_NOT_SPEAKERS = frozenset("""bot user agent customer client name note notes address phone email e-mail tel fax mobile
+desk subject from to cc date re fwd answer question q a ps nb warning error info debug todo example tip important
+attention update status result summary total""".split())
+
+
+# A sentence about someone, then one that refers to them: "Aleesha is very reliable. You can always
+# depend on him.", "Taylor is a very sympathetic person. They are also good listeners."
+_SUBJECT_OF_A_DESCRIPTION = re.compile(
+    r"(?:^|(?<=[.!?\n])[ \t]*)([^\W\d_][\w'’-]*(?:[ \t]+[^\W\d_][\w'’-]*)?)[ \t]+(?:is|was)[ \t]+"
+    r"(?:a[ \t]+|an[ \t]+)?(?:very|so|really|quite|always|such)\b[^.!?\n]*[.!?][ \t]*"
+    r"(?=[^.!?\n]*\b(?:he|she|him|her|his|they|them|their)\b)", re.IGNORECASE | re.MULTILINE)
+
+
+def described_people(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The subject of a sentence that describes someone ("X is very reliable", "X was so kind"), when
+    the next sentence refers to them by a personal pronoun: a known name, or capitalised words that
+    are no English and no place."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _SUBJECT_OF_A_DESCRIPTION.finditer(text):
+        words = match.group(1).split()
+        if any(word.lower() in stop_words() for word in words):
+            continue
+        if not all(lexicon.is_name(word) and (word[0].isupper() or not lexicon.is_plain_word(word))
+                   or word[0].isupper() and not lexicon.is_english_word(word) and word.lower() not in lexicon.places
+                   for word in words):
+            continue
+        found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-described"))
+    return found
