@@ -12,8 +12,10 @@ setup:
 demo: setup
 	.venv/bin/ingest demo
 
+# The suite runs on one worker per core (at most four: each end-to-end test loads the models), a test
+# file on one worker so that its module fixtures run once; the slowest files are handed out first.
 test: setup
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
 
 bench: setup
 	.venv/bin/python -m benchmarks bench

@@ -2,7 +2,6 @@ import dagster as dg
 
 from assets.common import EMBED_POOL, report, tenant_stage
 from assets.enriched_chunks import enriched_chunks
-from ingest.embedding.embed import embedding_model_key
 from ingest.embedding.stage import embed_stage
 from resources import EmbedderResource, StorageResource
 
@@ -22,5 +21,6 @@ def embeddings(
     def progress(embedded: int, total: int) -> None:
         context.log.info(f"embedded {embedded}/{total} new chunk texts")
 
-    return report(context, embed_stage(paths, embedder.model_name, embedder.get, on_progress=progress),
-                  table=paths.embedding_cache(embedding_model_key(embedder.model_name)))
+    return report(context, embed_stage(paths, embedder.model_name, embedder.get, model_key=embedder.model_key(),
+                                       on_progress=progress),
+                  table=paths.embedding_cache(embedder.model_key()))

@@ -34,6 +34,6 @@ def qdrant_index(
     tenant = context.partition_key
     return report(context, index_stage(
         tenant, storage.paths(tenant), qdrant.settings(), model_name=embedder.model_name,
-        run_id=context.run.run_id, now=datetime.now(UTC).isoformat(timespec="seconds"),
+        model_key=embedder.model_key(), run_id=context.run.run_id, now=datetime.now(UTC).isoformat(timespec="seconds"),
         versions=stage_versions(storage.registry().get(tenant), parser, redactor, chunker, embedder),
     ))

@@ -183,9 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="share of scanned PDFs in the 'scans' corpus (default "
                        f"{bench_defaults.DEFAULT_SCAN_FRACTION})")
     bench.add_argument("--seed", type=int, default=bench_defaults.DEFAULT_SEED)
-    bench.add_argument("--profile", choices=sorted(bench_defaults.PROFILES), default="both",
-                       help="corpora to run: text-only, with scans, or both (default); the re-run and the "
-                       "edit use the last one")
+    bench.add_argument("--profile", choices=sorted(bench_defaults.PROFILES), default=bench_defaults.DEFAULT_PROFILE,
+                       help="corpora to run: text-only, with scans, every format (parse seconds per type and "
+                       "LibreOffice's start-up), both of the first two, or all three (default); the re-run and the "
+                       "edit use the last of text and scans")
     bench.add_argument("--out", help="the JSON result (default $INGEST_HOME/bench/result.json); the table goes "
                        "next to it as .md")
     bench.add_argument("--latency-points", type=_positive_ints, default=bench_defaults.DEFAULT_LATENCY_POINTS,

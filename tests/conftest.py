@@ -9,6 +9,7 @@ import pytest
 
 import ingest  # noqa: F401  (offline environment before any model library is imported)
 from benchmarks.corpus import Section
+from tests.e2e.commands import STARTS
 
 # Transient failures are still retried twice, with backoff, but after 1 s rather than 10: the tests that
 # fail a step on purpose (a locked store, a broken Qdrant server) wait seconds, not half a minute. Set
@@ -16,11 +17,42 @@ from benchmarks.corpus import Section
 os.environ.setdefault("INGEST_RETRY_DELAY_SECONDS", "1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests first (a stable sort: files stay whole and in order). `make test` hands files to
+    one worker per core in this order, so the long ones start early and the short ones fill the gaps."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A worker of a parallel run hands its count of `ingest` processes to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["ingest_starts"] = dict(STARTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    STARTS.update(getattr(node, "workeroutput", {}).get("ingest_starts", {}))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if not STARTS:
+        return
+    terminalreporter.write_sep("-", f"`ingest` processes started: {sum(STARTS.values())}")
+    for path, count in sorted(STARTS.items()):
+        terminalreporter.write_line(f"{count:4d}  {path}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def converted_models_dir(tmp_path_factory) -> Path:
     """One folder of converted models for the whole session (the `ingest` commands the tests start
-    inherit it), so the embedding model is converted once, not in every test's INGEST_HOME."""
-    folder = tmp_path_factory.mktemp("converted-models")
+    inherit it), so the embedding model is converted once, not in every test's INGEST_HOME. The workers
+    of a parallel run share it (the parent of their own temporary folders); a conversion is published
+    by one rename, so two at once leave one whole model."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.getbasetemp().parent / "converted-models"
+        folder.mkdir(exist_ok=True)
+    else:
+        folder = tmp_path_factory.mktemp("converted-models")
     previous = os.environ.get("INGEST_MODELS_DIR")
     os.environ["INGEST_MODELS_DIR"] = str(folder)
     yield folder

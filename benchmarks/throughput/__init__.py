@@ -7,6 +7,8 @@ reports side by side:
 
 - end-to-end documents and chunks per second of a full run, with the seconds
   and share of every stage (orchestration is what the stages do not account for);
+- parse seconds per file type, and LibreOffice's start-up and conversion seconds (the formats
+  profile has every type the pipeline reads but images);
 - the ceiling: plain sentence-transformers encoding of exactly the chunk texts
   the run embedded, same model, batch size and machine, and ceiling / pipeline;
 - an unchanged re-run and a one-document edit, as ratios of the full run;
@@ -32,11 +34,14 @@ from benchmarks.throughput.settings import (
     DEFAULT_DOCUMENTS,
     DEFAULT_LATENCY_POINTS,
     DEFAULT_LATENCY_QUERIES,
+    DEFAULT_PROFILE,
     DEFAULT_SCAN_FRACTION,
     DEFAULT_SEED,
     PROFILES,
 )
 from benchmarks.throughput.synthetic_corpus import (
+    FORMAT_KIND_WEIGHTS,
+    FORMAT_KINDS,
     SCAN_LINE_CHARS,
     SCAN_MAX_PAGES,
     corpus_digest,
@@ -52,8 +57,11 @@ __all__ = [
     "DEFAULT_DOCUMENTS",
     "DEFAULT_LATENCY_POINTS",
     "DEFAULT_LATENCY_QUERIES",
+    "DEFAULT_PROFILE",
     "DEFAULT_SCAN_FRACTION",
     "DEFAULT_SEED",
+    "FORMAT_KINDS",
+    "FORMAT_KIND_WEIGHTS",
     "PROFILES",
     "SCAN_LINE_CHARS",
     "SCAN_MAX_PAGES",

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.throughput.ceiling import CeilingModel, chunk_texts
+from benchmarks.throughput.ceiling import chunk_texts, measure_ceiling
 from benchmarks.throughput.figures import summarize_run
 from benchmarks.throughput.latency import measure_query_latency
 from benchmarks.throughput.redaction import DEFAULT_DENSE_SAMPLES, dense_texts, measure_redaction
@@ -22,6 +22,7 @@ from benchmarks.throughput.settings import (
     DEFAULT_DOCUMENTS,
     DEFAULT_LATENCY_POINTS,
     DEFAULT_LATENCY_QUERIES,
+    DEFAULT_PROFILE,
     DEFAULT_SCAN_FRACTION,
     DEFAULT_SEED,
     PROFILES,
@@ -29,6 +30,8 @@ from benchmarks.throughput.settings import (
     TENANTS,
 )
 from benchmarks.throughput.synthetic_corpus import (
+    FORMAT_KIND_WEIGHTS,
+    KIND_WEIGHTS,
     corpus_summary,
     document_to_edit,
     edited,
@@ -45,7 +48,7 @@ class BenchOptions:
     documents: int = DEFAULT_DOCUMENTS
     scan_fraction: float = DEFAULT_SCAN_FRACTION
     seed: int = DEFAULT_SEED
-    profile: str = "both"  # both, text or scans
+    profile: str = DEFAULT_PROFILE  # all, both, text, scans or formats (settings.PROFILES)
     latency_points: tuple[int, ...] = DEFAULT_LATENCY_POINTS
     latency_queries: int = DEFAULT_LATENCY_QUERIES
     skip_latency: bool = False
@@ -93,7 +96,8 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
     try:
         profiles = PROFILES[options.profile]
         corpora = {name: generate_corpus(options.documents, options.scan_fraction if name == "scans" else 0.0,
-                                         options.seed) for name in profiles}
+                                         options.seed, FORMAT_KIND_WEIGHTS if name == "formats" else KIND_WEIGHTS)
+                   for name in profiles}
         config = workdir / "tenants.toml"
         config.write_text("".join(f'[tenants.{TENANTS[name]}]\nsource = "{workdir / ("corpus-" + name)}"\n'
                                   f"refresh_hour = 2\n\n" for name in profiles), encoding="utf-8")
@@ -101,10 +105,9 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
         say(f"embedding model: loading {options.model} (converting it once if its backend needs that)")
         loaded = time.perf_counter()
         embedder = configured_embedder(options.model)
-        result["embedder"] = {"model": options.model, "backend": embedder.backend,
+        result["embedder"] = {"model": options.model, "backend": embedder.backend, "precision": embedder.precision,
                               "batch_size": embedder.batch_size,
                               "load_seconds": round(time.perf_counter() - loaded, 3)}
-        ceiling_model = None
         for name in profiles:
             corpus, root = corpora[name], workdir / f"corpus-{name}"
             say(f"{name}: writing {len(corpus)} documents to {root}")
@@ -116,17 +119,15 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
             profile["full_run"] = summarize_run(run)
             profile["embed_batch_size"] = run["embed_batch_size"]
             say(f"{name}: full run took {run['seconds']:.1f} s ({profile['full_run']['chunks']} chunks)")
-            if not options.skip_ceiling:
-                if ceiling_model is None:
-                    say(f"ceiling: loading {options.model} with plain sentence-transformers")
-                    ceiling_model = CeilingModel(options.model)
+            if not options.skip_ceiling and name != "formats":
                 texts = chunk_texts(home, TENANTS[name])
-                say(f"{name}: ceiling: encoding the run's {len(texts)} chunk texts")
-                ceiling = ceiling_model.measure(texts, run["embed_batch_size"])
+                say(f"{name}: ceiling: encoding the run's {len(texts)} chunk texts with plain sentence-transformers "
+                    "(fp32, in a fresh process)")
+                ceiling = measure_ceiling(options.model, texts, run["embed_batch_size"])
                 ceiling["ratio"] = round(ceiling["seconds"] / run["seconds"], 4) if run["seconds"] else None
                 profile["ceiling"] = ceiling
         if not options.skip_incremental:
-            name = profiles[-1]
+            name = "scans" if "scans" in profiles else profiles[0]
             full = result["profiles"][name]["full_run"]
             result["incremental_profile"] = name
             say(f"{name}: unchanged re-run")

@@ -46,6 +46,21 @@ def _rate(count: float, seconds: float) -> float | None:
     return round(count / seconds, 2) if seconds > 0 and count else None
 
 
+def parse_by_type(metadata: dict) -> dict[str, dict]:
+    """Per file type: documents, worker seconds a document, LibreOffice's conversion seconds a document
+    (its share of the batches, start-up aside), from the parse stage's `seconds_by_type`."""
+    figures = {}
+    for kind, entry in (metadata.get("parsed_documents", {}).get("seconds_by_type") or {}).items():
+        documents = entry.get("documents") or 0
+        if documents:
+            per_document = {key: round(entry.get(key, 0) / documents, 4)
+                            for key in ("parse_seconds", "conversion_seconds")}
+            figures[kind] = {"documents": documents,
+                             "parse_seconds_per_document": per_document["parse_seconds"],
+                             "conversion_seconds_per_document": per_document["conversion_seconds"]}
+    return figures
+
+
 def summarize_run(run: dict) -> dict:
     """The figures of one pipeline run: throughput, stage seconds and shares, OCR, redaction, upsert, memory."""
     metadata, total = run["metadata"], float(run["seconds"])
@@ -75,6 +90,8 @@ def summarize_run(run: dict) -> dict:
                       or _rate(characters, stages["redact"])},
         "upsert": {"points": written, "seconds": stages["upsert"],
                    "points_per_second": _rate(written, stages["upsert"])},
+        "parse_by_type": parse_by_type(metadata),
+        "libreoffice": metadata.get("parsed_documents", {}).get("libreoffice") or {},
         "memory": run.get("memory", {}),
         "step_seconds": run.get("step_seconds", {}),
         "run_id": run.get("run_id"),

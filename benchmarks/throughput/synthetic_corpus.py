@@ -1,30 +1,51 @@
 """The benchmark's corpus, reproducible from a seed: business prose with PII sprinkled in, made into text
-PDFs, DOCX, HTML, Markdown, e-mail and scanned PDFs; its summary, and the one-document edit."""
+PDFs, DOCX, HTML, Markdown, e-mail and scanned PDFs (or, for the formats profile, one share of every
+format the pipeline reads but images); its summary, and the one-document edit."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 import re
+import shutil
+import tempfile
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchmarks.corpus import (
     Section,
+    convert_with_libreoffice,
     write_docx,
     write_eml,
+    write_epub,
     write_html,
     write_markdown,
+    write_msg,
+    write_odp,
+    write_ods,
+    write_odt,
+    write_pptx,
+    write_rtf,
     write_scanned_pdf,
+    write_text,
     write_text_pdf,
+    write_xlsx,
 )
 
 # Non-scanned documents are split among these kinds in these proportions (largest remainder).
 KIND_WEIGHTS = {"pdf": 0.25, "docx": 0.20, "html": 0.20, "md": 0.20, "eml": 0.15}
-KIND_FOLDERS = {"pdf": "reports", "scan": "scans", "docx": "office", "html": "web", "md": "wiki", "eml": "mail"}
-KIND_EXTENSIONS = {"pdf": "pdf", "scan": "pdf", "docx": "docx", "html": "html", "md": "md", "eml": "eml"}
+# The formats profile: every type the pipeline reads, images aside (OCR is the scans profile's), in equal shares.
+FORMAT_KINDS = ("pdf", "docx", "pptx", "xlsx", "html", "md", "txt", "eml", "msg", "doc", "odt", "rtf", "ppt", "odp",
+                "xls", "ods", "epub")
+FORMAT_KIND_WEIGHTS = {kind: 1 / len(FORMAT_KINDS) for kind in FORMAT_KINDS}
+KIND_FOLDERS = {"pdf": "reports", "scan": "scans", "docx": "office", "html": "web", "md": "wiki", "eml": "mail",
+                "msg": "mail", "txt": "notes", "doc": "office", "odt": "office", "rtf": "office", "epub": "books",
+                "pptx": "slides", "ppt": "slides", "odp": "slides", "xlsx": "sheets", "xls": "sheets", "ods": "sheets"}
+KIND_EXTENSIONS = {kind: kind for kind in KIND_FOLDERS} | {"scan": "pdf"}
+# Kinds LibreOffice writes from a DOCX, PPTX or XLSX made first (one LibreOffice call per kind and corpus).
+LIBREOFFICE_KINDS = {"doc": "docx", "ppt": "pptx", "xls": "xlsx"}
 SCAN_LINE_CHARS = 64  # wrapped so that a line fits the 1,700-pixel page of render_page_image
 SCAN_PAGE_LINES = 34  # what fits the 2,200-pixel page height
 SCAN_MAX_PAGES = 2
@@ -189,18 +210,19 @@ class BenchDocument:
         return "\n".join(part for part in parts if part)
 
 
-def _kind_counts(documents: int, scan_fraction: float) -> dict[str, int]:
-    """How many documents of each kind: round(documents * scan_fraction) scans, the rest by KIND_WEIGHTS."""
+def _kind_counts(documents: int, scan_fraction: float, weights: Mapping[str, float] = KIND_WEIGHTS
+                 ) -> dict[str, int]:
+    """How many documents of each kind: round(documents * scan_fraction) scans, the rest by `weights`."""
     if documents < 1:
         raise ValueError("the corpus needs at least one document")
     if not 0 <= scan_fraction <= 1:
         raise ValueError("the scan fraction must be between 0 and 1")
     scans = int(documents * scan_fraction + 0.5)
     rest = documents - scans
-    shares = {kind: rest * weight for kind, weight in KIND_WEIGHTS.items()}
+    shares = {kind: rest * weight for kind, weight in weights.items()}
     counts = {kind: int(share) for kind, share in shares.items()}
-    # Largest remainder, ties in KIND_WEIGHTS order, so that the counts add up exactly.
-    by_remainder = sorted(KIND_WEIGHTS, key=lambda kind: -(shares[kind] - counts[kind]))
+    # Largest remainder, ties in the weights' order, so that the counts add up exactly.
+    by_remainder = sorted(weights, key=lambda kind: -(shares[kind] - counts[kind]))
     for kind in by_remainder[:rest - sum(counts.values())]:
         counts[kind] += 1
     return {"scan": scans, **counts}
@@ -210,9 +232,10 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def generate_corpus(documents: int, scan_fraction: float, seed: int) -> list[BenchDocument]:
+def generate_corpus(documents: int, scan_fraction: float, seed: int,
+                    weights: Mapping[str, float] = KIND_WEIGHTS) -> list[BenchDocument]:
     """The corpus for a seed: the same arguments give the same documents, text for text."""
-    counts = _kind_counts(documents, scan_fraction)
+    counts = _kind_counts(documents, scan_fraction, weights)
     kinds = [kind for kind, count in counts.items() for _ in range(count)]
     random.Random(f"{seed}/kinds").shuffle(kinds)
     corpus = []
@@ -225,7 +248,7 @@ def generate_corpus(documents: int, scan_fraction: float, seed: int) -> list[Ben
         else:
             sections = prose.sections()
         sender = recipient = ""
-        if kind == "eml":
+        if kind in ("eml", "msg"):
             name, address = prose.person()
             sender, recipient = f"{name} <{address}>", f"{prose.rng.choice(_WORDS['team'])}@example.com"
         path = f"{KIND_FOLDERS[kind]}/{index:04d}-{_slug(title)}.{KIND_EXTENSIONS[kind]}"
@@ -264,9 +287,19 @@ def email_body(document: BenchDocument) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _rows(document: BenchDocument) -> list[list[str]]:
+    """A spreadsheet of the document: a header, then one row per paragraph with its section."""
+    return [["Section", document.title]] + [[section.title, paragraph] for section in document.sections
+                                             for paragraph in section.paragraphs]
+
+
 def write_document(document: BenchDocument, root: Path) -> Path:
     path = root / document.path
+    if document.kind in LIBREOFFICE_KINDS:
+        write_libreoffice_documents([document], root)
+        return path
     sections = list(document.sections)
+    titled = [Section(document.title, ()), *sections]
     if document.kind == "pdf":
         # The title shares the first page: a page with only a short title has too little text layer
         # (ParseSettings.min_text_layer_chars) and would be OCR'd.
@@ -275,20 +308,50 @@ def write_document(document: BenchDocument, root: Path) -> Path:
     if document.kind == "scan":
         return write_scanned_pdf(path, scan_pages(document))
     if document.kind == "docx":
-        return write_docx(path, [Section(document.title, ()), *sections])
+        return write_docx(path, titled)
     if document.kind == "html":
-        return write_html(path, [Section(document.title, ()), *sections])
+        return write_html(path, titled)
     if document.kind == "md":
-        return write_markdown(path, [Section(document.title, ()), *sections])
+        return write_markdown(path, titled)
     if document.kind == "eml":
         return write_eml(path, sender=document.sender, to=document.recipient, subject=document.title,
                          body=email_body(document))
+    if document.kind == "msg":
+        name, address = document.sender[:-1].split(" <", 1)
+        return write_msg(path, sender_name=name, sender=address, to=document.recipient, subject=document.title,
+                         body=email_body(document))
+    writers = {"txt": write_text, "pptx": write_pptx, "odt": write_odt, "odp": write_odp, "rtf": write_rtf,
+               "epub": write_epub}
+    if document.kind in writers:
+        return writers[document.kind](path, titled)
+    if document.kind == "xlsx":
+        return write_xlsx(path, "Sheet", _rows(document))
+    if document.kind == "ods":
+        return write_ods(path, "Sheet", _rows(document))
     raise ValueError(f"unknown document kind {document.kind!r}")
+
+
+def write_libreoffice_documents(documents: Sequence[BenchDocument], root: Path) -> None:
+    """Legacy Office documents: written as DOCX, PPTX or XLSX, then converted by one LibreOffice call per kind."""
+    with tempfile.TemporaryDirectory(prefix="bench-originals-") as folder:
+        for kind, original in LIBREOFFICE_KINDS.items():
+            chosen = [document for document in documents if document.kind == kind]
+            if not chosen:
+                continue
+            originals = [write_document(replace(document, kind=original,
+                                                path=f"{original}/{Path(document.path).stem}.{original}"),
+                                        Path(folder)) for document in chosen]
+            converted = convert_with_libreoffice(originals, kind, Path(folder) / kind)
+            for document, path in zip(chosen, converted, strict=True):
+                (root / document.path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(path, root / document.path)
 
 
 def write_corpus(corpus: Sequence[BenchDocument], root: Path) -> None:
     for document in corpus:
-        write_document(document, root)
+        if document.kind not in LIBREOFFICE_KINDS:
+            write_document(document, root)
+    write_libreoffice_documents([document for document in corpus if document.kind in LIBREOFFICE_KINDS], root)
 
 
 def edited(document: BenchDocument, seed: int) -> BenchDocument:

@@ -32,7 +32,7 @@ def document_title(elements: list[Element], source: str) -> str:
     for element in elements:
         if element.category == "Title":
             return element.text
-    return PurePosixPath(source).stem
+    return PurePosixPath(source.rsplit("#", 1)[-1]).stem  # an attachment's own name, not its message's
 
 
 def text_sha256(text: str) -> str:

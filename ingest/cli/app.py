@@ -310,15 +310,22 @@ def command_doctor(args: argparse.Namespace) -> int:
 
         model_path = resolve_model_path(embed_model_name())
         checks.append((f"embedding model {embed_model_name()}", model_path))
-        # Loading it converts it for the faster backend once, so the first run does not.
+        # Loading it converts (and quantizes) it for the faster backend once, so the first run does not.
         embedder = configured_embedder()
-        checks.append(("embedding backend", f"{embedder.backend} (INGEST_EMBED_BACKEND={embed_backend()}; "
+        checks.append(("embedding backend", f"{embedder.backend} {embedder.precision} (INGEST_EMBED_BACKEND="
+                                            f"{embed_backend()}, INGEST_EMBED_PRECISION={embedder.precision}; "
                                             f"converted models in {converted_models_dir()})"))
     except Exception as error:
         _log(f"ingest doctor: {error}")
         return 1
     for name, detail in checks:
         _log(f"ok  {name}: {detail}")
+    from ingest.parsing.convert import converter_programs
+
+    for program, (binary, types) in converter_programs().items():  # optional: without one, its types are quarantined
+        _log(f"ok  {program}: {binary} ({', '.join(types)})" if binary else
+             f"--  {program}: not installed, so {', '.join(types)} files are quarantined as unavailable "
+             "(scripts/setup.sh installs it as root)")
     return 0
 
 

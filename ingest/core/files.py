@@ -63,6 +63,18 @@ def atomic_write_text(path: Path, text: str, *, durable: bool = False) -> None:
     _atomic_replace(path, lambda temporary: temporary.write_text(text, encoding="utf-8"), durable)
 
 
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """atomic_write_text, for bytes."""
+    _atomic_replace(path, lambda temporary: temporary.write_bytes(data), durable)
+
+
+def unlink_durably(path: Path) -> None:
+    """Remove `path` (if there) so that a power loss cannot bring it back."""
+    if path.exists():
+        path.unlink()
+        _fsync(path.parent)
+
+
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
     _atomic_replace(path, lambda temporary: frame.write_parquet(temporary))
 

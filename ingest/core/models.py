@@ -37,6 +37,10 @@ class SourceDocument:
     modified_at: float  # seconds since the epoch
     file_type: str  # lower-case kind: pdf, docx, html, png, ...
     mime_type: str
+    # An e-mail attachment (ingest.parsing.attachments): the message's doc id, and where in the message it
+    # is; `path` is then the message's file and `source` "<message source>#<attachment name>".
+    parent_id: str = ""
+    member: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import polars as pl
 SOURCE_DOCUMENTS = {
     "doc_id": pl.String, "source": pl.String, "path": pl.String, "sha256": pl.String,
     "size": pl.Int64, "modified_at": pl.Float64, "file_type": pl.String, "mime_type": pl.String,
-    "change": pl.String,
+    "parent_id": pl.String, "member": pl.String, "change": pl.String,
 }
 PARSED_DOCUMENTS = {
     "doc_id": pl.String, "parser": pl.String, "pages": pl.Int64, "ocr_pages": pl.Int64,

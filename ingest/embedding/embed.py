@@ -6,14 +6,26 @@ Two backends give the same vectors (within 1e-6):
   (INGEST_MODELS_DIR); about 1.1x as fast as torch on this CPU.
 - `torch`: sentence-transformers' own `encode`.
 `auto` (the default) uses openvino when it is installed and the model converts, torch otherwise.
+
+Two precisions (INGEST_EMBED_PRECISION): `fp32`, the model as trained, on either backend; and `int8`
+(the pipeline's default), the OpenVINO model quantized once, after its conversion, by NNCF's
+post-training quantization, calibrated on the texts in calibration.txt beside this file. int8 vectors
+differ from fp32 ones (mean cosine 0.995 on the public retrieval set's abstracts), so the precision is part of the
+vectors' identity: `embedding_model_key` names the cache and the collections by model and precision, and
+a change of precision re-embeds like a change of model. int8 runs only on OpenVINO; where it cannot (no
+OpenVINO or NNCF, a model that does not convert) loading fails with what to do rather than quietly
+embedding with other vectors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -22,7 +34,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.core.config import EMBED_BACKENDS, converted_models_dir, embed_backend, embed_model_name
+from ingest.core.config import (
+    EMBED_BACKENDS,
+    EMBED_PRECISIONS,
+    converted_models_dir,
+    embed_backend,
+    embed_model_name,
+    embed_precision,
+)
 from ingest.core.errors import ModelNotAvailable
 from ingest.core.imports import modules_hidden
 
@@ -37,12 +56,13 @@ _OPENVINO_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 log = logging.getLogger(__name__)
 
 
-def embedding_model_key(model_name: str) -> str:
-    """A short, path- and collection-safe name for the model's vectors (cache file, collection)."""
-    import re
-
+def embedding_model_key(model_name: str, precision: str = "fp32") -> str:
+    """A short, path- and collection-safe name for the model's vectors at a precision (cache file,
+    collection). fp32 keys are the model's alone, as before precisions existed."""
     slug = re.sub(r"[^a-z0-9]+", "-", Path(model_name).name.lower()).strip("-")[:32] or "model"
-    return f"{slug}-{hashlib.sha256(model_name.encode()).hexdigest()[:8]}"
+    if precision == "fp32":
+        return f"{slug}-{hashlib.sha256(model_name.encode()).hexdigest()[:8]}"
+    return f"{slug}-{precision}-{hashlib.sha256(f'{model_name}|{precision}'.encode()).hexdigest()[:8]}"
 
 
 def resolve_model_path(name: str) -> str:
@@ -71,10 +91,35 @@ def _folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def calibration_texts() -> list[str]:
+    """The int8 model's calibration texts: calibration.txt's paragraphs and questions, one text each."""
+    text = (Path(__file__).with_name("calibration.txt")).read_text(encoding="utf-8")
+    return [" ".join(block.split()) for block in re.split(r"\n\s*\n|\n(?=[A-Z][^\n]*\?$)", text, flags=re.M)
+            if block.strip()]
+
+
+def _publish_model(model, cache: Path) -> None:
+    """Save an OpenVINO model into `cache` so that both its files appear at once, or not at all."""
+    import openvino as ov
+
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=cache.parent))
+    try:
+        # Weights as they are: fp16 compression would change the vectors.
+        ov.save_model(model, str(staging / "model.xml"), compress_to_fp16=False)
+        try:
+            os.rename(staging, cache)
+        except OSError:
+            if not (cache / "model.xml").is_file():  # not a concurrent conversion that won
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 class _OpenVinoEncoder:
     """The sentence-transformers model compiled by OpenVINO: token ids in, unit-length vectors out."""
 
-    def __init__(self, model, model_folder: Path, cache_root: Path) -> None:
+    def __init__(self, model, model_folder: Path, cache_root: Path, precision: str = "fp32") -> None:
         import openvino as ov
 
         self._model = model
@@ -85,6 +130,11 @@ class _OpenVinoEncoder:
         cache = cache_root / f"openvino-{ov.__version__.split('-')[0]}-{_folder_fingerprint(model_folder)}"
         if not (cache / "model.xml").is_file():
             self._convert(model, probe, cache)
+        if precision == "int8":
+            quantized = cache.with_name(f"{cache.name}-int8")
+            if not (quantized / "model.xml").is_file():
+                self._quantize(cache, quantized)
+            cache = quantized
         self._compiled = ov.Core().compile_model(str(cache / "model.xml"), "CPU",
                                                  {"PERFORMANCE_HINT": "LATENCY",
                                                   # Full precision: on CPUs with bfloat16 units OpenVINO
@@ -122,18 +172,29 @@ class _OpenVinoEncoder:
             import openvino as ov
 
             converted = ov.convert_model(exported)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".converting-", dir=cache.parent))
-        try:
-            # fp32 as trained: fp16 weights would change the vectors.
-            ov.save_model(converted, str(staging / "model.xml"), compress_to_fp16=False)
-            try:
-                os.rename(staging, cache)  # both files appear at once, or not at all
-            except OSError:
-                if not (cache / "model.xml").is_file():  # not a concurrent conversion that won
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        _publish_model(converted, cache)
+
+    def _quantize(self, source: Path, target: Path) -> None:
+        """int8 weights and activations by NNCF's post-training quantization, calibrated on calibration.txt
+        in batches as the pipeline encodes them; once, about 20 s."""
+        import openvino as ov
+
+        log.info("quantizing the embedding model to int8 once, into %s", target)
+        texts = calibration_texts()
+        order = sorted(texts, key=len, reverse=True)  # longest first, as encode() batches
+        batches = []
+        for start in range(0, len(order), DEFAULT_BATCH_SIZE):
+            features = self._model.preprocess(order[start:start + DEFAULT_BATCH_SIZE])
+            batches.append({name: features[name].numpy() for name in self._inputs})
+        # NNCF reports usage through openvino_telemetry when that is installed (hidden, as for the
+        # conversion), and draws progress bars on standard output, which `--json` commands keep for JSON.
+        with modules_hidden("openvino_telemetry"), contextlib.redirect_stdout(io.StringIO()):
+            import nncf
+
+            nncf.set_log_level(logging.ERROR)
+            quantized = nncf.quantize(ov.Core().read_model(str(source / "model.xml")), nncf.Dataset(batches),
+                                      model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
+        _publish_model(quantized, target)
 
     def encode(self, texts: list[str], batch_size: int, dimension: int) -> np.ndarray:
         # Longest first, as sentence-transformers does, so each batch pads to a similar length.
@@ -151,13 +212,22 @@ class Embedder:
     """One loaded model: its dimension, token limit, tokenizer and batched encoding."""
 
     def __init__(self, model_name: str, *, batch_size: int = DEFAULT_BATCH_SIZE, backend: str = "auto",
-                 cache_dir: Path | None = None) -> None:
+                 cache_dir: Path | None = None, precision: str = "fp32") -> None:
         """`cache_dir` holds converted models (INGEST_HOME/models); without it, openvino is not used."""
         from sentence_transformers import SentenceTransformer
 
         if backend not in EMBED_BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}: use one of {', '.join(EMBED_BACKENDS)}")
+        if precision not in EMBED_PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}: use one of {', '.join(EMBED_PRECISIONS)}")
+        if precision == "int8" and backend == "torch":
+            raise ValueError("int8 embeddings run on the openvino backend: set INGEST_EMBED_BACKEND=auto or "
+                             "openvino, or INGEST_EMBED_PRECISION=fp32 for torch")
+        if precision == "int8" and cache_dir is None:
+            raise ValueError("int8 embeddings need a cache_dir for the quantized model")
         self.model_name = model_name
+        self.precision = precision
+        self.model_key = embedding_model_key(model_name, precision)
         self.batch_size = batch_size
         folder = resolve_model_path(model_name)
         try:
@@ -180,18 +250,27 @@ class Embedder:
     def _openvino_encoder(self, backend: str, folder: Path, cache_dir: Path | None) -> _OpenVinoEncoder | None:
         if backend == "torch":
             return None
-        if backend == "openvino" and (cache_dir is None or not folder.is_dir()):
+        required = backend == "openvino" or self.precision == "int8"  # no quiet fallback to other vectors
+        if required and (cache_dir is None or not folder.is_dir()):
             raise ValueError("the openvino backend needs a local model folder and a cache_dir for the converted model")
         if cache_dir is None or not folder.is_dir():
             return None
         try:
-            return _OpenVinoEncoder(self._model, folder, cache_dir / embedding_model_key(self.model_name))
+            return _OpenVinoEncoder(self._model, folder, cache_dir / embedding_model_key(self.model_name),
+                                    self.precision)
         except ImportError as error:
+            if self.precision == "int8":
+                raise ModelNotAvailable(f"int8 embeddings need openvino and nncf, and {error.name or error} is not "
+                                        "installed: run scripts/setup.sh, or set INGEST_EMBED_PRECISION=fp32") from error
             if backend == "openvino":
                 raise ModelNotAvailable("INGEST_EMBED_BACKEND=openvino, but openvino is not installed: "
                                         "run scripts/setup.sh, or set INGEST_EMBED_BACKEND=torch") from error
             return None
         except Exception as error:  # a model the converter cannot trace still embeds, with torch
+            if self.precision == "int8":
+                raise ModelNotAvailable(f"embedding model {self.model_name} could not be converted to int8 "
+                                        f"({type(error).__name__}: {error}); set INGEST_EMBED_PRECISION=fp32 to "
+                                        "embed it as trained") from error
             if backend == "openvino":
                 raise
             log.warning("embedding model %s stays on torch: OpenVINO conversion failed (%s: %s)",
@@ -214,5 +293,6 @@ class Embedder:
 
 def configured_embedder(model_name: str | None = None) -> Embedder:
     """The embedding model as the environment configures it: INGEST_EMBED_MODEL (or `model_name`),
-    INGEST_EMBED_BACKEND and INGEST_MODELS_DIR."""
-    return Embedder(model_name or embed_model_name(), backend=embed_backend(), cache_dir=converted_models_dir())
+    INGEST_EMBED_BACKEND, INGEST_EMBED_PRECISION and INGEST_MODELS_DIR."""
+    return Embedder(model_name or embed_model_name(), backend=embed_backend(), cache_dir=converted_models_dir(),
+                    precision=embed_precision())

@@ -18,16 +18,17 @@ EMBED_PROGRESS_TEXTS = 512
 
 
 def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embedder], *,
-                on_progress: Callable[[int, int], None] | None = None) -> StageResult:
+                model_key: str | None = None, on_progress: Callable[[int, int], None] | None = None) -> StageResult:
     """Vectors for every chunk text not yet in the tenant's cache for this model.
 
     The cache is keyed by chunk text hash, so text that did not change is never
     embedded again, whatever happened to its document; entries no live chunk
-    uses are dropped. `on_progress(embedded, total)` follows each EMBED_PROGRESS_TEXTS texts.
+    uses are dropped. `model_key` names the vectors (model and precision; default the model's at fp32).
+    `on_progress(embedded, total)` follows each EMBED_PROGRESS_TEXTS texts.
     """
     started = time.perf_counter()
     enriched = read_parquet(paths.enriched_chunks)
-    cache_path = paths.embedding_cache(embedding_model_key(model_name))
+    cache_path = paths.embedding_cache(model_key or embedding_model_key(model_name))
     cache = pl.read_parquet(cache_path) if cache_path.is_file() else None
     wanted = enriched.select("text_sha256", "text").unique("text_sha256", keep="first").sort("text_sha256")
     cached = set(cache["text_sha256"].to_list()) if cache is not None else set()
@@ -36,7 +37,7 @@ def embed_stage(paths: TenantPaths, model_name: str, embedder: Callable[[], Embe
     backend = None  # the model is loaded only when there is something to embed
     if missing.height:
         model = embedder()
-        backend = model.backend
+        backend = f"{model.backend} {model.precision}"
         texts = missing["text"].to_list()
         pieces = []
         for start in range(0, len(texts), EMBED_PROGRESS_TEXTS):

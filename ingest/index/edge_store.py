@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from ingest.core.files import atomic_write_text
+from ingest.core.files import atomic_write_bytes, atomic_write_text, unlink_durably
 from ingest.core.models import SearchHit
 from ingest.index.retrieval import DENSE_VECTOR, SPARSE_VECTOR, SparseVector
 from ingest.index.store import (
@@ -26,9 +26,15 @@ from ingest.index.store import (
     IndexPoint,
     QuerySpec,
     hit,
+    stored_sparse_vector,
 )
+from ingest.index.terms import TermDelta, TermTable, count_terms
 
 ALIASES_FILE = "aliases.json"
+# A shard's term table (terms.py) lives in its directory, so it is published, rolled back, dropped and
+# erased with it; the stale marker says it is being changed (or a change was interrupted).
+TERMS_FILE = "term_counts.npz"
+TERMS_STALE_FILE = "term_counts.stale"
 LOCK_FILE = ".lock"
 SCROLL_PAGE = 512
 # Edge's own defaults, written down so that loading a shard after an erasure (which vacuums with a
@@ -102,6 +108,7 @@ class EdgeStore:
         self.root = root
         self._shards: dict[str, object] = {}
         self._alias_map: dict[str, str] | None = None  # read once: the store's lock keeps others from writing
+        self._term_tables: dict[str, TermTable | None] = {}  # by shard, as read
 
     def _path(self, name: str) -> Path:
         return self.root / name
@@ -144,8 +151,10 @@ class EdgeStore:
             shard.update(qe.UpdateOperation.create_field_index(field, index))
         shard.flush()
         self._shards[name] = shard
+        self._write_terms(name, TermTable.empty())
 
     def drop(self, name: str) -> None:
+        self._term_tables.pop(name, None)
         shard = self._shards.pop(name, None)
         if shard is not None:
             shard.close()
@@ -226,6 +235,56 @@ class EdgeStore:
         else:
             request = qe.QueryRequest(limit=spec.limit, query=sparse, filter=only, with_payload=True)
         return [hit(point.id, point.score, point.payload) for point in self._shard(self._resolve(name)).query(request)]
+
+    def stored_sparse(self, name: str, *, ids: Sequence[str] | None = None,
+                      where: Mapping[str, str] | None = None) -> Iterator[SparseVector]:
+        import qdrant_edge as qe
+
+        shard = self._shard(name)
+        if ids is not None:
+            for first in range(0, len(ids), SCROLL_PAGE):
+                for record in shard.retrieve(list(ids[first:first + SCROLL_PAGE]), with_payload=False,
+                                             with_vector=[SPARSE_VECTOR]):
+                    yield stored_sparse_vector(record)
+            return
+        offset = None
+        while True:
+            records, offset = shard.scroll(qe.ScrollRequest(
+                offset=offset, limit=SCROLL_PAGE, filter=_filter(where or {}), with_payload=False,
+                with_vector=[SPARSE_VECTOR]))
+            yield from map(stored_sparse_vector, records)
+            if offset is None:
+                return
+
+    def _read_terms(self, name: str, *, even_stale: bool = False) -> TermTable | None:
+        folder = self._path(name)
+        if not even_stale and name in self._term_tables:
+            return self._term_tables[name]
+        table = None
+        if (folder / TERMS_FILE).is_file() and (even_stale or not (folder / TERMS_STALE_FILE).exists()):
+            table = TermTable.from_bytes((folder / TERMS_FILE).read_bytes())
+        if not even_stale:
+            self._term_tables[name] = table
+        return table
+
+    def _write_terms(self, name: str, table: TermTable) -> None:
+        atomic_write_bytes(self._path(name) / TERMS_FILE, table.to_bytes(), durable=True)
+        unlink_durably(self._path(name) / TERMS_STALE_FILE)  # only once the table itself is on disk
+        self._term_tables[name] = table
+
+    def term_frequencies(self, name: str, terms: Sequence[int]) -> tuple[int, list[int]] | None:
+        table = self._read_terms(self._resolve(name))
+        return None if table is None else (table.points, table.frequencies(terms))
+
+    def mark_terms_stale(self, name: str) -> bool:
+        counted = self._read_terms(name) is not None
+        atomic_write_text(self._path(name) / TERMS_STALE_FILE, "", durable=True)
+        self._term_tables[name] = None
+        return counted
+
+    def update_terms(self, name: str, change: TermDelta | None) -> None:
+        base = None if change is None else self._read_terms(name, even_stale=True)
+        self._write_terms(name, base.applied(change) if base is not None else count_terms(self.stored_sparse(name)))
 
     def retrieve(self, name: str, point_id: str) -> dict | None:
         records = self._shard(self._resolve(name)).retrieve([point_id], with_payload=True, with_vector=False)

@@ -56,12 +56,14 @@ def forget_document(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, 
                     source: str | None = None, requested_by: str | None = None) -> dict:
     """Delete a document's points, rows, cached vectors and manifest entry; return what was removed.
 
-    Points and rollback manifest rows the same content has under earlier paths (a moved file) go too.
+    Points and rollback manifest rows the same content has under earlier paths (a moved file) go too,
+    and so do an e-mail's attachments (each forgotten as a document of its own, in `attachments`).
     The document stays excluded from later runs while its file is unchanged, so
     a file still in the source folder does not come back by itself.
     """
     document = find_document(paths, doc_id=doc_id, source=source)
     doc_id = document["doc_id"]
+    attached = _attachments_of(paths, doc_id)
     erased = {doc_id, *earlier_paths(paths, document)}
     removed: dict[str, int] = {}
     with open_qdrant(qdrant, tenant) as client:
@@ -102,4 +104,17 @@ def forget_document(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, 
     paths.audit_log.parent.mkdir(parents=True, exist_ok=True)
     with paths.audit_log.open("a", encoding="utf-8") as audit:
         audit.write(json.dumps(entry, sort_keys=True) + "\n")
-    return entry
+    known = set(read_manifest(paths.manifest)["doc_id"].to_list())
+    attachments = [forget_document(tenant, paths, qdrant, doc_id=attachment, requested_by=requested_by)
+                   for attachment in attached if attachment in known]
+    return {**entry, "attachments": attachments} if attachments else entry
+
+
+def _attachments_of(paths: TenantPaths, doc_id: str) -> list[str]:
+    """The doc ids of a message's attachments (nested ones included), from the source stage's table."""
+    if not paths.source_documents.is_file():
+        return []
+    sources = pl.read_parquet(paths.source_documents)
+    if "parent_id" not in sources.columns:
+        return []
+    return sorted(sources.filter(pl.col("parent_id") == doc_id)["doc_id"].to_list())

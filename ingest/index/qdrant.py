@@ -18,9 +18,10 @@ import polars as pl
 from ingest.core.config import validate_tenant
 from ingest.core.models import SearchHit
 from ingest.index.edge_store import EdgeStore, StoreBusy, lock_store, unlock_store
-from ingest.index.retrieval import RetrievalSettings, sparse_document, sparse_query
+from ingest.index.retrieval import RetrievalSettings, prune_query, sparse_document, sparse_query
 from ingest.index.server_store import ServerStore
 from ingest.index.store import IndexPoint, QuerySpec, VectorStore, hit
+from ingest.index.terms import TermDelta
 
 COLORS = ("a", "b")  # two physical collections per model: one serves while the other is staged
 UPSERT_BATCH = 256
@@ -116,6 +117,9 @@ class TenantIndex:
         self._store = store
         self.tenant = validate_tenant(tenant)
         self.collection = collection_name(tenant)  # the alias queries use
+        # Per collection written through this index: the change to its term table so far (terms.py),
+        # saved when the writes are finished; None when the table was not exact before, to be recounted.
+        self._term_changes: dict[str, TermDelta | None] = {}
 
     def physical_collection(self, model_key: str, color: str) -> str:
         name = f"{self.collection}__{model_key}__{color}"
@@ -223,7 +227,13 @@ class TenantIndex:
 
         def flush() -> None:
             nonlocal batch, written
+            change = self._terms_changing(collection)
+            latest = {point.point_id: point for point in batch}  # a point written twice in a batch counts once
+            replaced = list(self._store.stored_sparse(collection, ids=list(latest))) if change is not None else []
             self._store.upsert(collection, batch)
+            if change is not None:
+                change.remove(replaced)
+                change.add(point.sparse for point in latest.values())
             self._store.make_durable()
             written += len(batch)
             batch = []
@@ -242,8 +252,31 @@ class TenantIndex:
         return written
 
     def finish_writes(self, collection: str) -> None:
-        """After a run's writes: let the store build its graph and quantized vectors."""
-        self._store.finish_writes(self._own(collection))
+        """After a run's writes: let the store build its graph and quantized vectors; save the term table."""
+        collection = self._own(collection)
+        self._store.finish_writes(collection)
+        self._save_terms(collection)
+
+    def _terms_changing(self, collection: str) -> TermDelta | None:
+        """Before the first write to `collection`: mark its term table stale (see terms.py)."""
+        if collection not in self._term_changes:
+            self._term_changes[collection] = TermDelta() if self._store.mark_terms_stale(collection) else None
+        return self._term_changes[collection]
+
+    def _save_terms(self, collection: str) -> None:
+        if collection in self._term_changes:
+            self._store.update_terms(collection, self._term_changes.pop(collection))
+
+    def repair_term_table(self, collection: str) -> bool:
+        """Count the term table of a collection written by an interrupted run (or before term tables
+        existed) from its stored vectors; whether it had to."""
+        collection = self._own(collection)
+        if collection in self._term_changes or not self._store.exists(collection):
+            return False
+        if self._store.term_frequencies(collection, []) is not None:
+            return False
+        self._store.update_terms(collection, None)
+        return True
 
     def point_ids(self, collection: str | None = None) -> set[str]:
         return {found.point_id for found in self.scroll(collection, with_payload=False)}
@@ -252,16 +285,30 @@ class TenantIndex:
         ids = list(ids)
         collection = self._own(collection)
         for first in range(0, len(ids), UPSERT_BATCH):
-            self._store.delete(collection, ids[first:first + UPSERT_BATCH])
+            batch = ids[first:first + UPSERT_BATCH]
+            change = self._terms_changing(collection)
+            removed = list(self._store.stored_sparse(collection, ids=batch)) if change is not None else []
+            self._store.delete(collection, batch)
+            if change is not None:
+                change.remove(removed)
         if ids:
             self._store.make_durable()
         return len(ids)
 
     def delete_document(self, doc_id: str) -> int:
         """Remove every point of one document from every collection of the tenant."""
-        removed = sum(self._store.delete_where(name, self._only_this_tenant(doc_id=doc_id))
-                      for name in self._physical_collections())
+        removed = 0
+        collections = self._physical_collections()
+        for name in collections:
+            where = self._only_this_tenant(doc_id=doc_id)
+            change = self._terms_changing(name)
+            gone = list(self._store.stored_sparse(name, where=where)) if change is not None else []
+            removed += self._store.delete_where(name, where)
+            if change is not None:
+                change.remove(gone)
         self._store.make_durable()
+        for name in collections:  # an erased document's terms leave the tables at once
+            self._save_terms(name)
         return removed
 
     def count(self) -> int:
@@ -281,9 +328,13 @@ class TenantIndex:
             raise ValueError(f"{settings.mode} search needs the question's text")
         if settings.mode != "sparse" and vector is None:
             raise ValueError(f"{settings.mode} search needs the question's vector")
+        sparse = None if settings.mode == "dense" else sparse_query(text or "")
+        if settings.mode == "hybrid" and settings.sparse_budget and sparse is not None and sparse.indices:
+            counted = self._store.term_frequencies(collection, sparse.indices)
+            if counted is not None:  # no table (being written, or interrupted): every term is searched
+                sparse = prune_query(sparse, counted[1], counted[0], settings.sparse_budget)
         spec = QuerySpec(settings=settings, limit=top_k, where=self._only_this_tenant(),
-                         dense=None if settings.mode == "sparse" else vector,
-                         sparse=None if settings.mode == "dense" else sparse_query(text or ""))
+                         dense=None if settings.mode == "sparse" else vector, sparse=sparse)
         return self._store.query(collection, spec)
 
     def retrieve(self, point_id: str) -> SearchHit | None:

@@ -1,7 +1,10 @@
 """A Qdrant server (or cluster) through qdrant-client: the index when QDRANT_URL is set.
 
 Collections carry the same two named vectors as the embedded shards and use the same query API
-(prefetch, then reciprocal-rank fusion), with server-side aliases for blue/green publishing.
+(prefetch, then reciprocal-rank fusion), with server-side aliases for blue/green publishing. Each
+collection's term table (terms.py) is a collection beside it, `<name>__terms`, without vectors: one point
+per term (its hashed id, the count in the payload) and one for the table itself; its alias moves with the
+collection's, and it is dropped with it.
 """
 
 from __future__ import annotations
@@ -19,9 +22,17 @@ from ingest.index.store import (
     IndexPoint,
     QuerySpec,
     hit,
+    stored_sparse_vector,
 )
+from ingest.index.terms import TermDelta, count_terms
 
 SCROLL_PAGE = 512
+TERMS_SUFFIX = "__terms"  # never part of a tenant's names, which refuse "__"
+TERMS_META_ID = "00000000-0000-0000-0000-000000000000"  # the table's own point: {"points": n, "stale": bool}
+
+
+def _terms(name: str) -> str:
+    return name + TERMS_SUFFIX
 
 
 def _filter(where: Mapping[str, str]):
@@ -46,7 +57,8 @@ class ServerStore:
         self.client = client
 
     def collections(self) -> list[str]:
-        return [collection.name for collection in self.client.get_collections().collections]
+        return [collection.name for collection in self.client.get_collections().collections
+                if not collection.name.endswith(TERMS_SUFFIX)]
 
     def exists(self, name: str) -> bool:
         return self.client.collection_exists(name)
@@ -70,9 +82,13 @@ class ServerStore:
         for field in INDEXED_FIELDS:
             schema = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=field == "tenant")
             self.client.create_payload_index(name, field, field_schema=schema, wait=True)
+        self.client.create_collection(_terms(name), vectors_config={})
+        self._write_meta(name, 0, stale=False)
 
     def drop(self, name: str) -> None:
         self.client.delete_collection(name)
+        if self.client.collection_exists(_terms(name)):
+            self.client.delete_collection(_terms(name))
 
     def alias_target(self, alias: str) -> str | None:
         for found in self.client.get_aliases().aliases:
@@ -83,11 +99,18 @@ class ServerStore:
     def point_alias(self, alias: str, target: str) -> None:
         from qdrant_client import models
 
+        current = {found.alias_name for found in self.client.get_aliases().aliases}
+        pairs = [(alias, target)]
+        if self.client.collection_exists(_terms(target)):  # the term table's alias moves in the same step
+            pairs.append((_terms(alias), _terms(target)))
         operations = []
-        if self.alias_target(alias) is not None:
-            operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
-        operations.append(models.CreateAliasOperation(
-            create_alias=models.CreateAlias(collection_name=target, alias_name=alias)))
+        for name, collection in pairs:
+            if name in current:
+                operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=name)))
+            operations.append(models.CreateAliasOperation(
+                create_alias=models.CreateAlias(collection_name=collection, alias_name=name)))
+        if _terms(alias) in current and len(pairs) == 1:  # a table that does not belong to the new target
+            operations.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=_terms(alias))))
         self.client.update_collection_aliases(change_aliases_operations=operations)  # one step on the server
 
     def dimension(self, name: str) -> int | None:
@@ -153,6 +176,89 @@ class ServerStore:
             response = self.client.query_points(name, query=sparse, using=SPARSE_VECTOR, limit=spec.limit,
                                                 query_filter=only, with_payload=True)
         return [hit(point.id, point.score, point.payload) for point in response.points]
+
+    def stored_sparse(self, name: str, *, ids: Sequence[str] | None = None,
+                      where: Mapping[str, str] | None = None) -> Iterator[SparseVector]:
+        if ids is not None:
+            for first in range(0, len(ids), SCROLL_PAGE):
+                records = self.client.retrieve(name, ids=list(ids[first:first + SCROLL_PAGE]), with_payload=False,
+                                               with_vectors=[SPARSE_VECTOR])
+                yield from map(stored_sparse_vector, records)
+            return
+        offset = None
+        while True:
+            records, offset = self.client.scroll(name, limit=SCROLL_PAGE, offset=offset,
+                                                 scroll_filter=_filter(where or {}), with_payload=False,
+                                                 with_vectors=[SPARSE_VECTOR])
+            yield from map(stored_sparse_vector, records)
+            if offset is None:
+                return
+
+    def _write_meta(self, name: str, points: int, *, stale: bool) -> None:
+        from qdrant_client import models
+
+        self.client.upsert(_terms(name), points=[models.PointStruct(
+            id=TERMS_META_ID, vector={}, payload={"points": points, "stale": stale})], wait=True)
+
+    def _read_counts(self, name: str, terms: Sequence[int]) -> tuple[dict | None, dict[int, int]] | None:
+        """The table's own payload and the counts of `terms` (missing: 0); None when there is no table."""
+        from qdrant_client.http.exceptions import UnexpectedResponse
+
+        try:
+            records = self.client.retrieve(_terms(name), ids=[TERMS_META_ID, *terms], with_payload=True)
+        except (UnexpectedResponse, ValueError):  # no such collection (the server, or the in-memory client)
+            return None
+        meta = next((record.payload for record in records if str(record.id) == TERMS_META_ID), None)
+        return meta, {int(record.id): int(record.payload["n"]) for record in records if str(record.id) != TERMS_META_ID}
+
+    def term_frequencies(self, name: str, terms: Sequence[int]) -> tuple[int, list[int]] | None:
+        found = self._read_counts(name, terms)  # through the alias's own table alias: one request
+        if found is None or found[0] is None or found[0].get("stale"):
+            return None
+        meta, counts = found
+        return int(meta["points"]), [counts.get(int(term), 0) for term in terms]
+
+    def mark_terms_stale(self, name: str) -> bool:
+        found = self._read_counts(name, [])
+        if found is None:  # a collection from before term tables: make it one, to be counted
+            self.client.create_collection(_terms(name), vectors_config={})
+        meta = (found or (None, {}))[0]
+        self._write_meta(name, int((meta or {}).get("points", 0)), stale=True)
+        return meta is not None and not meta.get("stale")
+
+    def update_terms(self, name: str, change: TermDelta | None) -> None:
+        from qdrant_client import models
+
+        found = self._read_counts(name, []) if change is not None else None
+        if change is None or found is None or found[0] is None:
+            table = count_terms(self.stored_sparse(name))
+            if self.client.collection_exists(_terms(name)):
+                self.client.delete(_terms(name), points_selector=models.FilterSelector(filter=models.Filter()),
+                                   wait=True)
+            else:  # a collection from before term tables
+                self.client.create_collection(_terms(name), vectors_config={})
+            self._write_counts(name, table.as_dict(), [])
+            self._write_meta(name, table.points, stale=False)
+            return
+        terms = list(change.terms)
+        for first in range(0, len(terms), SCROLL_PAGE):
+            page = terms[first:first + SCROLL_PAGE]
+            counts = self._read_counts(name, page)[1]
+            updated = {term: counts.get(term, 0) + change.terms[term] for term in page}
+            self._write_counts(name, {term: n for term, n in updated.items() if n > 0},
+                               [term for term, n in updated.items() if n <= 0])
+        self._write_meta(name, int(found[0].get("points", 0)) + change.points, stale=False)
+
+    def _write_counts(self, name: str, counts: dict[int, int], gone: list[int]) -> None:
+        from qdrant_client import models
+
+        items = list(counts.items())
+        for first in range(0, len(items), SCROLL_PAGE):
+            page = items[first:first + SCROLL_PAGE]
+            self.client.upsert(_terms(name), wait=True, points=[
+                models.PointStruct(id=term, vector={}, payload={"n": n}) for term, n in page])
+        if gone:
+            self.client.delete(_terms(name), points_selector=models.PointIdsList(points=gone), wait=True)
 
     def retrieve(self, name: str, point_id: str) -> dict | None:
         records = self.client.retrieve(name, ids=[point_id], with_payload=True)

@@ -39,7 +39,7 @@ def _fault(point: str, value: int = 0) -> None:
 
 
 def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, model_name: str, run_id: str,
-                now: str, versions: dict[str, str]) -> StageResult:
+                now: str, versions: dict[str, str], model_key: str | None = None) -> StageResult:
     """Bring the tenant's staging collection to exactly the current chunks.
 
     Queries keep reading the serving collection meanwhile; `publish_stage`
@@ -54,7 +54,7 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
     sources = read_parquet(paths.source_documents)
     redacted = read_parquet(paths.redacted_elements)
     manifest = read_manifest(paths.manifest)
-    model_key = embedding_model_key(model_name)
+    model_key = model_key or embedding_model_key(model_name)  # the vectors' model and precision
     cache_path = paths.embedding_cache(model_key)
     vectors: dict[str, list[float]] = {}
     dimension = 0
@@ -93,7 +93,9 @@ def index_stage(tenant: str, paths: TenantPaths, qdrant: QdrantSettings, *, mode
         stale = set(existing) - {point.point_id for point in points}
         deleted = index.delete(sorted(stale), staging)
         if upserted or deleted:
-            index.finish_writes(staging)
+            index.finish_writes(staging)  # saves the term table too
+        else:
+            index.repair_term_table(staging)  # left stale by an interrupted run, or from before term tables
     atomic_write_text(paths.staging, json.dumps({
         "collection": staging, "model": model_name, "run_id": run_id, "points": len(points), "dimension": dimension,
         "unchanged": staging == serving,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ingest.core.models import SearchHit
-from ingest.index.retrieval import RetrievalSettings, SparseVector
+from ingest.index.retrieval import SPARSE_VECTOR, RetrievalSettings, SparseVector
+from ingest.index.terms import TermDelta
 
 # Fields with a keyword index in every collection: the tenant (Qdrant's tenant index), and the fields
 # deletes and lineage filter on.
@@ -73,6 +74,22 @@ class VectorStore(Protocol):
 
     def retrieve(self, name: str, point_id: str) -> dict | None: ...
 
+    def stored_sparse(self, name: str, *, ids: Sequence[str] | None = None,
+                      where: Mapping[str, str] | None = None) -> Iterator[SparseVector]:
+        """The stored sparse vectors of the points `ids` names (those that exist), or of those matching
+        `where` (every point when neither is given)."""
+
+    def term_frequencies(self, name: str, terms: Sequence[int]) -> tuple[int, list[int]] | None:
+        """The collection's points and how many of them hold each of `terms`, from its term table
+        (terms.py); None while the table is stale or missing."""
+
+    def mark_terms_stale(self, name: str) -> bool:
+        """Mark the term table as being changed, on disk; whether it was exact until now."""
+
+    def update_terms(self, name: str, change: TermDelta | None) -> None:
+        """Apply `change` to the table as it was before it was marked stale, or (None) count it again
+        from the stored sparse vectors; then it is exact again."""
+
     def scroll(self, name: str, with_payload: bool | list[str], where: Mapping[str, str]) -> Iterator[tuple[str, dict]]:
         ...
 
@@ -88,3 +105,9 @@ class VectorStore(Protocol):
 def hit(point_id: object, score: float, payload: dict | None) -> SearchHit:
     payload = dict(payload or {})
     return SearchHit(point_id=str(point_id), score=float(score), text=payload.get("text", ""), payload=payload)
+
+
+def stored_sparse_vector(record) -> SparseVector:
+    """The sparse vector of a record read back from either store (empty when it has none)."""
+    stored = (record.vector or {}).get(SPARSE_VECTOR)
+    return SparseVector(tuple(stored.indices), tuple(stored.values)) if stored is not None else SparseVector((), ())

@@ -24,24 +24,40 @@ Each worker, on start:
   parallel workers do not thrash the cores;
 - caps its address space (RLIMIT_AS); the Tesseract processes it starts inherit the cap;
 - leads its own process group and answers SIGTERM (what pebble sends on a timeout)
-  by killing the group, so the Tesseract it was waiting for dies with it.
+  by killing the group, so the Tesseract, LibreOffice or pandoc it was waiting for dies with it.
+
+Legacy Office, OpenDocument and RTF files are converted by LibreOffice in batches
+(ingest.parsing.convert) in a thread of this process while the workers start and parse the
+other documents; each converted document is handed to a worker as soon as its batch has
+written it. The converted files are removed when the batch of documents is done.
 """
 
 from __future__ import annotations
 
 import os
-import resource
+import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, as_completed
+from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pebble import ProcessExpired, ProcessPool
 
 from ingest.core.models import ParsedDocument, SourceDocument
-from ingest.core.workers import worker_context
-from ingest.parsing.limits import ParseLimits, Quarantine, check_before_parsing
+from ingest.core.workers import contain_this_process, worker_context
+from ingest.parsing.attachments import extract_attachment
+from ingest.parsing.convert import (
+    LIBREOFFICE_TARGETS,
+    ConversionReport,
+    Converted,
+    LibreOfficeConversions,
+    convert_alone,
+    libreoffice_binary,
+)
+from ingest.parsing.limits import ParseLimits, Quarantine, check_before_parsing, check_converted
 from ingest.parsing.parse import ParseSettings, parse_document, parsed_frames
 
 if TYPE_CHECKING:
@@ -53,34 +69,97 @@ def parse_documents_isolated(
     settings: ParseSettings,
     limits: ParseLimits,
     on_progress: Callable[[int, ParsedDocument], None] | None = None,
+    on_conversions: Callable[[ConversionReport], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The frames of `parse_documents`, each document checked and parsed in a worker under `limits`.
 
     Rows come in input order; `on_progress(position, parsed)` is called as each
-    document finishes, `position` counting the documents finished so far.
+    document finishes, `position` counting the documents finished so far;
+    `on_conversions(report)` once, with what the LibreOffice batches cost, when there were any.
     OcrUnavailable (Tesseract missing) fails the batch, as it does in process.
     """
     documents = list(documents)
     results: list[tuple[ParsedDocument, float | None]] = []
     if documents:  # no document, no worker
-        outcomes: dict[int, tuple[ParsedDocument, float | None]] = {}
         pool = ProcessPool(max_workers=min(limits.workers, len(documents)), max_tasks=limits.tasks_per_worker,
                            initializer=_start_worker, initargs=(limits, dict(os.environ)),
                            context=worker_context())
-        try:
-            futures = {pool.schedule(_parse_contained, args=(document, settings, limits),
-                                     timeout=limits.timeout_seconds): position
-                       for position, document in enumerate(documents)}
-            for finished, future in enumerate(as_completed(futures), start=1):
-                position = futures[future]
-                outcomes[position] = _outcome(documents[position], future, limits)
-                if on_progress is not None:
-                    on_progress(finished, outcomes[position][0])
-        finally:
-            pool.stop()  # every task is done, or the batch failed: no worker is needed any more
-            pool.join()
+        with LibreOfficeConversions(limits) as conversions:
+            batch = _Batch(documents, settings, limits, pool, conversions)
+            try:
+                outcomes = batch.run(on_progress)
+            finally:
+                pool.stop()  # every task is done, or the batch failed: no worker is needed any more
+                pool.join()
+                conversions.cancel()  # a failed batch of documents leaves no LibreOffice behind
+                if batch.converting.is_alive():
+                    batch.converting.join()
+        if batch.batched and on_conversions is not None:
+            on_conversions(conversions.report)
         results = [outcomes[position] for position in range(len(documents))]
     return parsed_frames(results)
+
+
+class _Batch:
+    """One batch of documents on the pool: LibreOffice's conversions in a thread, every document scheduled
+    as soon as it can be parsed, and the outcomes as they come (one queue of events, O(1) each)."""
+
+    def __init__(self, documents: list[SourceDocument], settings: ParseSettings, limits: ParseLimits,
+                 pool: ProcessPool, conversions: LibreOfficeConversions) -> None:
+        self.documents, self.settings, self.limits, self.pool = documents, settings, limits, pool
+        self.conversions = conversions
+        self.convertible = {position for position, document in enumerate(documents)
+                            if document.file_type in LIBREOFFICE_TARGETS}
+        # Without LibreOffice, each worker quarantines its document saying what to install.
+        # An attachment has no file of its own until its worker takes it out of the message: converted there.
+        self.batched = sorted(position for position in self.convertible if not documents[position].member) \
+            if libreoffice_binary() else []
+        self.events: queue.Queue[tuple[str, object]] = queue.Queue()
+        self.converting = threading.Thread(target=self._convert, name="libreoffice", daemon=True)
+
+    def run(self, on_progress: Callable[[int, ParsedDocument], None] | None
+            ) -> dict[int, tuple[ParsedDocument, float | None]]:
+        waiting = set(self.batched)  # for their conversion
+        if self.batched:
+            self.converting.start()
+        for position in range(len(self.documents)):
+            if position not in waiting:
+                self._schedule(position, self._alone(position) if position in self.convertible else None)
+        outcomes: dict[int, tuple[ParsedDocument, float | None]] = {}
+        while len(outcomes) < len(self.documents):
+            event, item = self.events.get()
+            if event == "converted":
+                position, converted = item
+                waiting.discard(position)
+                self._schedule(position, converted)
+            elif event == "converting-ended":  # whatever the thread did not settle is converted alone
+                for position in sorted(waiting):
+                    self._schedule(position, self._alone(position))
+                waiting.clear()
+            else:
+                position, future = item
+                outcomes[position] = _outcome(self.documents[position], future, self.limits)
+                if on_progress is not None:
+                    on_progress(len(outcomes), outcomes[position][0])
+        return outcomes
+
+    def _alone(self, position: int) -> Converted:
+        """What tells the worker to convert the document itself (ingest.parsing.convert.Converted)."""
+        return Converted(LIBREOFFICE_TARGETS[self.documents[position].file_type], str(self.conversions.workdir))
+
+    def _schedule(self, position: int, converted: Converted | None) -> None:
+        future = self.pool.schedule(_parse_contained, timeout=self.limits.timeout_seconds,
+                                    args=(self.documents[position], self.settings, self.limits, converted,
+                                          str(self.conversions.workdir)))
+        future.add_done_callback(lambda done: self.events.put(("parsed", (position, done))))
+
+    def _convert(self) -> None:
+        try:
+            self.conversions.convert([self.documents[position] for position in self.batched],
+                                     lambda index, converted: self.events.put(
+                                         ("converted", (self.batched[index], converted))))
+        finally:
+            self.events.put(("converting-ended", None))
 
 
 def _outcome(document: SourceDocument, future: Future, limits: ParseLimits) -> tuple[ParsedDocument, float | None]:
@@ -112,29 +191,31 @@ def _start_worker(limits: ParseLimits, environment: dict[str, str]) -> None:
     os.environ.clear()
     os.environ.update(environment)
     os.environ["OMP_THREAD_LIMIT"] = "1"
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGTERM, _kill_process_group)
-    cap = limits.memory_mb << 20
-    _, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    contain_this_process(limits.memory_mb)
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels  # images, and PDF pages rendered for OCR
 
 
-def _kill_process_group(signum: int, frame: object) -> None:
-    """SIGTERM: end this worker and whatever it started (Tesseract) at once."""
-    os.killpg(os.getpid(), signal.SIGKILL)
+def _parse_contained(document: SourceDocument, settings: ParseSettings, limits: ParseLimits,
+                     converted: Converted | None, workdir: str) -> tuple[ParsedDocument, float]:
+    """(parsed document, seconds) for one document: the checks first, then the parser.
 
-
-def _parse_contained(document: SourceDocument, settings: ParseSettings, limits: ParseLimits
-                     ) -> tuple[ParsedDocument, float]:
-    """(parsed document, seconds) for one document: the checks first, then the parser."""
+    An e-mail attachment is first taken out of its message into `workdir` (the batch's private folder,
+    removed by the batch). A LibreOffice type comes with its batch's conversion; one the batch left
+    undecided (or without a batch) is converted here, alone, under this worker's time limit and memory cap.
+    """
     from pypdf import apply_configuration
 
     started = time.perf_counter()
     try:
+        if document.member:
+            document = extract_attachment(document, Path(workdir))
         check_before_parsing(document, limits)
+        if converted is not None and not (converted.path or converted.failure):  # left to this worker
+            path = convert_alone(document, converted.kind, Path(converted.workdir), timeout_seconds=None,
+                                 memory_mb=None, own_group=False)
+            converted = Converted(converted.kind, converted.workdir, path=str(path))
+        if converted is not None and converted.path:
+            check_converted(Path(converted.path), limits)
     except Quarantine as reason:
         return _quarantined(document, str(reason)), time.perf_counter() - started
     except MemoryError:
@@ -144,5 +225,5 @@ def _parse_contained(document: SourceDocument, settings: ParseSettings, limits: 
         return _quarantined(document, f"corrupt: the checks before parsing failed ({type(error).__name__})"), \
             time.perf_counter() - started
     with apply_configuration(**limits.pdf_configuration()):
-        parsed = parse_document(document, settings)
+        parsed = parse_document(document, settings, converted)
     return parsed, time.perf_counter() - started

@@ -4,17 +4,23 @@ Every quarantined document's reason starts with one of these categories, then
 ':' and a short explanation. Only `timeout` may be transient: retrying the others
 gives the same result until the file, the parser or the limits change.
 
-- encrypted:     the file needs a password to open (PDF user password, encrypted Office file or
-                 zip member). Retry: no; ask for an unprotected copy.
+- encrypted:     the file needs a password to open (PDF user password, encrypted Office or
+                 OpenDocument file, zip member, an EPUB under DRM). Retry: no; ask for an unprotected copy.
 - corrupt:       the file is damaged or malformed: truncated, not what its type says, a parser
-                 failed on it or its process died, or an Office XML part declares a DOCTYPE or
-                 entities (the Office format forbids them; they are how XML external-entity and
-                 entity-expansion attacks start). Retry: no.
+                 failed on it or its process died, LibreOffice could not open it, or an Office XML
+                 part declares a DOCTYPE or entities (the Office format forbids them; they are how XML
+                 external-entity and entity-expansion attacks start; OpenDocument and EPUB parts may
+                 declare a DOCTYPE but not entities). Retry: no.
 - unsupported:   a file type or feature we do not read (a .zip, an unusual zip compression method).
-                 Retry: no, unless a parser for it is added.
+                 Retry: no, unless a parser for it is added (the next run retries a type that became
+                 supported).
+- unavailable:   the type needs a program that is not installed here (LibreOffice for legacy Office,
+                 OpenDocument and RTF files, pandoc for EPUB); the reason says what to install.
+                 Retry: yes, every run tries again, so installing the program is enough.
 - too_large:     over a limit checked before or during parsing: file size, page count, image
                  pixels (Pillow's decompression-bomb guard), zip expansion (bytes or ratio), a PDF
-                 stream inflating past its budget, HTML nested deeper than the parser goes.
+                 stream inflating past its budget, HTML nested deeper than the parser goes, an
+                 e-mail with too many attachments or messages attached too deep.
                  Retry: no, unless the limits are raised.
 - timeout:       parsing took longer than the time limit; the worker was killed. Retry: may help
                  when the machine was busy, though a file that hangs its parser times out again.
@@ -37,8 +43,21 @@ from typing import BinaryIO
 
 from ingest.core.models import SourceDocument
 
-CATEGORIES = ("encrypted", "corrupt", "unsupported", "too_large", "timeout", "out_of_memory", "empty")
+CATEGORIES = ("encrypted", "corrupt", "unsupported", "unavailable", "too_large", "timeout", "out_of_memory",
+              "empty")
+# Quarantines the next run tries again: the machine may have been busy, or the program installed since.
+RETRIED_CATEGORIES = ("timeout", "unavailable")
 OFFICE_TYPES = {"docx", "pptx", "xlsx"}  # zip packages of XML parts
+# Zip packages of XML parts that may declare a DOCTYPE (older OpenDocument manifests, EPUB's NCX) but,
+# like Office files, never entities.
+PACKAGE_TYPES = {"odt", "ods", "odp", "epub"}
+# Legacy Office files are OLE compound files; each keeps its content in one of these streams.
+LEGACY_OFFICE_STREAMS = {"doc": ("WordDocument",), "xls": ("Workbook", "Book"), "ppt": ("PowerPoint Document",)}
+LEGACY_OFFICE_NAMES = {"doc": "Word 97-2003 document", "xls": "Excel 97-2003 workbook",
+                       "ppt": "PowerPoint 97-2003 presentation"}
+# An EPUB whose encryption.xml names one of these ciphers has encrypted content (DRM); fonts obfuscated
+# by the IDPF or Adobe algorithm are not.
+EPUB_CONTENT_CIPHERS = (b"2001/04/xmlenc#aes", b"2001/04/xmlenc#tripledes", b"2009/xmlenc11#aes")
 HTML_TYPES = {"html"}
 IMAGE_TYPES = {"png", "jpg", "jpeg", "tiff", "bmp"}
 # Zip members whose names end so are XML; only they are scanned for DOCTYPE and ENTITY
@@ -49,9 +68,9 @@ XML_SUFFIXES = (".xml", ".rels", ".vml")
 RATIO_GRACE_BYTES = 1 << 20
 INFLATE_CHUNK_BYTES = 1 << 20
 # The declarations are looked for in every encoding an XML parser detects from the first bytes.
-_DECLARATIONS = tuple(word.encode(codec) for word in ("<!doctype", "<!entity")
-                      for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
-_DECLARATION_OVERLAP = max(len(pattern) for pattern in _DECLARATIONS) - 1
+_XML_CODECS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_DECLARATIONS = tuple(word.encode(codec) for word in ("<!doctype", "<!entity") for codec in _XML_CODECS)
+_ENTITY_DECLARATIONS = tuple("<!entity".encode(codec) for codec in _XML_CODECS)
 
 
 class Quarantine(Exception):
@@ -125,8 +144,24 @@ def check_before_parsing(document: SourceDocument, limits: ParseLimits) -> None:
         _check_image(path, limits)
     elif kind in OFFICE_TYPES:
         _check_office(path, limits)
+    elif kind in PACKAGE_TYPES:
+        _check_package(path, kind, limits)
+    elif kind in LEGACY_OFFICE_STREAMS:
+        _check_legacy_office(path, kind)
+    elif kind == "rtf":
+        _check_rtf(path)
+
     elif kind in HTML_TYPES:
         _check_html(path)
+
+
+def check_converted(path: Path, limits: ParseLimits) -> None:
+    """The checks of a DOCX/PPTX/XLSX, on a file LibreOffice converted, before the parser opens it."""
+    size = path.stat().st_size
+    if size > limits.max_file_mb << 20:
+        raise Quarantine(f"too_large: the converted file has {size / (1 << 20):.0f} MB "
+                         f"(limit {limits.max_file_mb} MB)")
+    _check_office(path, limits)
 
 
 def _check_pdf(path: Path, limits: ParseLimits) -> None:
@@ -208,10 +243,33 @@ def _check_office(path: Path, limits: ParseLimits) -> None:
     """
     if _is_encrypted_office_file(path):
         raise Quarantine("encrypted: the Office file is password-protected")
+    _scan_zip(path, limits, "Office files", _DECLARATIONS, "a DOCTYPE or entities, which Office files never do")
+
+
+def _check_package(path: Path, kind: str, limits: ParseLimits) -> None:
+    """An OpenDocument file or EPUB: the zip checks of Office files (entities refused, a DOCTYPE allowed),
+    and encryption: an OpenDocument manifest with encryption data, an EPUB with encrypted content."""
+    if kind == "epub":
+        family, watched = "EPUB files", {"meta-inf/encryption.xml": EPUB_CONTENT_CIPHERS}
+    else:
+        family, watched = "OpenDocument files", {"meta-inf/manifest.xml": (b"encryption-data",)}
+    found = _scan_zip(path, limits, family, _ENTITY_DECLARATIONS, f"entities, which {family} never do", watched)
+    if found and kind == "epub":
+        raise Quarantine("encrypted: the EPUB's content is encrypted (DRM)")
+    if found:
+        raise Quarantine("encrypted: the OpenDocument file is password-protected")
+
+
+def _scan_zip(path: Path, limits: ParseLimits, family: str, declarations: tuple[bytes, ...], refused: str,
+              watched: dict[str, tuple[bytes, ...]] | None = None) -> set[str]:
+    """Inflate every member against the byte and ratio budgets; refuse XML members that contain one of
+    `declarations`. Returns the `watched` members (lower-case names) that contain one of their patterns."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
-        raise Quarantine("corrupt: not a zip package (Office files are zip archives)") from error
+        raise Quarantine(f"corrupt: not a zip package ({family} are zip archives)") from error
+    watched = watched or {}
+    found: set[str] = set()
     file_size = max(path.stat().st_size, 1)
     budget = limits.max_zip_uncompressed_mb << 20
     total = 0
@@ -221,7 +279,9 @@ def _check_office(path: Path, limits: ParseLimits) -> None:
                 continue
             if member.flag_bits & 0x1:
                 raise Quarantine(f"encrypted: zip member {member.filename} is encrypted")
-            scanner = _DeclarationScanner() if member.filename.lower().endswith(XML_SUFFIXES) else None
+            name = member.filename.lower()
+            scanner = _PatternScanner(declarations) if name.endswith(XML_SUFFIXES) else None
+            watcher = _PatternScanner(watched[name]) if name in watched else None
             inflated = 0
             for chunk in _inflate(handle, member):
                 inflated += len(chunk)
@@ -235,8 +295,46 @@ def _check_office(path: Path, limits: ParseLimits) -> None:
                 if total > RATIO_GRACE_BYTES and total > limits.max_zip_ratio * file_size:
                     raise Quarantine(f"too_large: the zip inflates more than {limits.max_zip_ratio}:1")
                 if scanner is not None and scanner.found(chunk):
-                    raise Quarantine(f"corrupt: XML part {member.filename} declares a DOCTYPE or entities, "
-                                     "which Office files never do")
+                    raise Quarantine(f"corrupt: XML part {member.filename} declares {refused}")
+                if watcher is not None and watcher.found(chunk):
+                    found.add(name)
+    return found
+
+
+def _check_legacy_office(path: Path, kind: str) -> None:
+    """A legacy Office file is an OLE compound file with its content stream, and not password-protected."""
+    import msoffcrypto
+    import olefile
+
+    name, streams = LEGACY_OFFICE_NAMES[kind], LEGACY_OFFICE_STREAMS[kind]
+    try:
+        if not olefile.isOleFile(str(path)):
+            raise Quarantine(f"corrupt: not a {name} (no compound file header)")
+        with olefile.OleFileIO(str(path)) as ole:
+            if ole.exists("EncryptedPackage"):  # an encrypted DOCX/PPTX/XLSX under a legacy name
+                raise Quarantine("encrypted: the Office file is password-protected")
+            if not any(ole.exists(stream) for stream in streams):
+                raise Quarantine(f"corrupt: not a {name} (no {streams[0]} stream)")
+    except (Quarantine, MemoryError):
+        raise
+    except Exception as error:  # olefile raises many kinds on damaged files
+        raise Quarantine(f"corrupt: unreadable {name} ({type(error).__name__})") from error
+    try:
+        with path.open("rb") as handle:
+            encrypted = msoffcrypto.OfficeFile(handle).is_encrypted()
+    except MemoryError:
+        raise
+    except Exception:  # a structure msoffcrypto does not know: LibreOffice decides
+        encrypted = False
+    if encrypted:
+        raise Quarantine(f"encrypted: the {name} is password-protected")
+
+
+def _check_rtf(path: Path) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(64).lstrip()
+    if not head.startswith(b"{\\rtf"):
+        raise Quarantine("corrupt: not an RTF document (it does not start with {\\rtf)")
 
 
 def _is_encrypted_office_file(path: Path) -> bool:
@@ -301,14 +399,15 @@ def _raw_data(handle: BinaryIO, member: zipfile.ZipInfo) -> Iterator[bytes]:
         yield block
 
 
-class _DeclarationScanner:
-    """Finds '<!DOCTYPE' or '<!ENTITY' (any case, UTF-8/16/32) in a stream fed chunk by chunk."""
+class _PatternScanner:
+    """Finds any of `patterns` (lower-case bytes) in a stream fed chunk by chunk, across chunk boundaries."""
 
-    def __init__(self) -> None:
+    def __init__(self, patterns: tuple[bytes, ...]) -> None:
+        self._patterns = patterns
+        self._overlap = max(len(pattern) for pattern in patterns) - 1
         self._tail = b""
 
     def found(self, chunk: bytes) -> bool:
         window = self._tail + chunk.lower()  # bytes.lower() folds ASCII letters only, in any of these encodings
-        self._tail = window[-_DECLARATION_OVERLAP:]
-        return any(pattern in window for pattern in _DECLARATIONS)
-
+        self._tail = window[-self._overlap:]
+        return any(pattern in window for pattern in self._patterns)

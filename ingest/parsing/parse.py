@@ -14,12 +14,16 @@
   text partitioner does; Markdown and HTML get the same decoding through
   unstructured's `encoding` argument. unstructured's own guess reads Latin-1
   "crème" as Windows-1250 "crčme".
-- Everything else: unstructured's partitioners (no layout model involved).
+- Legacy Word and PowerPoint, OpenDocument and RTF files: converted by LibreOffice to DOCX, PPTX or
+  XLSX (`ingest.parsing.convert`: in batches before the workers parse them), then read by unstructured's
+  partitioner for the converted format. EPUB: converted to HTML by pandoc, then read as HTML.
+- Everything else (XLS included, which unstructured reads with xlrd): unstructured's partitioners
+  (no layout model involved).
 
 A file that cannot be parsed is never fatal: the result carries a short
 quarantine reason whose first word is one of the categories documented in
-`ingest.parsing.limits` (encrypted, corrupt, unsupported, too_large, timeout,
-out_of_memory, empty), and the run goes on. `parse_documents` parses in this
+`ingest.parsing.limits` (encrypted, corrupt, unsupported, unavailable, too_large,
+timeout, out_of_memory, empty), and the run goes on. `parse_documents` parses in this
 process; `ingest.parsing.isolation` runs each file in a worker process with a
 timeout and a memory cap.
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -35,7 +40,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.core.models import Element, ParsedDocument, SourceDocument
-from ingest.parsing.limits import Quarantine
+from ingest.parsing.attachments import MESSAGE_TYPES, extract_attachment, message_attachments
+from ingest.parsing.convert import (
+    LIBREOFFICE_TARGETS,
+    PANDOC_TYPES,
+    ConversionReport,
+    Converted,
+    LibreOfficeConversions,
+    convert_alone,
+    epub_to_html,
+    libreoffice_binary,
+)
+from ingest.parsing.limits import ParseLimits, Quarantine
 from ingest.parsing.ocr import OcrUnavailable, ocr_image
 
 if TYPE_CHECKING:  # polars is imported where frames are built: parse workers never need it
@@ -43,8 +59,10 @@ if TYPE_CHECKING:  # polars is imported where frames are built: parse workers ne
 
 PDF_TYPES = {"pdf"}
 IMAGE_TYPES = {"png", "jpg", "jpeg", "tiff", "bmp"}
-UNSTRUCTURED_TYPES = {"docx", "pptx", "xlsx", "html", "md", "txt", "eml", "msg"}
-SUPPORTED_TYPES = PDF_TYPES | IMAGE_TYPES | UNSTRUCTURED_TYPES
+UNSTRUCTURED_TYPES = {"docx", "pptx", "xlsx", "xls", "html", "md", "txt", "eml", "msg"}
+CONVERTED_TYPES = set(LIBREOFFICE_TARGETS) | PANDOC_TYPES  # converted first (ingest.parsing.convert)
+PARTITIONED_TYPES = UNSTRUCTURED_TYPES | CONVERTED_TYPES  # their elements come from unstructured's partitioners
+SUPPORTED_TYPES = PDF_TYPES | IMAGE_TYPES | PARTITIONED_TYPES
 PARSER_VERSION = "3"  # 2: text decoding, long-paragraph classification, quarantine categories; 3: layout fallback
 # A text page's layout (pdfminer) is replaced by its text layer (pypdf) when it holds less than this
 # share of the layer's characters, judged on pages whose layer has at least LAYOUT_CHECK_MIN_CHARS
@@ -350,13 +368,20 @@ def _parse_text(path: Path) -> tuple[list[Element], int, int]:
 def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int, int]:
     from unstructured.partition.auto import partition
 
-    if kind in ("eml", "msg"):
+    if kind in MESSAGE_TYPES:
+        # Its attachments are documents of their own (ingest.parsing.attachments); a message holding
+        # too many, or nested too deep, is refused here as it was not listed.
+        message_attachments(path.read_bytes(), kind)
         kind_options = {"process_attachments": False}
     elif kind in ("md", "html"):
         kind_options = {"encoding": _read_text(path)[0]}
     else:
         kind_options = {}
-    parsed = partition(filename=str(path), **kind_options)
+    return _partitioned_elements(partition(filename=str(path), **kind_options))
+
+
+def _partitioned_elements(parsed: list) -> tuple[list[Element], int, int]:
+    """(elements, pages, OCR'd pages) of unstructured's elements."""
     elements = []
     pages = set()
     subject = _clean(getattr(parsed[0].metadata, "subject", None) or "") if parsed else ""
@@ -375,19 +400,53 @@ def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int,
     return elements, max(pages, default=1), 0
 
 
+def _parse_converted(document: SourceDocument, converted: Converted | None) -> tuple[list[Element], int, int]:
+    """A LibreOffice type, from its converted file; converted here, alone, when no batch did it."""
+    target = LIBREOFFICE_TARGETS[document.file_type]
+    if converted is not None and converted.failure:
+        raise Quarantine(converted.failure)
+    if converted is not None and converted.path:
+        return _parse_with_unstructured(Path(converted.path), target)
+    limits = ParseLimits()
+    with tempfile.TemporaryDirectory(prefix="ingest-convert-") as workdir:
+        path = convert_alone(document, target, Path(workdir), timeout_seconds=limits.timeout_seconds,
+                             memory_mb=limits.memory_mb, own_group=True)
+        return _parse_with_unstructured(path, target)
+
+
+def _parse_epub(path: Path) -> tuple[list[Element], int, int]:
+    from unstructured.partition.html import partition_html
+
+    return _partitioned_elements(partition_html(text=epub_to_html(path)))
+
+
 def _renumber(elements: list[Element]) -> list[Element]:
     from dataclasses import replace
 
     return [replace(element, index=index) for index, element in enumerate(elements)]
 
 
-def parse_document(document: SourceDocument, settings: ParseSettings = ParseSettings()) -> ParsedDocument:
-    """Elements of one file, or a quarantined result with a short reason."""
+def parse_document(document: SourceDocument, settings: ParseSettings = ParseSettings(),
+                   converted: Converted | None = None) -> ParsedDocument:
+    """Elements of one file, or a quarantined result with a short reason.
+
+    A LibreOffice type is read from `converted` (a batch's conversion, `ingest.parsing.convert`); without
+    it, it is converted here, alone. An e-mail attachment is taken out of its message into a private
+    temporary folder first (`ingest.parsing.attachments`).
+    """
     kind = document.file_type
     path = Path(document.path)
 
     def quarantined(reason: str, parser: str = kind) -> ParsedDocument:
         return ParsedDocument(document.doc_id, (), parser, 0, 0, quarantine_reason=reason)
+
+    if document.member:
+        with tempfile.TemporaryDirectory(prefix="ingest-attachment-") as folder:
+            try:
+                extracted = extract_attachment(document, Path(folder))
+            except Quarantine as reason:
+                return quarantined(str(reason))
+            return parse_document(extracted, settings, converted)
 
     if document.size == 0:
         return quarantined("empty: the file has no content")
@@ -405,6 +464,12 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
         elif kind == "txt":
             parser = f"unstructured:{kind}"
             elements, pages, ocr_pages = _parse_text(path)
+        elif kind in LIBREOFFICE_TARGETS:
+            parser = f"libreoffice+unstructured:{LIBREOFFICE_TARGETS[kind]}"
+            elements, pages, ocr_pages = _parse_converted(document, converted)
+        elif kind in PANDOC_TYPES:
+            parser = "pandoc+unstructured:html"
+            elements, pages, ocr_pages = _parse_epub(path)
         else:
             parser = f"unstructured:{kind}"
             elements, pages, ocr_pages = _parse_with_unstructured(path, kind)
@@ -418,7 +483,7 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
         return quarantined(f"corrupt: {kind} parser failed ({type(error).__name__})")
     if not elements:
         return quarantined("empty: no text found", parser)
-    if kind in UNSTRUCTURED_TYPES:
+    if kind in PARTITIONED_TYPES:
         strategy = "partition"
     elif ocr_pages == 0:
         strategy = "text-layer"
@@ -435,19 +500,32 @@ def parse_documents(
     documents: Iterable[SourceDocument],
     settings: ParseSettings = ParseSettings(),
     on_progress: Callable[[int, ParsedDocument], None] | None = None,
+    on_conversions: Callable[[ConversionReport], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(one row per document, one row per element) for a batch of files, parsed in this process.
 
+    The LibreOffice types are converted first, in batches (`ingest.parsing.convert`);
+    `on_conversions(report)` is then called with what that cost.
     `ingest.parsing.isolation.parse_documents_isolated` parses each file in a worker process under
     limits instead; the pipeline always uses it.
     """
+    documents = list(documents)
     results = []
-    for position, document in enumerate(documents, start=1):
-        started = time.perf_counter()
-        parsed = parse_document(document, settings)
-        results.append((parsed, time.perf_counter() - started))
-        if on_progress is not None:
-            on_progress(position, parsed)
+    with LibreOfficeConversions(ParseLimits()) as conversions:
+        converted: dict[int, Converted] = {}
+        batched = ([position for position, document in enumerate(documents)
+                    if document.file_type in LIBREOFFICE_TARGETS] if libreoffice_binary() else [])
+        if batched:
+            conversions.convert([documents[position] for position in batched],
+                                lambda index, result: converted.__setitem__(batched[index], result))
+            if on_conversions is not None:
+                on_conversions(conversions.report)
+        for position, document in enumerate(documents):
+            started = time.perf_counter()
+            parsed = parse_document(document, settings, converted.get(position))
+            results.append((parsed, time.perf_counter() - started))
+            if on_progress is not None:
+                on_progress(position + 1, parsed)
     return parsed_frames(results)
 
 

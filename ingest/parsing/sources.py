@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 from collections.abc import Iterator
@@ -17,8 +18,11 @@ from ingest.core.manifest import classify_changes
 from ingest.core.models import SourceDocument
 
 
-def detect_file_type(path: Path) -> tuple[str, str]:
-    """(kind, mime type) from the file's content, falling back to its extension."""
+def detect_file_type(path: Path, data: bytes | None = None) -> tuple[str, str]:
+    """(kind, mime type) from the file's content, falling back to its extension.
+
+    With `data`, the content is those bytes and `path` only names them (an e-mail attachment).
+    """
     from unstructured.file_utils.encoding import EncodingDetectionWarning
     from unstructured.file_utils.filetype import detect_filetype
     from unstructured.file_utils.model import FileType
@@ -28,7 +32,8 @@ def detect_file_type(path: Path) -> tuple[str, str]:
             # Sniffing a text file's type guesses its encoding and warns the guess may be wrong; the
             # parser decodes the text itself (ingest.parsing.parse.detect_encoding), so the guess is unused.
             warnings.simplefilter("ignore", EncodingDetectionWarning)
-            file_type = detect_filetype(file_path=str(path))
+            file_type = (detect_filetype(file_path=str(path)) if data is None
+                         else detect_filetype(file=io.BytesIO(data), metadata_file_path=str(path)))
     except Exception:  # unreadable or odd files are classified, not fatal
         file_type = FileType.UNK
     if file_type == FileType.UNK:

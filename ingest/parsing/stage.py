@@ -22,9 +22,11 @@ from ingest.core.manifest import classify_changes, read_manifest
 from ingest.core.models import DocStatus, ParsedDocument, SourceDocument
 from ingest.core.stage import StageResult, elapsed, loading_beside
 from ingest.core.storage import TenantPaths
+from ingest.parsing.attachments import attachment_documents
+from ingest.parsing.convert import ConversionReport
 from ingest.parsing.isolation import parse_documents_isolated
-from ingest.parsing.limits import ParseLimits
-from ingest.parsing.parse import ParseSettings, parse_documents
+from ingest.parsing.limits import RETRIED_CATEGORIES, ParseLimits
+from ingest.parsing.parse import SUPPORTED_TYPES, ParseSettings, parse_documents
 from ingest.parsing.sources import scan_source
 from ingest.pii.policy import RECOGNIZER_SET_VERSION
 from ingest.pii.redact import Redactor, entity_counts_by_document, redact_elements
@@ -46,7 +48,16 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
                    previous.select("sha256", "file_type", "mime_type").iter_rows()}
     skipped: list[str] = []
     scanned = scan_source(tenant, root, known_types, skipped)
+    previous_documents = [SourceDocument(**{k: v for k, v in row.items() if k != "change"})
+                          for row in previous.iter_rows(named=True)]
     kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]
+    # A message whose parse timed out or ran out of memory may not have been listed whole either: again.
+    parsed = tables.read_or_empty(paths.parsed_documents, tables.PARSED_DOCUMENTS)
+    cut_short = frozenset(parsed.filter(pl.col("quarantine_reason").str.starts_with("timeout:")
+                                        | pl.col("quarantine_reason").str.starts_with("out_of_memory:"))["doc_id"])
+    attachments, unlisted = attachment_documents(tenant, kept, previous_documents, relist=cut_short)
+    scanned += attachments
+    kept += [doc for doc in attachments if forgotten.get(doc.doc_id) != doc.sha256]
     documents = tables.frame(kept, tables.SOURCE_DOCUMENTS)
     changes, deleted = classify_changes(documents, manifest)
     live_before = manifest.filter(pl.col("status") != DocStatus.DELETED).height
@@ -69,6 +80,10 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
             "file_types": {kind: n for kind, n in by_type.iter_rows()},
             "skipped": len(skipped),
             "skipped_paths": skipped[:100],
+            # E-mail attachments are documents of their own; a message whose attachments could not be
+            # listed (too many, nested too deep, damaged, too slow) is quarantined with the reason when parsed.
+            "attachments": len(attachments),
+            "messages_not_listed": unlisted[:100],
             "seconds": elapsed(started),
         },
         log=[f"{tenant}: {documents.height} documents in {root} ({counts['new']} new, {counts['changed']} "
@@ -90,8 +105,9 @@ def parse_and_redact_stage(
     elements and the redaction audit (counts by entity type, policy version, recogniser set) are.
     A document is redone when its file, the parser settings or limits, or the redaction policy
     changed, so a policy change parses again the documents it affects. With `limits`, each document
-    is parsed in a worker process under them (`ingest.parsing.isolation`); a document that timed out is
-    tried again on the next run, the one transient failure.
+    is parsed in a worker process under them (`ingest.parsing.isolation`). A document quarantined for a
+    reason that may not last is tried again on the next run: a timeout, a converter that was not
+    installed (`unavailable`), a type that was not supported and now is.
 
     `load_beside`, when given and there is a document to parse, is called in a background thread
     while this stage runs: a model that a later stage in this process needs (the embedding model),
@@ -106,8 +122,8 @@ def parse_and_redact_stage(
     stored_documents = tables.read_or_empty(paths.parsed_documents, tables.PARSED_DOCUMENTS | tables.FINGERPRINT)
     stored_redacted = tables.read_or_empty(paths.redacted_elements, tables.REDACTED_ELEMENTS | tables.FINGERPRINT)
     stored_audit = tables.read_or_empty(paths.redaction_audit, tables.REDACTION_AUDIT)
-    timed_out = set(stored_documents.filter(pl.col("quarantine_reason").str.starts_with("timeout"))["doc_id"])
-    plan = plan_stage(expected, stored_documents.filter(~pl.col("doc_id").is_in(list(timed_out))))
+    retried = _retried(stored_documents, sources)
+    plan = plan_stage(expected, stored_documents.filter(~pl.col("doc_id").is_in(list(retried))))
     todo = {row["doc_id"]: row for row in sources.iter_rows(named=True) if row["doc_id"] in set(plan.compute)}
     documents = [SourceDocument(**{k: v for k, v in todo[doc_id].items() if k != "change"})
                  for doc_id in plan.compute]
@@ -116,9 +132,12 @@ def parse_and_redact_stage(
         if on_progress is not None:
             on_progress(position, len(documents), todo[parsed.doc_id]["source"], parsed)
 
+    conversions: list[ConversionReport] = []
     with loading_beside(load_beside if documents else None):
-        parsed, elements = (parse_documents_isolated(documents, settings, limits, on_progress=progress) if limits
-                            else parse_documents(documents, settings, on_progress=progress))
+        parsed, elements = (
+            parse_documents_isolated(documents, settings, limits, on_progress=progress,
+                                     on_conversions=conversions.append) if limits
+            else parse_documents(documents, settings, on_progress=progress, on_conversions=conversions.append))
         parse_seconds = elapsed(started)
         characters = int(elements["text"].str.len_chars().sum() or 0)
         redacted = (redact_elements(elements, redactor(), on_progress=on_redact_progress) if elements.height
@@ -160,6 +179,10 @@ def parse_and_redact_stage(
         # OCR'd pages (render + Tesseract): what `ingest bench` splits the parse time by.
         "parse_worker_seconds": round(float(parsed_now["parse_seconds"].sum() or 0), 3),
         "ocr_seconds": round(float(parsed_now.filter(pl.col("ocr_pages") > 0)["parse_seconds"].sum() or 0), 3),
+        # Per file type: this run's documents, their worker seconds and LibreOffice's share of its batches;
+        # and what the LibreOffice batches cost, start-up included (`ingest bench` reports both).
+        "seconds_by_type": _seconds_by_type(parsed_now, sources, conversions[0] if conversions else None),
+        "libreoffice": conversions[0].as_metadata() if conversions else {},
         "parser_version": parser_version,
         "seconds": parse_seconds,
     }, log=[f"{fallback.height} PDFs have pages whose layout gave too little text, read from the text layer "
@@ -187,6 +210,31 @@ def parse_and_redact_stage(
         "seconds": redact_seconds,
     }, log=[f"redacted {len(found)} documents ({characters} characters) under policy {policy_version}"])
     return parse_result, redact_result
+
+
+def _retried(stored_documents: pl.DataFrame, sources: pl.DataFrame) -> set[str]:
+    """Documents quarantined for a reason that may not last (RETRIED_CATEGORIES), or as unsupported
+    when their type is now supported: parsed again whatever their fingerprint says."""
+    reason = pl.col("quarantine_reason")
+    types = stored_documents.join(sources.select("doc_id", "file_type"), on="doc_id", how="left")
+    transient = pl.any_horizontal(*(reason.str.starts_with(f"{category}:") for category in RETRIED_CATEGORIES))
+    now_supported = reason.str.starts_with("unsupported:") & pl.col("file_type").is_in(sorted(SUPPORTED_TYPES))
+    retried = types.filter(transient | now_supported)
+    return set(retried["doc_id"])
+
+
+def _seconds_by_type(parsed: pl.DataFrame, sources: pl.DataFrame, conversions: ConversionReport | None) -> dict:
+    """{file type: documents, worker seconds, conversion seconds} over the documents parsed by this run."""
+    converted = (conversions.seconds_by_document if conversions else {})
+    figures: dict[str, dict] = {}
+    rows = parsed.select("doc_id", "parse_seconds").join(sources.select("doc_id", "file_type"), on="doc_id")
+    for doc_id, seconds, kind in rows.iter_rows():
+        entry = figures.setdefault(kind, {"documents": 0, "parse_seconds": 0.0, "conversion_seconds": 0.0})
+        entry["documents"] += 1
+        entry["parse_seconds"] += seconds or 0.0
+        entry["conversion_seconds"] += converted.get(doc_id, 0.0)
+    return {kind: {key: round(value, 3) if isinstance(value, float) else value for key, value in entry.items()}
+            for kind, entry in sorted(figures.items())}
 
 
 def _redaction_audit(redacted: pl.DataFrame, fingerprints: dict[str, str], policy_version: str,

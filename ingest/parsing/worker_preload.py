@@ -32,6 +32,7 @@ sys.modules.setdefault("transformers", None)
 
 def _load_parsers() -> None:
     import langdetect
+    import msoffcrypto  # noqa: F401  (legacy Office files' encryption check)
     import pdfminer.high_level  # noqa: F401
     import pdfminer.layout  # noqa: F401
     import pypdf  # noqa: F401
@@ -45,6 +46,7 @@ def _load_parsers() -> None:
     import unstructured.partition.msg  # noqa: F401
     import unstructured.partition.pptx  # noqa: F401
     import unstructured.partition.xlsx  # noqa: F401
+    import xlrd  # noqa: F401  (.xls, through unstructured's spreadsheet partitioner)
     from PIL import Image  # noqa: F401
     from unstructured.partition.text import element_from_text
 

@@ -2,7 +2,7 @@
 
 Every start goes through `ingest` or `start` here and is counted per test file: starting the
 command (an interpreter, the imports, the models) is most of what the end-to-end tier costs, and
-tests/e2e/conftest.py prints the count at the end of the session.
+tests/conftest.py prints the count at the end of the session, gathered from every worker of a parallel run.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from ingest.index.qdrant import TenantIndex, open_qdrant
 from ingest.index.stage import FAULT_VARIABLE, InjectedFault, read_published
 from ingest.parsing.stage import MassDeleteRefused
 from tests.unit.conftest import MODEL, PHRASES, POLICY
+from tests.unit.index.test_terms import exact_terms
 
 ALL = ("policy.md", "shipping.txt", "hours.html")
 STAGE_FILES = ("source_documents", "parsed_documents", "redacted_elements", "redaction_audit", "chunks",
@@ -620,6 +621,8 @@ def converge(tenant, run_id: str) -> None:
     assert {row["source"]: row["status"] for row in tenant.manifest().iter_rows(named=True)} == {
         "policy.md": "indexed", "shipping.txt": "indexed", "extra.txt": "indexed", "hours.html": "deleted"}
     assert tenant.manifest_row("policy.md")["version"] == 2
+    with open_qdrant(tenant.qdrant, tenant.name) as store:  # and the term table is exact again
+        assert exact_terms(store, TenantIndex(store, tenant.name).serving_collection())
 
 
 @pytest.mark.parametrize("published_twice", [False, True], ids=["staging-empty", "staging-holds-old-version"])
