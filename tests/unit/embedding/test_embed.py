@@ -229,14 +229,17 @@ def test_backend_settings_are_checked():
     assert Embedder("all-MiniLM-L6-v2").backend == "torch"  # no cache folder: nothing to convert into
 
 
-def test_ingest_embed_backend_is_validated(monkeypatch):
-    from ingest.core.config import embed_backend
+@pytest.mark.parametrize(("variable", "default", "other", "wrong"), [
+    ("INGEST_EMBED_BACKEND", "auto", "torch", "gpu"), ("INGEST_EMBED_PRECISION", "int8", "fp32", "fp16")])
+def test_the_embedding_settings_are_validated(monkeypatch, variable, default, other, wrong):
+    from ingest.core import config
     from ingest.core.errors import ConfigError
 
-    monkeypatch.delenv("INGEST_EMBED_BACKEND", raising=False)
-    assert embed_backend() == "auto"
-    monkeypatch.setenv("INGEST_EMBED_BACKEND", "torch")
-    assert embed_backend() == "torch"
-    monkeypatch.setenv("INGEST_EMBED_BACKEND", "gpu")
-    with pytest.raises(ConfigError, match="INGEST_EMBED_BACKEND='gpu'"):
-        embed_backend()
+    read = {"INGEST_EMBED_BACKEND": config.embed_backend, "INGEST_EMBED_PRECISION": config.embed_precision}[variable]
+    monkeypatch.delenv(variable, raising=False)
+    assert read() == default
+    monkeypatch.setenv(variable, other)
+    assert read() == other
+    monkeypatch.setenv(variable, wrong)
+    with pytest.raises(ConfigError, match=f"{variable}='{wrong}'"):
+        read()

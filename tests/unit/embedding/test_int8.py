@@ -4,8 +4,6 @@ converted OpenVINO model, close to the fp32 vectors, as good on the golden sets,
 import numpy as np
 import pytest
 
-from ingest.core.config import embed_precision
-from ingest.core.errors import ConfigError
 from ingest.embedding.embed import Embedder, calibration_texts, embedding_model_key
 from ingest.index.qdrant import TenantIndex
 from tests.unit.embedding.test_embed import MIXED_TEXTS, golden_evaluations
@@ -67,16 +65,6 @@ def test_int8_is_refused_on_torch_and_without_a_cache_folder():
         Embedder("all-MiniLM-L6-v2", precision="int8")
     with pytest.raises(ValueError, match="unknown precision"):
         Embedder("all-MiniLM-L6-v2", precision="int4")
-
-
-def test_ingest_embed_precision_is_validated(monkeypatch):
-    monkeypatch.delenv("INGEST_EMBED_PRECISION", raising=False)
-    assert embed_precision() == "int8"
-    monkeypatch.setenv("INGEST_EMBED_PRECISION", "fp32")
-    assert embed_precision() == "fp32"
-    monkeypatch.setenv("INGEST_EMBED_PRECISION", "fp16")
-    with pytest.raises(ConfigError, match="INGEST_EMBED_PRECISION='fp16'"):
-        embed_precision()
 
 
 def test_the_calibration_texts_are_paragraphs_and_questions():
