@@ -21,7 +21,7 @@ from ingest.core.files import atomic_write_text
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 EMBED_BACKENDS = ("auto", "openvino", "torch")
-EMBED_PRECISIONS = ("int8", "fp32")
+EMBED_PRECISIONS = ("fp32", "int8")
 TENANT_NAME_PATTERN = re.compile(r"^[a-z0-9_-]{1,63}$")
 
 
@@ -68,8 +68,10 @@ def embed_backend() -> str:
 
 
 def embed_precision() -> str:
-    """INGEST_EMBED_PRECISION: int8 (default; the OpenVINO model quantized, about twice as fast) or fp32."""
-    precision = os.environ.get("INGEST_EMBED_PRECISION") or "int8"
+    """INGEST_EMBED_PRECISION: fp32 (default; the model as trained) or int8 (the OpenVINO model quantized:
+    about twice as fast on CPUs with int8 dot-product instructions, slower on those without; see
+    ingest.embedding.embed.cpu_int8_support)."""
+    precision = os.environ.get("INGEST_EMBED_PRECISION") or "fp32"
     if precision not in EMBED_PRECISIONS:
         raise ConfigError(f"INGEST_EMBED_PRECISION={precision!r} is not a precision: use one of "
                           f"{', '.join(EMBED_PRECISIONS)}")

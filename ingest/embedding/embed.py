@@ -7,14 +7,20 @@ Two backends give the same vectors (within 1e-6):
 - `torch`: sentence-transformers' own `encode`.
 `auto` (the default) uses openvino when it is installed and the model converts, torch otherwise.
 
-Two precisions (INGEST_EMBED_PRECISION): `fp32`, the model as trained, on either backend; and `int8`
-(the pipeline's default), the OpenVINO model quantized once, after its conversion, by NNCF's
+Two precisions (INGEST_EMBED_PRECISION): `fp32` (the default), the model as trained, on either backend;
+and `int8`, the OpenVINO model quantized once, after its conversion, by NNCF's
 post-training quantization, calibrated on the texts in calibration.txt beside this file. int8 vectors
 differ from fp32 ones (mean cosine 0.995 on the public retrieval set's abstracts), so the precision is part of the
 vectors' identity: `embedding_model_key` names the cache and the collections by model and precision, and
 a change of precision re-embeds like a change of model. int8 runs only on OpenVINO; where it cannot (no
 OpenVINO or NNCF, a model that does not convert) loading fails with what to do rather than quietly
 embedding with other vectors.
+
+int8 pays only where the CPU multiplies int8 in hardware (VNNI or AMX): there it embedded about twice as
+fast as fp32; on a CPU with AVX2 alone OpenVINO emulates it, and it was 1.27x slower than fp32. The
+default stays fp32 everywhere rather than following the CPU, because every process that embeds for a
+tenant (workers on other machines, the query side) must make the same vectors; `ingest doctor` says
+which precision suits this machine (`cpu_int8_support`).
 """
 
 from __future__ import annotations
@@ -63,6 +69,20 @@ def embedding_model_key(model_name: str, precision: str = "fp32") -> str:
     if precision == "fp32":
         return f"{slug}-{hashlib.sha256(model_name.encode()).hexdigest()[:8]}"
     return f"{slug}-{precision}-{hashlib.sha256(f'{model_name}|{precision}'.encode()).hexdigest()[:8]}"
+
+
+INT8_CPU_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")  # int8 dot products in hardware (Linux cpuinfo names)
+
+
+def cpu_int8_support(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The int8 dot-product instruction sets this CPU reports (empty: int8 embeddings are emulated, slower)."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in cpuinfo.read_text(encoding="ascii",
+                                                                                  errors="replace").splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return [flag for flag in INT8_CPU_FLAGS if flag in flags]
 
 
 def resolve_model_path(name: str) -> str:

@@ -51,7 +51,7 @@ def test_a_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert {item["key"] for item in result["targets"]} == {
         "ceiling_ratio_text", "ceiling_ratio_scans", "rerun_ratio", "rerun_seconds", "edit_ratio", "edit_seconds",
         "peak_memory", "query_p95_50k", "hybrid_over_dense", "redaction_prose", "redaction_dense"}
-    assert result["embedder"]["precision"] == "int8"  # the pipeline's default; the ceiling stays fp32
+    assert result["embedder"]["precision"] == "fp32"  # the pipeline's default, as the ceiling's
     for name in ("prose", "dense"):
         figures = result["redaction"][name]
         assert figures["characters"] > 0 and figures["characters_per_second"] > 0, name

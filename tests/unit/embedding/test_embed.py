@@ -230,7 +230,7 @@ def test_backend_settings_are_checked():
 
 
 @pytest.mark.parametrize(("variable", "default", "other", "wrong"), [
-    ("INGEST_EMBED_BACKEND", "auto", "torch", "gpu"), ("INGEST_EMBED_PRECISION", "int8", "fp32", "fp16")])
+    ("INGEST_EMBED_BACKEND", "auto", "torch", "gpu"), ("INGEST_EMBED_PRECISION", "fp32", "int8", "fp16")])
 def test_the_embedding_settings_are_validated(monkeypatch, variable, default, other, wrong):
     from ingest.core import config
     from ingest.core.errors import ConfigError
