@@ -6,6 +6,7 @@ from assets.common import PARSE_POOL, report, tenant_stage
 from assets.source_documents import source_documents
 from ingest.core.models import ParsedDocument
 from ingest.parsing.stage import parse_and_redact_stage
+from ingest.pii.recognizers.patterns import presidio_pattern_recognizers
 from resources import EmbedderResource, ParserResource, RedactorResource, StorageResource
 
 PARSED_DOCUMENTS = dg.AssetKey("parsed_documents")
@@ -13,11 +14,23 @@ REDACTED_DOCUMENTS = dg.AssetKey("redacted_documents")
 
 
 class ParseAndRedactConfig(dg.Config):
-    """load_embedder_early: load the embedding model in a background thread while documents are parsed,
-    for the chunks and embeddings steps of the same process. The ingestion job sets it, since its steps all
+    """load_embedder_early: load the embedding model (and the residue check's recognisers) in a background
+    thread while documents are parsed, for the later steps of the same process. The ingestion job sets it,
+    since its steps all
     execute in one process (in_process_executor); under the multiprocess executor it would load in vain."""
 
     load_embedder_early: bool = False
+
+
+def later_steps_loader(embedder: EmbedderResource):
+    """What the later steps of this process need, loaded beside parsing: the embedding model, then the
+    residue check's pattern recognisers (importing presidio takes seconds)."""
+
+    def load() -> None:
+        embedder.get()
+        presidio_pattern_recognizers()
+
+    return load
 
 
 def progress_line_due(position: int, total: int) -> bool:
@@ -66,7 +79,8 @@ def parse_and_redact(
     parsed, redacted = parse_and_redact_stage(
         storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
         recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
-        on_redact_progress=redaction_progress, load_beside=embedder.get if config.load_embedder_early else None)
+        on_redact_progress=redaction_progress,
+        load_beside=later_steps_loader(embedder) if config.load_embedder_early else None)
     paths = storage.paths(tenant)
     yield report(context, parsed, PARSED_DOCUMENTS, table=paths.parsed_documents)
     yield report(context, redacted, REDACTED_DOCUMENTS, table=paths.redacted_elements)

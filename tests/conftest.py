@@ -62,6 +62,24 @@ def converted_models_dir(tmp_path_factory) -> Path:
         os.environ["INGEST_MODELS_DIR"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fork_server_with_every_parser() -> None:
+    """Start this test process's fork server with every parser and the redaction detector.
+
+    A run's process starts its server for its first batch of documents, with that batch's parsers
+    (ingest.parsing.preload), and ends after it. A test process runs hundreds of batches of every kind on
+    one server: started for a small first batch, it would leave every later batch to load the detector
+    and the parsers in each worker. The `ingest` commands of the end-to-end tests are processes of
+    their own, which preload per batch."""
+    from multiprocessing import forkserver
+
+    from ingest.core.workers import worker_context
+    from ingest.parsing.preload import EVERYTHING
+
+    worker_context(EVERYTHING)
+    forkserver.ensure_running()
+
+
 @pytest.fixture(scope="session")
 def embedder(converted_models_dir):
     """The embedding model as the pipeline loads it by default (INGEST_EMBED_BACKEND=auto)."""

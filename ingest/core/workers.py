@@ -1,7 +1,7 @@
 """The fork server that parse and redaction workers start from.
 
-It imports the parsers and loads the language models once (ingest.parsing.worker_preload); every
-worker forked from it starts with them in memory, shared copy-on-write.
+It imports the parsers and loads the language models once (ingest.parsing.preload: those the first batch
+needs); every worker forked from it starts with them in memory, shared copy-on-write.
 """
 
 from __future__ import annotations
@@ -10,8 +10,11 @@ import multiprocessing
 import os
 import resource
 import signal
+from collections.abc import Sequence
 
-PRELOAD_MODULE = "ingest.parsing.worker_preload"
+# Named, not imported: the modules run in the fork server only (ingest.parsing.preload picks them per batch).
+PRELOAD_SETUP = "ingest.parsing.preload.setup"
+REDACTION_PRELOAD = "ingest.parsing.preload.redaction"
 
 
 def contain_this_process(memory_mb: int) -> None:
@@ -33,8 +36,13 @@ def _kill_process_group(signum: int, frame: object) -> None:
     os.killpg(os.getpid(), signal.SIGKILL)
 
 
-def worker_context() -> multiprocessing.context.BaseContext:
-    """The fork server's context, for parse and redaction workers alike."""
+def worker_context(preload: Sequence[str] = (PRELOAD_SETUP, REDACTION_PRELOAD)) -> multiprocessing.context.BaseContext:
+    """The fork server's context, for parse and redaction workers alike.
+
+    `preload`: the modules the fork server imports before its first fork, if this call's pool is the one
+    that starts it (the first in this process); a later pool shares the server as it is, and its workers
+    import what it lacks themselves. The default holds the redaction detector alone.
+    """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([PRELOAD_MODULE])  # effective when this starts the fork server
+    context.set_forkserver_preload(list(preload))  # effective when this starts the fork server
     return context

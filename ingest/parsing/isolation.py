@@ -7,13 +7,17 @@ timeout it kills that task's worker and replaces it, where concurrent.futures'
 ProcessPoolExecutor can only cancel tasks that have not started and breaks the
 whole pool when a worker dies.
 
-Workers are forked from multiprocessing's fork server, which imports the parsers
-and loads unstructured's spaCy model and the redaction detector once
-(ingest.parsing.worker_preload); the redaction workers of ingest.pii.redact fork from the same
-server. A spawned worker spends about 5 s (more on a busy machine) loading them, and
-so would every replacement after a timeout; a forked one starts in a fraction of a
-second. The fork server is itself a fresh interpreter, as a spawned worker would be,
-so no thread or lock of the calling process (Dagster's, polars') reaches a worker.
+Workers are forked from multiprocessing's fork server, which imports the parsers of the batch's file
+types and loads unstructured's spaCy model once, and the redaction detector for a batch of
+PRELOAD_REDACTION_MIN_DOCUMENTS or more (ingest.parsing.preload); the redaction workers of
+ingest.pii.redact fork from the same server. A one-document edit so loads one parser, and a redaction
+worker loads the detector only if the document has text. The server serves every later batch of the
+process as it was started: a worker imports the parsers it lacks as it starts, outside any task's time
+limit.
+A spawned worker spends about 5 s (more on a busy machine) loading them, and so would every
+replacement after a timeout; a forked one starts in a fraction of a second. The fork server is
+itself a fresh interpreter, as a spawned worker would be, so no thread or lock of the calling process
+(Dagster's, polars') reaches a worker.
 An idle worker holds about 1.3 GB of address space (0.6 GB of it the NER model and
 name lexicon), hence the 2,048 MB default cap.
 
@@ -59,9 +63,16 @@ from ingest.parsing.convert import (
 )
 from ingest.parsing.limits import ParseLimits, Quarantine, check_before_parsing, check_converted
 from ingest.parsing.parse import ParseSettings, parse_document, parsed_frames
+from ingest.parsing.preload import preload_modules
 
 if TYPE_CHECKING:
     import polars as pl
+
+
+# From this many documents the fork server loads the redaction detector before parsing, for the batch's
+# redaction workers to share (one load, its memory shared). Below it a redaction worker loads it when
+# the batch has text to redact: a one-document edit of a scan with no text never loads it.
+PRELOAD_REDACTION_MIN_DOCUMENTS = 10
 
 
 def parse_documents_isolated(
@@ -81,9 +92,12 @@ def parse_documents_isolated(
     documents = list(documents)
     results: list[tuple[ParsedDocument, float | None]] = []
     if documents:  # no document, no worker
+        types = {document.file_type for document in documents}
         pool = ProcessPool(max_workers=min(limits.workers, len(documents)), max_tasks=limits.tasks_per_worker,
-                           initializer=_start_worker, initargs=(limits, dict(os.environ)),
-                           context=worker_context())
+                           initializer=_start_worker,
+                           initargs=(limits, dict(os.environ), preload_modules(types, redaction=False)),
+                           context=worker_context(preload_modules(
+                               types, redaction=len(documents) >= PRELOAD_REDACTION_MIN_DOCUMENTS)))
         with LibreOfficeConversions(limits) as conversions:
             batch = _Batch(documents, settings, limits, pool, conversions)
             try:
@@ -184,8 +198,12 @@ def _quarantined(document: SourceDocument, reason: str) -> ParsedDocument:
 
 # --- in the worker ----------------------------------------------------------------
 
-def _start_worker(limits: ParseLimits, environment: dict[str, str]) -> None:
-    """Set up a new worker process: environment, Tesseract threads, process group, memory cap."""
+def _start_worker(limits: ParseLimits, environment: dict[str, str], parsers: tuple[str, ...]) -> None:
+    """Set up a new worker process: environment, Tesseract threads, process group, memory cap, and the
+    batch's parsers where the fork server did not load them (it was started for an earlier batch of other
+    types): here, before its first task, the load does not count against the task's time limit."""
+    import importlib
+
     from PIL import Image
 
     os.environ.clear()
@@ -193,6 +211,8 @@ def _start_worker(limits: ParseLimits, environment: dict[str, str]) -> None:
     os.environ["OMP_THREAD_LIMIT"] = "1"
     contain_this_process(limits.memory_mb)
     Image.MAX_IMAGE_PIXELS = limits.max_image_pixels  # images, and PDF pages rendered for OCR
+    for module in parsers:  # already imported (free) when the fork server preloaded them
+        importlib.import_module(module)
 
 
 def _parse_contained(document: SourceDocument, settings: ParseSettings, limits: ParseLimits,

@@ -51,7 +51,7 @@ from ingest.pii.recognizers.mentions import (
     signature_names,
 )
 
-if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.parsing.worker_preload) must not hold
+if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.parsing.preload) must not hold
     import polars as pl  # its thread pool, which would not survive a fork
 
 __all__ = ["DEFAULT_ENTITIES", "BLOCKING_ENTITIES", "Finding", "PiiDetector", "RedactedText", "RedactionPolicy",

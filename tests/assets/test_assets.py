@@ -96,8 +96,9 @@ def test_whole_graph_materialises_one_tenant(tenant_home):
         assert metadata[asset]["dagster/uri"] == table.resolve().as_uri()
 
 
-def test_load_embedder_early_loads_the_embedding_model_during_the_parse_step(tenant_home):
+def test_load_embedder_early_loads_the_embedding_model_and_residue_recognisers_during_the_parse_step(tenant_home):
     from assets.parsed_documents import parse_and_redact
+    from ingest.pii.recognizers.patterns import presidio_pattern_recognizers
     from resources import EmbedderResource, _load_embedder
 
     home, source, instance = tenant_home
@@ -108,14 +109,17 @@ def test_load_embedder_early_loads_the_embedding_model_during_the_parse_step(ten
                                              backend=configured.backend, cache_dir=configured.cache_dir)
     parse_only = [source_documents, parse_and_redact]
     loads = _load_embedder.cache_info().misses
+    presidio_pattern_recognizers.cache_clear()  # redaction itself runs in worker processes
     assert dg.materialize(parse_only, instance=instance, partition_key=TENANT, resources=resources).success
     assert _load_embedder.cache_info().misses == loads  # off by default: the UI's runs use other processes
+    assert presidio_pattern_recognizers.cache_info().currsize == 0
 
     (source / "guide.md").write_text("## Guide\n\nEverything changed.\n", encoding="utf-8")
     early = {"ops": {"parse_and_redact": {"config": {"load_embedder_early": True}}}}
     assert dg.materialize(parse_only, instance=instance, partition_key=TENANT, resources=resources,
                           run_config=early).success
     assert _load_embedder.cache_info().misses == loads + 1
+    assert presidio_pattern_recognizers.cache_info().currsize == 1  # for the residue check, loaded beside parsing
     hits = _load_embedder.cache_info().hits
     resources["embedder"].get()  # what the chunks step does next: the model is there already
     assert _load_embedder.cache_info().misses == loads + 1 and _load_embedder.cache_info().hits == hits + 1
