@@ -5,10 +5,14 @@ and countries, the time-zone database's cities); and the common and stop words n
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import importlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,49 @@ _PLACE_ATTRIBUTES = ("countries", "cities", "city_names", "states", "provinces",
 @functools.cache
 def name_lexicon() -> NameLexicon:
     """First and last names of every Faker locale, lowercased (about 30,000 of each), with the
-    English words and places they are told apart from."""
+    English words and places they are told apart from.
+
+    Building it imports every locale's modules (2-3 s), which every process that redacts would pay: it is
+    built once per installation and kept as JSON beside the converted models (INGEST_MODELS_DIR), named
+    by what it is built from (`lexicon_key`). A damaged or unwritable file only means building it here."""
+    from ingest.core.config import converted_models_dir
+    from ingest.core.files import atomic_write_text
+
+    path = converted_models_dir() / f"name-lexicon-{lexicon_key()}.json"
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return NameLexicon(**{name: frozenset(stored[name]) for name in _LEXICON_FIELDS})
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    lexicon = _built_name_lexicon()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({name: sorted(getattr(lexicon, name)) for name in _LEXICON_FIELDS}))
+    except OSError:
+        pass
+    return lexicon
+
+
+_LEXICON_FIELDS = tuple(field.name for field in dataclasses.fields(NameLexicon))
+
+
+def lexicon_key() -> str:
+    """What the lexicon is built from: this module's code, Faker's, spaCy's and its model's versions, and the
+    time-zone database's cities."""
+    import zoneinfo
+    from importlib.metadata import version
+
+    try:
+        zones = sorted(zoneinfo.available_timezones())
+    except Exception:  # noqa: BLE001  (as _time_zone_cities)
+        zones = []
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for part in (version("faker"), version("spacy"), version("en_core_web_sm"), *zones):
+        digest.update(part.encode())
+    return digest.hexdigest()[:16]
+
+
+def _built_name_lexicon() -> NameLexicon:
     from faker.config import AVAILABLE_LOCALES
 
     first: set[str] = set()
