@@ -23,7 +23,11 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
     lexicon = lexicon or name_lexicon()
     parts: dict[str, str] = {}
     for person in people:
-        words = _WORD.findall(text[person.start:person.end])
+        # Middle initials ("Gyala Z Antall") are neither names nor words here; "I" and "A" are words.
+        words = [word for word in _WORD.findall(text[person.start:person.end])
+                 if len(word) > 1 or word.lower() in stop_words()]
+        if not words:
+            continue
         given = any(word.lower() in lexicon.first_names and not lexicon.is_english_word(word) for word in words)
         first = words[0].lower()
         if len(words) < 2 or not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
@@ -231,4 +235,44 @@ def described_people(text: str, lexicon: NameLexicon | None = None) -> list[Find
                    for word in words):
             continue
         found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-described"))
+    return found
+
+
+# A name that a work, a performance or a following is credited to: "Unlike the Nygaard novel", "The
+# Jordanka Kavran version", "a veljko ivančić concert", "a huge Sonoka Miki fan".
+_CREDITED_NAME = re.compile(
+    r"\b(?:the|a|an)[ \t]+(?:(?:huge|big|great|early|late|new|latest|first|last|original|live)[ \t]+)?"
+    r"((?:[^\W\d_][\w'’-]*\.?[ \t]+){0,3}?[^\W\d_][\w'’-]*)[ \t]+(?:novels?|version|concerts?|albums?|songs?|fans?"
+    r"|films?|movies?|books?|biography|memoir|tours?|interview|lecture|poems?|paintings?|portrait|retrospective"
+    r"|exhibition|documentary)\b", re.IGNORECASE)
+
+
+def credited_names(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The name before a work, a performance or a fan after "the" or "a": one to three words (and
+    initials) in one case, no stop word or title, the first a known given or family name that is more
+    than an English word or a word that is no English and no place, the others that or nouns; a lone
+    word is no English word."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _CREDITED_NAME.finditer(text):
+        value = match.group(1)
+        words = [word for word in value.split() if len(word.rstrip(".")) > 1]
+        if not words or len(words) > 3 or (value.isupper() and not text.isupper()):
+            continue  # an acronym ("the BBC version") is no name
+        shapes = {_shape(word) for word in words}
+        if len(shapes) > 1 or any(len(word) > 1 and not word[1:].islower() and not word.isupper() for word in words):
+            continue  # "iPhone", "McKinsey & Co" in mixed shapes
+        if any(word.lower() in stop_words() or word.lower() in _TITLES for word in words) or all(
+                lexicon.is_english_word(part) for part in re.split(r"['’-]", words[0]) if part):
+            continue  # nor "the four-category version"
+        # The first word a name or no English; a family name after it may be a word or a place ("Colombo").
+        if not all(lexicon.is_name(word) and not lexicon.is_plain_word(word)
+                   or not lexicon.is_english_word(word) and word.lower() not in lexicon.places
+                   or i and not lexicon.is_describing_word(word) for i, word in enumerate(words)):
+            continue
+        if len(words) == 1 and (len(words[0]) < 4 or lexicon.is_english_word(words[0])):
+            continue
+        start = match.start(1) + value.index(words[0])
+        found.append(Finding(start, match.start(1) + value.rindex(words[-1]) + len(words[-1]), "PERSON", 0.6,
+                             "name-credited"))
     return found

@@ -12,6 +12,7 @@ import pytest
 from ingest.pii.policy import RedactionPolicy
 from ingest.pii.recognizers import Finding, find_names, find_street_addresses, name_lexicon
 from ingest.pii.recognizers.mentions import (
+    credited_names,
     described_people,
     dialogue_speakers,
     is_name_line,
@@ -143,6 +144,50 @@ def test_someone_described_and_then_called_he_she_or_they_is_a_person(detector):
     text = "karen is a very sympathetic person. They are also good listeners."
     assert values(text, described_people(text)) == ["karen"]
     assert described_people("The model is very accurate. It was trained by them on 4417-2291.") == []
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("Unlike the Nygaard novel, it's not about that.", ["Nygaard"]),
+    ("Have you been to a veljko ivančić concert before?", ["veljko ivančić"]),
+    ("The lionella colombo version recorded for Artsnet", ["lionella colombo"]),
+    ("YOU CAN TELL HE WAS A HUGE SONOKA MIKI FAN.", ["SONOKA MIKI"]),
+])
+def test_the_name_a_work_or_a_fan_is_credited_to_is_a_person(detector, text, names):
+    assert values(text, credited_names(text)) == names
+    assert detected(detector, text, "PERSON") == names
+
+
+def test_words_before_a_work_that_are_english_acronyms_or_compounds_are_no_name():
+    text = ("We used the English version of the four-category scale, the BBC version of the film and "
+            "the new version of the Beck book.")
+    assert credited_names(text) == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("My great great grandfather was called zorislav ivanković", "zorislav ivanković"),
+    ("Consort Medical plc songwriter yuuka shimasaki employs corporate lingo", "yuuka shimasaki"),
+    ("have you heard marsilius chenard speak yet?", "marsilius chenard"),
+    ("It's under my partner's name teruyoshi miyoshi", "teruyoshi miyoshi"),
+    ("I would like to remove my kid crisipo from the will.", "crisipo"),
+    ("The true gender of Kameta has been under debate for years", "Kameta"),
+    ("Producer Rasmus Katajisto explained to Fuse TV", "Rasmus Katajisto"),
+    ("as regular RR commenter lucas m. salsbury points out", "lucas m. salsbury"),
+])
+def test_kin_roles_and_verbs_of_hearing_and_naming_announce_a_name(detector, text, name):
+    assert detected(detector, text, "PERSON") == [name]
+
+
+def test_kin_words_and_roles_in_prose_announce_no_name(detector):
+    text = ("The leading daughter strand is extended by the polymerase; the son of a farmer, he was called "
+            "to the bar. The director of the unit heard the case.")
+    assert detected(detector, text, "PERSON") == []
+
+
+def test_a_full_name_with_a_middle_initial_seeds_its_other_mentions(detector):
+    text = "You can tell Gyala was a huge Gyala Z Antall fan."
+    assert detected(detector, text, "PERSON") == ["Gyala", "Gyala Z Antall"]
+    text = "The Synapsin I Cre line drove Cre expression."
+    assert repeated_mentions(text, [Finding(4, 18, "PERSON", 0.65, "test")]) == []  # "I" is a word
 
 
 # --- address blocks ---------------------------------------------------------------------
