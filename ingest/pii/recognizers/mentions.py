@@ -61,6 +61,12 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
     return found
 
 
+def _foreign_lower(word: str, lexicon: NameLexicon) -> bool:
+    """A word in lower case that is no English word and no place ("saidali", "radoš"): a name the
+    lexicon lacks, where a rule has read it as one."""
+    return word.islower() and len(word) > 3 and not lexicon.is_english_word(word) and word not in lexicon.places
+
+
 def _shape(word: str) -> str:
     return "upper" if word.isupper() else "capitalised" if word[0].isupper() else "lower"
 
@@ -79,9 +85,30 @@ disorder dementia patients patient encephalopathy ataxia neuralgia contracture r
 proportional type kappa alpha""".split())
 
 
+# In lower case, an owner only of what people have: "though clark's song", "bolethe jeremiassen's killers".
+_LOWER_POSSESSIVE = re.compile(
+    r"(?<![\w'’.-])((?:[^\W\d_A-Z][\w-]*[ \t]+)?[^\W\d_A-Z][\w-]*)['’]s[ \t]+(?:songs?|killers?|murderers?"
+    r"|kids?|sons?|daughters?|wife|husband|widow|mother|father|mom|mum|dad|parents|brother|sister|boss"
+    r"|girlfriend|boyfriend|birthday|funeral|novels?|albums?)\b")
+
+
+def _lower_case_owners(text: str, lexicon: NameLexicon) -> list[Finding]:
+    found = []
+    for match in _LOWER_POSSESSIVE.finditer(text):
+        words = match.group(1).split()
+        owner = [word not in stop_words() and (lexicon.is_name(word) or _foreign_lower(word, lexicon))
+                 for word in words]
+        if owner[-1]:
+            first = 0 if all(owner) else len(words) - 1  # "though clark's song": the last word alone
+            start = match.start(1) + match.group(1).index(words[first]) if first else match.start(1)
+            found.append(Finding(start, match.end(1), "PERSON", 0.6, "name-possessive"))
+    return found
+
+
 def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
     """Who owns something: "Esjar Sturluson's killers", "Tomasz Wilk's Field Notes", "though Price's
-    song". A known name, or a word that is no English word and no place; never an eponym
+    song", and in lower case "though clark's song" (of what only people have). A known name, or a word
+    that is no English word and no place; never an eponym
     ("Alzheimer's disease") and, where the model reads the words as an organisation, never that
     (the score is a role's: see `ROLE_NAME_SCORE`)."""
     lexicon = lexicon or name_lexicon()
@@ -104,7 +131,7 @@ def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Fin
             continue  # one unknown word ("Alzheimer's puzzle"): a name only with a known one beside it
         score = 0.62 if any(known) else 0.58
         found.append(Finding(match.start(1) + words[0].start(), match.end(1), "PERSON", score, "name-possessive"))
-    return found
+    return found + _lower_case_owners(text, lexicon)
 
 
 _NAME_LINE = re.compile(
@@ -222,8 +249,8 @@ _SUBJECT_OF_A_DESCRIPTION = re.compile(
 
 def described_people(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
     """The subject of a sentence that describes someone ("X is very reliable", "X was so kind"), when
-    the next sentence refers to them by a personal pronoun: a known name, or capitalised words that
-    are no English and no place."""
+    the next sentence refers to them by a personal pronoun: a known name, or words that are no
+    English and no place ("giovana is very reliable")."""
     lexicon = lexicon or name_lexicon()
     found = []
     for match in _SUBJECT_OF_A_DESCRIPTION.finditer(text):
@@ -232,7 +259,7 @@ def described_people(text: str, lexicon: NameLexicon | None = None) -> list[Find
             continue
         if not all(lexicon.is_name(word) and (word[0].isupper() or not lexicon.is_plain_word(word))
                    or word[0].isupper() and not lexicon.is_english_word(word) and word.lower() not in lexicon.places
-                   for word in words):
+                   or _foreign_lower(word, lexicon) for word in words):
             continue
         found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-described"))
     return found
@@ -275,4 +302,32 @@ def credited_names(text: str, lexicon: NameLexicon | None = None) -> list[Findin
         start = match.start(1) + value.index(words[0])
         found.append(Finding(start, match.start(1) + value.rindex(words[-1]) + len(words[-1]), "PERSON", 0.6,
                              "name-credited"))
+    return found
+
+
+# Two people who do something together at the start of a sentence: "Crowder and Knight were precision
+# engineers", "pyysalo and curry were ...".
+_PAIRED_SUBJECTS = re.compile(r"(?:^|(?<=[.!?:;\n]))[ \t]*([^\W\d_][\w'’-]*)[ \t]+(?:and|&)[ \t]+([^\W\d_][\w'’-]*)"
+                              r"[ \t]+(?:were|are|have|had|met|founded|wrote|started)\b", re.MULTILINE)
+
+
+def paired_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The two subjects of a sentence that starts "A and B were ..." in one case: each a known name
+    or a word that is no English and no place, one a known name, not both English words ("Nickel and
+    Little", "Notch and Wnt" are left)."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _PAIRED_SUBJECTS.finditer(text):
+        words = [match.group(1), match.group(2)]
+        if len({_shape(word) for word in words}) > 1 or any(
+                len(word) < 3 or word.lower() in stop_words() or word.lower() in lexicon.places
+                and not lexicon.is_name(word) for word in words):
+            continue
+        if words[0].isupper() and not text.isupper():
+            continue  # acronyms
+        names = [lexicon.is_name(word) for word in words]
+        foreign = [not lexicon.is_english_word(word) for word in words]
+        if any(names) and all(n or f for n, f in zip(names, foreign, strict=True)) and not all(
+                lexicon.is_plain_word(word) for word in words):
+            found += [Finding(match.start(i), match.end(i), "PERSON", 0.6, "name-paired") for i in (1, 2)]
     return found

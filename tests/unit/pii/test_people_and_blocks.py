@@ -16,6 +16,7 @@ from ingest.pii.recognizers.mentions import (
     described_people,
     dialogue_speakers,
     is_name_line,
+    paired_subjects,
     possessive_owners,
     repeated_mentions,
 )
@@ -188,6 +189,36 @@ def test_a_full_name_with_a_middle_initial_seeds_its_other_mentions(detector):
     assert detected(detector, text, "PERSON") == ["Gyala", "Gyala Z Antall"]
     text = "The Synapsin I Cre line drove Cre expression."
     assert repeated_mentions(text, [Finding(4, 18, "PERSON", 0.65, "test")]) == []  # "I" is a word
+
+
+def test_two_names_that_start_a_sentence_together_are_people(detector):
+    text = "Is there a better song on this list? Crowder and Knight were precision engineers."
+    assert values(text, paired_subjects(text)) == ["Crowder", "Knight"]
+    assert detected(detector, text, "PERSON") == ["Crowder", "Knight"]
+    text = "is there a better song? pyysalo and curry were precision engineers."
+    assert values(text, paired_subjects(text)) == ["pyysalo", "curry"]
+    # English words both, or no known name: genes, metals, signalling pathways.
+    assert paired_subjects("Notch and Wnt were active. Akt and Erk were phosphorylated. Nickel and Zinc were "
+                           "added. Smad2 and Smad3 were bound.") == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("This song by ex-Zombie Himmel is a perfect example", "Himmel"),
+    ("this song by ex-Zombie akhtakhanov is a perfect example", "akhtakhanov"),
+    ("Why is Armen so impulsive?", "Armen"),
+    ("why is yuzuna so impulsive?", "yuzuna"),
+    ("sung by anja fuchs in 2016 (though clark's song was about a boat!).", "clark"),
+    ("bolethe jeremiassen's killers sentenced to life in prison", "bolethe jeremiassen"),
+    ("giovana is very reliable. You can always depend on him.", "giovana"),
+])
+def test_a_former_member_someone_asked_about_and_owners_in_lower_case_are_people(detector, text, name):
+    assert name in detected(detector, text, "PERSON")
+
+
+def test_former_states_questions_about_codes_and_owners_of_cells_are_no_people(detector):
+    text = ("Ex-smokers and ex-users were enrolled. Why is NF-kB so important? The host's mother cells and "
+            "the virus's father strain; the model's song. The kinase is very active. It binds them.")
+    assert detected(detector, text, "PERSON") == []
 
 
 # --- address blocks ---------------------------------------------------------------------
