@@ -311,6 +311,62 @@ _PAIRED_SUBJECTS = re.compile(r"(?:^|(?<=[.!?:;\n]))[ \t]*([^\W\d_][\w'’-]*)[ 
                               r"[ \t]+(?:were|are|have|had|met|founded|wrote|started)\b", re.MULTILINE)
 
 
+# Someone who has to, wants to or needs to do something, after a conjunction: "but Hideko just has to
+# get laid", "and selam wants to go".
+_WANTING_SUBJECT = re.compile(
+    r"\b(?:but|and|so|because|though|although|while|until|unless)[ \t]+([^\W\d_][\w'’-]*)[ \t]+"
+    r"(?:(?:just|still|really|only|always|never|finally)[ \t]+)?(?:has|had|wants|wanted|needs|needed|tries|tried"
+    r"|loves|loved|hates|hated|gets|got)[ \t]+to\b", re.IGNORECASE)
+
+
+def wanting_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The subject of "has to", "wants to", "needs to" after a conjunction: a word that is no English
+    and no place, or a known given name that is more than a word, in capitals or in lower case."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _WANTING_SUBJECT.finditer(text):
+        word = match.group(1)
+        if len(word) < 3 or word.lower() in stop_words() or (word.isupper() and not text.isupper()) or (
+                len(word) > 1 and not word[1:].islower() and not word.isupper()):
+            continue
+        if (not lexicon.is_english_word(word) and word.lower() not in lexicon.places) or (
+                word.lower() in lexicon.first_names and not lexicon.is_plain_word(word)):
+            found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-subject"))
+    return found
+
+
+# A list of given names: "They had 6: vuk, daniel, maria, christopher, mark and erica."
+_LIST_OF_WORDS = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*(?:[ \t]*,[ \t]*[^\W\d_][\w'’-]*){2,}"
+                            r"(?:[ \t]*,?[ \t]+(?:and|&)[ \t]+[^\W\d_][\w'’-]*)?")
+_LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+")
+
+
+def listed_given_names(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The items of a list of four words or more in one case, half of them or more given names that
+    are more than English words: each item that is a known name or no English word and no place."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _LIST_OF_WORDS.finditer(text):
+        parts = _LIST_SEPARATOR.split(match.group())
+        words = [part for part in parts if _WORD.fullmatch(part) and (part[1:].islower() or part.isupper())]
+        if len(words) < 4 or len(words) < len(parts) or len({_shape(word) for word in words}) > 1 or (
+                words[0].isupper() and not text.isupper()):
+            continue  # codes ("miR-125a"), mixed case, acronyms
+        items, position = [], 0
+        for word in words:
+            position = match.group().index(word, position)
+            items.append((position, position + len(word)))
+            position += len(word)
+        given = sum(word.lower() in lexicon.first_names and not lexicon.is_plain_word(word) for word in words)
+        if 2 * given < len(words):
+            continue
+        for (start, end), word in zip(items, words, strict=True):
+            if word.lower() not in stop_words() and (lexicon.is_name(word) or (
+                    not lexicon.is_english_word(word) and word.lower() not in lexicon.places)):
+                found.append(Finding(match.start() + start, match.start() + end, "PERSON", 0.6, "name-list"))
+    return found
+
+
 def paired_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
     """The two subjects of a sentence that starts "A and B were ..." in one case: each a known name
     or a word that is no English and no place, one a known name, not both English words ("Nickel and

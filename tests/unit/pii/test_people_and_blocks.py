@@ -16,9 +16,11 @@ from ingest.pii.recognizers.mentions import (
     described_people,
     dialogue_speakers,
     is_name_line,
+    listed_given_names,
     paired_subjects,
     possessive_owners,
     repeated_mentions,
+    wanting_subjects,
 )
 from ingest.pii.redact import PiiDetector, name_windows
 
@@ -219,6 +221,22 @@ def test_former_states_questions_about_codes_and_owners_of_cells_are_no_people(d
     text = ("Ex-smokers and ex-users were enrolled. Why is NF-kB so important? The host's mother cells and "
             "the virus's father strain; the model's song. The kinase is very active. It binds them.")
     assert detected(detector, text, "PERSON") == []
+
+
+def test_whoever_has_to_or_wants_to_after_a_conjunction_is_a_person(detector):
+    text = "He's injured from the waist down, but Duqyaha just has to get laid. Don't go to town, Eric!"
+    assert values(text, wanting_subjects(text)) == ["Duqyaha"]
+    assert detected(detector, text, "PERSON") == ["Duqyaha", "Eric"]
+    assert wanting_subjects("The dose was low, but it has to be raised, and Treatment needs to start; so "
+                            "ROS has to be scavenged.") == []
+
+
+def test_a_list_mostly_of_given_names_is_a_list_of_people(detector):
+    text = "They had 6: vuk, daniel, maria, christopher, mark and erica."
+    assert values(text, listed_given_names(text)) == ["vuk", "daniel", "maria", "christopher", "mark", "erica"]
+    assert detected(detector, text, "PERSON") == ["vuk", "daniel", "maria", "christopher", "mark", "erica"]
+    assert listed_given_names("Symptoms: nausea, vomiting, fatigue, rash and fever; miR-125a, miR-21, miR-155 "
+                              "and miR-9 were found, as were rose, lily, ivy and daisy.") == []
 
 
 # --- address blocks ---------------------------------------------------------------------
