@@ -289,13 +289,16 @@ def credited_names(text: str, lexicon: NameLexicon | None = None) -> list[Findin
         shapes = {_shape(word) for word in words}
         if len(shapes) > 1 or any(len(word) > 1 and not word[1:].islower() and not word.isupper() for word in words):
             continue  # "iPhone", "McKinsey & Co" in mixed shapes
-        if any(word.lower() in stop_words() or word.lower() in _TITLES for word in words) or all(
-                lexicon.is_english_word(part) for part in re.split(r"['’-]", words[0]) if part):
-            continue  # nor "the four-category version"
+        parts = re.split(r"['’-]", words[0])
+        if any(word.lower() in stop_words() or word.lower() in _TITLES for word in words) or len(parts) > 1 and all(
+                lexicon.is_english_word(part) for part in parts if part):
+            continue  # nor "the four-category version", "the model's song"
         # The first word a name or no English; a family name after it may be a word or a place ("Colombo").
         if not all(lexicon.is_name(word) and not lexicon.is_plain_word(word)
                    or not lexicon.is_english_word(word) and word.lower() not in lexicon.places
-                   or i and not lexicon.is_describing_word(word) for i, word in enumerate(words)):
+                   or i and not lexicon.is_describing_word(word)
+                   or not i and len(words) > 1 and word.lower() in lexicon.common_given_names  # "amber watson"
+                   for i, word in enumerate(words)):
             continue
         if len(words) == 1 and (len(words[0]) < 4 or lexicon.is_english_word(words[0])):
             continue

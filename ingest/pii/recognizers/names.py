@@ -180,7 +180,8 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
         # After "my name is" / "Name:" even a word is a name when no other word follows it on its line
         # ("What's your last name? mahler") or a foreign one does ("Name: vignette gladu").
         following = _next_name_word(text, tokens, index)
-        ok = token.cap or token.known or not token.plain or (not token.describing and (
+        ok = token.cap or token.known or not token.plain or token.lower in name_lexicon().common_given_names or (
+            not token.describing and (
             _LINE_END_AFTER.match(text, token.end) is not None
             or following is not None and tokens[following].shape == token.shape
             and not tokens[following].english and len(tokens[following].text) > 2))

@@ -154,6 +154,7 @@ def test_someone_described_and_then_called_he_she_or_they_is_a_person(detector):
     ("Have you been to a veljko ivančić concert before?", ["veljko ivančić"]),
     ("The lionella colombo version recorded for Artsnet", ["lionella colombo"]),
     ("YOU CAN TELL HE WAS A HUGE SONOKA MIKI FAN.", ["SONOKA MIKI"]),
+    ("Have you been to a amber watson concert before?", ["amber watson"]),  # a given name that is a word too
 ])
 def test_the_name_a_work_or_a_fan_is_credited_to_is_a_person(detector, text, names):
     assert values(text, credited_names(text)) == names
@@ -161,9 +162,14 @@ def test_the_name_a_work_or_a_fan_is_credited_to_is_a_person(detector, text, nam
 
 
 def test_words_before_a_work_that_are_english_acronyms_or_compounds_are_no_name():
-    text = ("We used the English version of the four-category scale, the BBC version of the film and "
-            "the new version of the Beck book.")
+    text = ("We used the English version of the four-category scale, the BBC version of the film, "
+            "the new version of the Beck book and the amber version of the album.")
     assert credited_names(text) == []
+
+
+def test_a_given_name_that_is_a_word_too_is_a_name_after_the_question_for_one(detector):
+    assert detected(detector, "What's your name? amber tisserand", "PERSON") == ["amber tisserand"]
+    assert detected(detector, "What is the amber alert? amber lights flashed.", "PERSON") == []
 
 
 @pytest.mark.parametrize(("text", "name"), [
