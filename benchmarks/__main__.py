@@ -38,7 +38,14 @@ class _PolicyDetector:
 
 def command_eval_pii(args: argparse.Namespace) -> int:
     """Stock Presidio and our policy on one labelled synthetic set, side by side."""
-    from benchmarks.pii_eval import StockPresidioDetector, evaluate, format_report, report_as_json, targets_met
+    from benchmarks.pii_eval import (
+        StockPresidioDetector,
+        evaluate,
+        format_misses,
+        format_report,
+        report_as_json,
+        targets_met,
+    )
     from ingest.pii.policy import RedactionPolicy, policy_from_config
 
     if args.samples < 1:
@@ -51,8 +58,11 @@ def command_eval_pii(args: argparse.Namespace) -> int:
     _log(f"eval-pii: {args.samples} synthetic samples (seed {args.seed}) plus hand-written cases; "
          "loading the models")
     detectors = [StockPresidioDetector(), _PolicyDetector(policy, name)]
-    report = evaluate(detectors, samples=args.samples, seed=args.seed)
+    dataset: list = []
+    report = evaluate(detectors, samples=args.samples, seed=args.seed, dataset_out=dataset, misses=args.show_misses)
     print(json.dumps(report_as_json(report), indent=2) if args.json else format_report(report))
+    if args.show_misses:  # synthetic values, to the terminal only
+        print("\n" + (format_misses(report, dataset) or "no missed spans"))
     ours = report.results[-1]
     met = targets_met(ours.scores, ours.non_pii_survival)
     return 1 if args.check and not all(met.values()) else 0
@@ -157,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     pii.add_argument("--tenant", help="evaluate this tenant's configured policy instead of the default one")
     pii.add_argument("--json", action="store_true")
     pii.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    pii.add_argument("--show-misses", action="store_true", help="after the report, list the synthetic values our "
+                     "policy missed, with what it found there and the text around them")
     pii.set_defaults(handler=command_eval_pii)
 
     ir = commands.add_parser("eval-ir", help="nDCG@10 and recall@10 of the bare model, BM25 and their "

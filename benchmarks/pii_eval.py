@@ -512,12 +512,80 @@ def _target_value(target: Target, scores: PiiScores, survival: float) -> float |
 
 
 @dataclass(frozen=True, slots=True)
+class MissedSpan:
+    """A gold span no prediction of its type matches, in text `text_index` of the dataset, with the
+    predictions (any type) that overlap it."""
+
+    text_index: int
+    span: DetectedSpan
+    overlapping: tuple[DetectedSpan, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DetectorResult:
     name: str
     scores: PiiScores
     non_pii_survival: float
     seconds: float  # wall time of the detect call over the dataset
     chars_per_second: float
+    misses: tuple[MissedSpan, ...] = ()  # only where asked for: see `evaluate`
+
+
+def missed_spans(dataset: Sequence[LabelledText], predictions: Sequence[Sequence[SpanLike]]) -> list[MissedSpan]:
+    """The gold spans that no prediction of the same type matches at IoU >= IOU_THRESHOLD, both
+    trimmed of leading and trailing skip words as the metric trims them: close to the metric's
+    misses (it merges neighbouring spans first), for reading what a detector leaves."""
+    from presidio_evaluator.evaluation.skipwords import get_skip_words
+
+    skip = frozenset(word.lower() for word in get_skip_words())
+    missed = []
+    for index, (item, predicted) in enumerate(zip(dataset, predictions, strict=True)):
+        predicted = _joined(item.text, [DetectedSpan(p.start, p.end, p.entity_type) for p in predicted], skip)
+        for gold in _joined(item.text, list(item.spans), skip):
+            core = _core(item.text, gold.start, gold.end, skip)
+            if not any(p.entity_type == gold.entity_type and _iou(core, _core(item.text, p.start, p.end, skip))
+                       >= IOU_THRESHOLD for p in predicted):
+                overlapping = tuple(DetectedSpan(p.start, p.end, p.entity_type) for p in predicted
+                                    if p.start < gold.end and gold.start < p.end)
+                missed.append(MissedSpan(index, gold, overlapping))
+    return missed
+
+
+def _joined(text: str, spans: list[DetectedSpan], skip: frozenset[str]) -> list[DetectedSpan]:
+    """Neighbouring spans of one type with only skip words between them as one, as the metric joins
+    them ("0387 | R Cortinhas Fonte 106 | Suite 660")."""
+    joined: list[DetectedSpan] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        last = joined[-1] if joined else None
+        if last is not None and last.entity_type == span.entity_type and span.start >= last.end and all(
+                t.is_space or t.text.lower() in skip for t in _tokenizer()(text[last.end:span.start])):
+            joined[-1] = DetectedSpan(last.start, max(last.end, span.end), span.entity_type)
+        else:
+            joined.append(span)
+    return joined
+
+
+def _core(text: str, start: int, end: int, skip: frozenset[str]) -> tuple[int, int]:
+    """The span from its first to its last token that is no skip word (the span itself if all are)."""
+    tokens = [(start + t.idx, start + t.idx + len(t.text)) for t in _tokenizer()(text[start:end])
+              if not t.is_space and t.text.lower() not in skip]
+    return (tokens[0][0], tokens[-1][1]) if tokens else (start, end)
+
+
+def _iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    overlap = min(a[1], b[1]) - max(a[0], b[0])
+    return overlap / (max(a[1], b[1]) - min(a[0], b[0])) if overlap > 0 else 0.0
+
+
+def format_misses(report: EvaluationReport, dataset: Sequence[LabelledText], context: int = 60) -> str:
+    """One line per span the last detector missed: type, value, what it found there, the text around."""
+    lines = []
+    for miss in report.results[-1].misses if report.results else ():
+        text, span = dataset[miss.text_index].text, miss.span
+        found = ", ".join(f"{text[o.start:o.end]!r} {o.entity_type}" for o in miss.overlapping) or "nothing"
+        around = text[max(0, span.start - context):span.end + context]
+        lines.append(f"missed {span.entity_type} {text[span.start:span.end]!r} (found: {found}) in {around!r}")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -537,14 +605,19 @@ class EvaluationReport:
     results: tuple[DetectorResult, ...]  # in the order given; the last is ours
 
 
-def evaluate(detectors: Sequence[Detector], samples: int = 1000, seed: int = 42) -> EvaluationReport:
-    """Every detector on one dataset (built once) and on NON_PII_CASES, timed and scored."""
+def evaluate(detectors: Sequence[Detector], samples: int = 1000, seed: int = 42, *,
+             dataset_out: list[LabelledText] | None = None, misses: bool = False) -> EvaluationReport:
+    """Every detector on one dataset (built once) and on NON_PII_CASES, timed and scored; with
+    `misses`, the last detector's result lists the spans it missed, and `dataset_out` receives the
+    dataset they point into."""
     dataset, dropped = _build_dataset(samples, seed)
+    if dataset_out is not None:
+        dataset_out.extend(dataset)
     texts = [item.text for item in dataset]
     characters = sum(len(text) for text in texts)
     non_pii_texts = [text for text, _ in NON_PII_CASES]
     results = []
-    for detector in detectors:
+    for position, detector in enumerate(detectors):
         predictions, seconds = _timed_detect(detector, texts)
         non_pii_predictions, _ = _timed_detect(detector, non_pii_texts)
         results.append(DetectorResult(
@@ -553,6 +626,7 @@ def evaluate(detectors: Sequence[Detector], samples: int = 1000, seed: int = 42)
             non_pii_survival=non_pii_survival(non_pii_predictions),
             seconds=seconds,
             chars_per_second=characters / seconds,
+            misses=tuple(missed_spans(dataset, predictions)) if misses and position == len(detectors) - 1 else (),
         ))
     summary = DatasetSummary(
         generated=samples,

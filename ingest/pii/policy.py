@@ -17,10 +17,11 @@ from typing import TypeVar
 from ingest.core.errors import ConfigError
 
 # Bumped whenever a recogniser's behaviour changes, so documents redacted by older code are redone.
-RECOGNIZER_SET_VERSION = "pii-recognizers-6"
+RECOGNIZER_SET_VERSION = "pii-recognizers-7"
 RECOGNIZERS = ("spacy-ner", "name-lexicon", "name-echo", "name-possessive", "name-signature", "name-speaker",
-               "name-described", "email", "credit-card+luhn", "iban+mod97", "us-ssn", "us-ssn+context", "ip", "phone",
-               "street-address", "us-driver-licence+context", "deny-list")
+               "name-described", "name-credited", "name-paired", "name-subject", "name-list", "email",
+               "credit-card+luhn", "iban+mod97", "us-ssn", "us-ssn+context", "ip", "phone", "street-address",
+               "us-driver-licence+context", "deny-list")
 
 T = TypeVar("T")
 SUPPORTED_ENTITIES = ("PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN",

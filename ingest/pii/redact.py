@@ -44,11 +44,15 @@ from ingest.pii.recognizers import (
     stop_words,
 )
 from ingest.pii.recognizers.mentions import (
+    credited_names,
     described_people,
     dialogue_speakers,
+    listed_given_names,
+    paired_subjects,
     possessive_owners,
     repeated_mentions,
     signature_names,
+    wanting_subjects,
 )
 
 if TYPE_CHECKING:  # polars is imported where it is used: the fork server (ingest.parsing.preload) must not hold
@@ -281,7 +285,9 @@ class PiiDetector:
             findings += people
             findings += _outside_other_entities(
                 text, find_names(text, known=people) + possessive_owners(text) + dialogue_speakers(text)
-                + described_people(text) + signature_names(text, findings), others)
+                + described_people(text) + paired_subjects(text) + wanting_subjects(text) + listed_given_names(text)
+                + signature_names(text, findings), others)
+            findings += credited_names(text)  # the work after the name is what the model reads as one
         findings = [f for f in findings if f.entity_type in entities and self._keep(text, f)]
         findings = refine_people(text, findings)
         if "PERSON" in entities:

@@ -23,6 +23,7 @@ from benchmarks.pii_eval import (
     build_dataset,
     evaluate,
     format_report,
+    missed_spans,
     non_pii_survival,
     report_as_json,
     score,
@@ -297,6 +298,18 @@ def test_evaluate_reports_each_detector_side_by_side(dataset):
     assert all(data["detectors"][1]["targets_met"].values())
 
 
+def test_missed_spans_are_the_gold_spans_no_prediction_of_their_type_matches():
+    text = "Call Jane Doe, at 212-555-0147 now."
+    item = LabelledText(text, (DetectedSpan(5, 13, "PERSON"), DetectedSpan(18, 30, "PHONE_NUMBER")), "hand")
+    # The name found with its comma (a skip word, trimmed as the metric trims it); the phone as an SSN.
+    predicted = [DetectedSpan(5, 14, "PERSON"), DetectedSpan(18, 30, "US_SSN")]
+    [miss] = missed_spans([item], [predicted])
+    assert (miss.text_index, miss.span.entity_type) == (0, "PHONE_NUMBER")
+    assert miss.overlapping == (DetectedSpan(18, 30, "US_SSN"),)
+    assert missed_spans([item], [[DetectedSpan(5, 9, "PERSON"), DetectedSpan(18, 30, "PHONE_NUMBER")]]) == [
+        type(miss)(0, DetectedSpan(5, 13, "PERSON"), (DetectedSpan(5, 9, "PERSON"),))]  # half a name is a miss
+
+
 # --- the stock Presidio baseline --------------------------------------------------------
 
 
@@ -326,7 +339,8 @@ def test_eval_pii_scores_stock_presidio_and_our_policy_side_by_side(capsys):
     assert ours["per_type"]["CREDIT_CARD"]["recall"] == 1.0
     assert ours["overall"]["f2"] > stock["overall"]["f2"]
     assert report["dataset"]["texts"] > 40  # the hand-written cases come on top
-    assert main(["eval-pii", "--samples", "40", "--seed", "3"]) == 0
+    assert main(["eval-pii", "--samples", "40", "--seed", "3", "--show-misses"]) == 0
     text = capsys.readouterr().out
     assert "overall" in text and "non-PII survival" in text
     assert "met" in text or "MISSED" in text
+    assert "missed " in text or "no missed spans" in text

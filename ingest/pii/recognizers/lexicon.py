@@ -273,7 +273,8 @@ def _english_words() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
 
 
 
-# Frequent English words that some locale lists as a name; lowercase text uses them as words.
+# Frequent English words that some locale lists as a name (lowercase text uses them as words), and
+# role nouns WordNet lacks ("commenter").
 COMMON_WORDS = frozenset("""
 a an the and or but if of to in on at by for with from as is it be are was were this that these those
 all any some no not yes so than then there here when where who whom what which how why can could would
@@ -308,6 +309,7 @@ lemon ginger pepper basil sage rosemary thyme mint clay sandy dusty rusty misty 
 monday tuesday wednesday thursday friday saturday sunday january february october november december
 media danish english french german dutch swedish polish italian spanish irish scottish welsh
 happy lucky merry jolly sharp swift strong noble royal rich poor fair fine dear sweet bright odds
+commenter commenters
 """.split())
 
 

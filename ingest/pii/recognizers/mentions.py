@@ -23,7 +23,11 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
     lexicon = lexicon or name_lexicon()
     parts: dict[str, str] = {}
     for person in people:
-        words = _WORD.findall(text[person.start:person.end])
+        # Middle initials ("Gyala Z Antall") are neither names nor words here; "I" and "A" are words.
+        words = [word for word in _WORD.findall(text[person.start:person.end])
+                 if len(word) > 1 or word.lower() in stop_words()]
+        if not words:
+            continue
         given = any(word.lower() in lexicon.first_names and not lexicon.is_english_word(word) for word in words)
         first = words[0].lower()
         if len(words) < 2 or not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
@@ -57,6 +61,12 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
     return found
 
 
+def _foreign_lower(word: str, lexicon: NameLexicon) -> bool:
+    """A word in lower case that is no English word and no place ("saidali", "radoš"): a name the
+    lexicon lacks, where a rule has read it as one."""
+    return word.islower() and len(word) > 3 and not lexicon.is_english_word(word) and word not in lexicon.places
+
+
 def _shape(word: str) -> str:
     return "upper" if word.isupper() else "capitalised" if word[0].isupper() else "lower"
 
@@ -75,9 +85,30 @@ disorder dementia patients patient encephalopathy ataxia neuralgia contracture r
 proportional type kappa alpha""".split())
 
 
+# In lower case, an owner only of what people have: "though clark's song", "bolethe jeremiassen's killers".
+_LOWER_POSSESSIVE = re.compile(
+    r"(?<![\w'’.-])((?:[^\W\d_A-Z][\w-]*[ \t]+)?[^\W\d_A-Z][\w-]*)['’]s[ \t]+(?:songs?|killers?|murderers?"
+    r"|kids?|sons?|daughters?|wife|husband|widow|mother|father|mom|mum|dad|parents|brother|sister|boss"
+    r"|girlfriend|boyfriend|birthday|funeral|novels?|albums?)\b")
+
+
+def _lower_case_owners(text: str, lexicon: NameLexicon) -> list[Finding]:
+    found = []
+    for match in _LOWER_POSSESSIVE.finditer(text):
+        words = match.group(1).split()
+        owner = [word not in stop_words() and (lexicon.is_name(word) or _foreign_lower(word, lexicon))
+                 for word in words]
+        if owner[-1]:
+            first = 0 if all(owner) else len(words) - 1  # "though clark's song": the last word alone
+            start = match.start(1) + match.group(1).index(words[first]) if first else match.start(1)
+            found.append(Finding(start, match.end(1), "PERSON", 0.6, "name-possessive"))
+    return found
+
+
 def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
     """Who owns something: "Esjar Sturluson's killers", "Tomasz Wilk's Field Notes", "though Price's
-    song". A known name, or a word that is no English word and no place; never an eponym
+    song", and in lower case "though clark's song" (of what only people have). A known name, or a word
+    that is no English word and no place; never an eponym
     ("Alzheimer's disease") and, where the model reads the words as an organisation, never that
     (the score is a role's: see `ROLE_NAME_SCORE`)."""
     lexicon = lexicon or name_lexicon()
@@ -100,7 +131,7 @@ def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Fin
             continue  # one unknown word ("Alzheimer's puzzle"): a name only with a known one beside it
         score = 0.62 if any(known) else 0.58
         found.append(Finding(match.start(1) + words[0].start(), match.end(1), "PERSON", score, "name-possessive"))
-    return found
+    return found + _lower_case_owners(text, lexicon)
 
 
 _NAME_LINE = re.compile(
@@ -218,8 +249,8 @@ _SUBJECT_OF_A_DESCRIPTION = re.compile(
 
 def described_people(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
     """The subject of a sentence that describes someone ("X is very reliable", "X was so kind"), when
-    the next sentence refers to them by a personal pronoun: a known name, or capitalised words that
-    are no English and no place."""
+    the next sentence refers to them by a personal pronoun: a known name, or words that are no
+    English and no place ("giovana is very reliable")."""
     lexicon = lexicon or name_lexicon()
     found = []
     for match in _SUBJECT_OF_A_DESCRIPTION.finditer(text):
@@ -228,7 +259,134 @@ def described_people(text: str, lexicon: NameLexicon | None = None) -> list[Find
             continue
         if not all(lexicon.is_name(word) and (word[0].isupper() or not lexicon.is_plain_word(word))
                    or word[0].isupper() and not lexicon.is_english_word(word) and word.lower() not in lexicon.places
-                   for word in words):
+                   or _foreign_lower(word, lexicon) for word in words):
             continue
         found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-described"))
+    return found
+
+
+# A name that a work, a performance or a following is credited to: "Unlike the Nygaard novel", "The
+# Jordanka Kavran version", "a veljko ivančić concert", "a huge Sonoka Miki fan".
+_CREDITED_NAME = re.compile(
+    r"\b(?:the|a|an)[ \t]+(?:(?:huge|big|great|early|late|new|latest|first|last|original|live)[ \t]+)?"
+    r"((?:[^\W\d_][\w'’-]*\.?[ \t]+){0,3}?[^\W\d_][\w'’-]*)[ \t]+(?:novels?|version|concerts?|albums?|songs?|fans?"
+    r"|films?|movies?|books?|biography|memoir|tours?|interview|lecture|poems?|paintings?|portrait|retrospective"
+    r"|exhibition|documentary)\b", re.IGNORECASE)
+
+
+def credited_names(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The name before a work, a performance or a fan after "the" or "a": one to three words (and
+    initials) in one case, no stop word or title, the first a known given or family name that is more
+    than an English word or a word that is no English and no place, the others that or nouns; a lone
+    word is no English word."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _CREDITED_NAME.finditer(text):
+        value = match.group(1)
+        words = [word for word in value.split() if len(word.rstrip(".")) > 1]
+        if not words or len(words) > 3 or (value.isupper() and not text.isupper()):
+            continue  # an acronym ("the BBC version") is no name
+        shapes = {_shape(word) for word in words}
+        if len(shapes) > 1 or any(len(word) > 1 and not word[1:].islower() and not word.isupper() for word in words):
+            continue  # "iPhone", "McKinsey & Co" in mixed shapes
+        parts = re.split(r"['’-]", words[0])
+        if any(word.lower() in stop_words() or word.lower() in _TITLES for word in words) or len(parts) > 1 and all(
+                lexicon.is_english_word(part) for part in parts if part):
+            continue  # nor "the four-category version", "the model's song"
+        # The first word a name or no English; a family name after it may be a word or a place ("Colombo").
+        if not all(lexicon.is_name(word) and not lexicon.is_plain_word(word)
+                   or not lexicon.is_english_word(word) and word.lower() not in lexicon.places
+                   or i and not lexicon.is_describing_word(word)
+                   or not i and len(words) > 1 and word.lower() in lexicon.common_given_names  # "amber watson"
+                   for i, word in enumerate(words)):
+            continue
+        if len(words) == 1 and (len(words[0]) < 4 or lexicon.is_english_word(words[0])):
+            continue
+        start = match.start(1) + value.index(words[0])
+        found.append(Finding(start, match.start(1) + value.rindex(words[-1]) + len(words[-1]), "PERSON", 0.6,
+                             "name-credited"))
+    return found
+
+
+# Two people who do something together at the start of a sentence: "Crowder and Knight were precision
+# engineers", "pyysalo and curry were ...".
+_PAIRED_SUBJECTS = re.compile(r"(?:^|(?<=[.!?:;\n]))[ \t]*([^\W\d_][\w'’-]*)[ \t]+(?:and|&)[ \t]+([^\W\d_][\w'’-]*)"
+                              r"[ \t]+(?:were|are|have|had|met|founded|wrote|started)\b", re.MULTILINE)
+
+
+# Someone who has to, wants to or needs to do something, after a conjunction: "but Hideko just has to
+# get laid", "and selam wants to go".
+_WANTING_SUBJECT = re.compile(
+    r"\b(?:but|and|so|because|though|although|while|until|unless)[ \t]+([^\W\d_][\w'’-]*)[ \t]+"
+    r"(?:(?:just|still|really|only|always|never|finally)[ \t]+)?(?:has|had|wants|wanted|needs|needed|tries|tried"
+    r"|loves|loved|hates|hated|gets|got)[ \t]+to\b", re.IGNORECASE)
+
+
+def wanting_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The subject of "has to", "wants to", "needs to" after a conjunction: a word that is no English
+    and no place, or a known given name that is more than a word, in capitals or in lower case."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _WANTING_SUBJECT.finditer(text):
+        word = match.group(1)
+        if len(word) < 3 or word.lower() in stop_words() or (word.isupper() and not text.isupper()) or (
+                len(word) > 1 and not word[1:].islower() and not word.isupper()):
+            continue
+        if (not lexicon.is_english_word(word) and word.lower() not in lexicon.places) or (
+                word.lower() in lexicon.first_names and not lexicon.is_plain_word(word)):
+            found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-subject"))
+    return found
+
+
+# A list of given names: "They had 6: vuk, daniel, maria, christopher, mark and erica."
+_LIST_OF_WORDS = re.compile(r"(?<![\w'’-])[^\W\d_][\w'’-]*(?:[ \t]*,[ \t]*[^\W\d_][\w'’-]*){2,}"
+                            r"(?:[ \t]*,?[ \t]+(?:and|&)[ \t]+[^\W\d_][\w'’-]*)?")
+_LIST_SEPARATOR = re.compile(r"[ \t]*,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+")
+
+
+def listed_given_names(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The items of a list of four words or more in one case, half of them or more given names that
+    are more than English words: each item that is a known name or no English word and no place."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _LIST_OF_WORDS.finditer(text):
+        parts = _LIST_SEPARATOR.split(match.group())
+        words = [part for part in parts if _WORD.fullmatch(part) and (part[1:].islower() or part.isupper())]
+        if len(words) < 4 or len(words) < len(parts) or len({_shape(word) for word in words}) > 1 or (
+                words[0].isupper() and not text.isupper()):
+            continue  # codes ("miR-125a"), mixed case, acronyms
+        items, position = [], 0
+        for word in words:
+            position = match.group().index(word, position)
+            items.append((position, position + len(word)))
+            position += len(word)
+        given = sum(word.lower() in lexicon.first_names and not lexicon.is_plain_word(word) for word in words)
+        if 2 * given < len(words):
+            continue
+        for (start, end), word in zip(items, words, strict=True):
+            if word.lower() not in stop_words() and (lexicon.is_name(word) or (
+                    not lexicon.is_english_word(word) and word.lower() not in lexicon.places)):
+                found.append(Finding(match.start() + start, match.start() + end, "PERSON", 0.6, "name-list"))
+    return found
+
+
+def paired_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+    """The two subjects of a sentence that starts "A and B were ..." in one case: each a known name
+    or a word that is no English and no place, one a known name, not both English words ("Nickel and
+    Little", "Notch and Wnt" are left)."""
+    lexicon = lexicon or name_lexicon()
+    found = []
+    for match in _PAIRED_SUBJECTS.finditer(text):
+        words = [match.group(1), match.group(2)]
+        if len({_shape(word) for word in words}) > 1 or any(
+                len(word) < 3 or word.lower() in stop_words() or word.lower() in lexicon.places
+                and not lexicon.is_name(word) for word in words):
+            continue
+        if words[0].isupper() and not text.isupper():
+            continue  # acronyms
+        names = [lexicon.is_name(word) for word in words]
+        foreign = [not lexicon.is_english_word(word) for word in words]
+        if any(names) and all(n or f for n, f in zip(names, foreign, strict=True)) and not all(
+                lexicon.is_plain_word(word) for word in words):
+            found += [Finding(match.start(i), match.end(i), "PERSON", 0.6, "name-paired") for i in (1, 2)]
     return found

@@ -27,10 +27,22 @@ _NAME_CUE_PATTERNS = (
                    re.IGNORECASE)),
     (2, re.compile(r"\b(?:dear|hi|hello|hey|thanks|thank[ \t]+you|thx|regards|cheers|sincerely|attn|attention|cc"
                    r"|patient|spoke[ \t]+with|speak[ \t]+with|talk[ \t]+to|said|says|asked|asks|replied|replies|wrote"
-                   r"|writes|(?:shouted|yelled|screamed|waved|smiled|winked|nodded)[ \t]+at)"
+                   r"|writes|(?:shouted|yelled|screamed|waved|smiled|winked|nodded)[ \t]+at"
+                   # kin: "my kid crisipo", "the true gender of Kameta", "the widow of ..."
+                   r"|(?:my|our|his|her|their|your|['’]s)[ \t]+(?:kids?|sons?|daughters?|wife|husband|partner"
+                   r"|grand(?:father|mother|son|daughter)|nephew|niece)"
+                   r"|(?:gender|widow|widower|funeral|murder|killers?)[ \t]+of"
+                   # a former member or partner ("by ex-Zombie Himmel"); someone asked about ("Why is Armen so ...")
+                   r"|ex-(?:(?-i:[A-Z])[^\W\d_]*|wife|husband|girlfriend|boyfriend|partner|member|colleague)"
+                   r"(?=[ \t]+(?-i:[A-Z][a-z]|[a-z]))"
+                   r"|why[ \t]+(?:is|was)(?=[ \t]+[^\W\d_](?-i:[^\W\d_A-Z])*[ \t]+so\b))"
                    r"\b[ \t]*[,:]?", re.IGNORECASE)),
     (1, re.compile(r"\b(?:from|by|with|i'm|i[ \t]+am|this[ \t]+is|ask|tell|contact|manager[ \t]+is|client|customer"
-                   r"|employee|partner|wife|husband|kid|son|daughter|add|me|to|and|at)\b[ \t]*[,:]?", re.IGNORECASE)),
+                   r"|employee|partner|wife|husband|kid|son|daughter|add|me|to|and|at|called|heard|met|meet"
+                   r"|starring|featuring|features|name"
+                   # people by what they do: "songwriter yuuka shimasaki", "producer akifumi kichida"
+                   r"|songwriter|producer|commenter|director|singer|author|composer|founders?)\b[ \t]*[,:]?",
+                   re.IGNORECASE)),
 )
 _AFTER_CUE = re.compile(r"[ \t]*\n?[ \t]*")
 

@@ -36,6 +36,9 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     a = tokens[index]
     if a.glued or len(a.text) < 2 or a.shape in "IiM" or a.lower in stop_words() or a.contraction:
         return None  # "I'm Nicholas": the name is the second word alone
+    if (a.plain and not a.known and index + 1 < len(tokens) and tokens[index + 1].first
+            and not tokens[index + 1].plain and _full_name(text, tokens, index + 1, lexicon)):
+        return None  # "Producer Rasmus Katajisto": the name starts after the word
     if a.first and not a.plain and (a.cap or a.shape == "L"):
         tail = _particle_tail(text, tokens, index)
         if tail != index:  # "Zachary van den IJssel", "Ana de la Cruz", "eliane van der vlist"
@@ -177,7 +180,8 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
         # After "my name is" / "Name:" even a word is a name when no other word follows it on its line
         # ("What's your last name? mahler") or a foreign one does ("Name: vignette gladu").
         following = _next_name_word(text, tokens, index)
-        ok = token.cap or token.known or not token.plain or (not token.describing and (
+        ok = token.cap or token.known or not token.plain or token.lower in name_lexicon().common_given_names or (
+            not token.describing and (
             _LINE_END_AFTER.match(text, token.end) is not None
             or following is not None and tokens[following].shape == token.shape
             and not tokens[following].english and len(tokens[following].text) > 2))

@@ -16,6 +16,7 @@ from ingest.pii.recognizers.common import Finding, has_context
 # Presidio's pattern stops at 17).
 _CARD = re.compile(r"(?<![\w-])[0-6]\d{3}(?:[ -]?\d){8,15}(?![\w-])")
 _CARD_CUES = frozenset("card cc credit debit visa mastercard amex maestro payment pay number".split())
+_CARD_WORDS = _CARD_CUES - {"number", "pay", "payment"}
 
 
 def luhn_valid(digits: str) -> bool:
@@ -34,6 +35,9 @@ def find_card_numbers(text: str) -> list[Finding]:
             # A Luhn-valid run of 12 digits (Maestro) is one in ten of all such runs: ask for context
             # there. From 13 digits on (Visa, Diners) the issuer prefix and Luhn check are enough.
             cued = has_context(text, match.start(), _CARD_CUES, window=30, words=4)
+            if _licence_cued(text, match.start()) and not has_context(text, match.start(), _CARD_WORDS, window=30,
+                                                                       words=4):
+                continue  # "My driver's license number is 128753505592": a licence that passes Luhn
             if digits[0] == "0" and not cued:
                 continue  # no issuer number starts with 0 but a few Maestro ranges: only next to "card"
             score = 1.0 if cued or len(digits) > 12 else 0.45
@@ -109,12 +113,22 @@ def find_ibans(text: str) -> list[Finding]:
 
 # --- driver's licences ---------------------------------------------------------------
 
-_LICENCE = re.compile(r"(?<![\w-])(?:[A-Za-z]\d{4,14}|[A-Za-z]{2}\d{5,12}|\d{7,12})(?![\w-])")
+# The shapes the US states issue (a letter and up to 18 digits, digits with a letter or two after
+# them, "99ABC99999" in New Hampshire, "999AB9999" in Iowa, "K99-99-9999" in Kansas, Washington's
+# name-derived "SMITHJA123B4", seven digits and more), taken only next to words that say so.
+_LICENCE = re.compile(
+    r"(?<![\w-])(?:[A-Za-z]\d{4,18}|[A-Za-z]{2}\d{2,12}|[A-Za-z]\d{6}R|\d{7,16}|\d{7,9}[A-Za-z]{1,2}"
+    r"|\d{2}[A-Za-z]{3}\d{5}|\d{3}[A-Za-z]{2}\d{4}|[A-Za-z]{3}\d{6}|[A-Za-z]{2}\d{6}[A-Za-z]"
+    r"|[A-Za-z]\d{2}-\d{2}-\d{4}|(?=[A-Z*]{5,7}\d)[A-Z*]{5,7}\d{3}[A-Z0-9]{2}|WDL[A-Z0-9]{9}"
+    r"|[A-Za-z](?:[ -]?\d{3,4}){3,4})(?![\w-])")
 _LICENCE_CUES = frozenset("""driver driver's drivers driving licence license licenses licences dl dln
 permit""".split())
 
 
+def _licence_cued(text: str, start: int) -> bool:
+    return has_context(text, start, _LICENCE_CUES, window=40, words=5)
+
+
 def find_driver_licences(text: str) -> list[Finding]:
     return [Finding(m.start(), m.end(), "US_DRIVER_LICENSE", 0.8, "us-driver-licence+context")
-            for m in _LICENCE.finditer(text)
-            if has_context(text, m.start(), _LICENCE_CUES, window=40, words=5)]
+            for m in _LICENCE.finditer(text) if _licence_cued(text, m.start())]

@@ -12,11 +12,15 @@ import pytest
 from ingest.pii.policy import RedactionPolicy
 from ingest.pii.recognizers import Finding, find_names, find_street_addresses, name_lexicon
 from ingest.pii.recognizers.mentions import (
+    credited_names,
     described_people,
     dialogue_speakers,
     is_name_line,
+    listed_given_names,
+    paired_subjects,
     possessive_owners,
     repeated_mentions,
+    wanting_subjects,
 )
 from ingest.pii.redact import PiiDetector, name_windows
 
@@ -143,6 +147,102 @@ def test_someone_described_and_then_called_he_she_or_they_is_a_person(detector):
     text = "karen is a very sympathetic person. They are also good listeners."
     assert values(text, described_people(text)) == ["karen"]
     assert described_people("The model is very accurate. It was trained by them on 4417-2291.") == []
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("Unlike the Nygaard novel, it's not about that.", ["Nygaard"]),
+    ("Have you been to a veljko ivančić concert before?", ["veljko ivančić"]),
+    ("The lionella colombo version recorded for Artsnet", ["lionella colombo"]),
+    ("YOU CAN TELL HE WAS A HUGE SONOKA MIKI FAN.", ["SONOKA MIKI"]),
+    ("Have you been to a amber watson concert before?", ["amber watson"]),  # a given name that is a word too
+])
+def test_the_name_a_work_or_a_fan_is_credited_to_is_a_person(detector, text, names):
+    assert values(text, credited_names(text)) == names
+    assert detected(detector, text, "PERSON") == names
+
+
+def test_words_before_a_work_that_are_english_acronyms_or_compounds_are_no_name():
+    text = ("We used the English version of the four-category scale, the BBC version of the film, "
+            "the new version of the Beck book and the amber version of the album.")
+    assert credited_names(text) == []
+
+
+def test_a_given_name_that_is_a_word_too_is_a_name_after_the_question_for_one(detector):
+    assert detected(detector, "What's your name? amber tisserand", "PERSON") == ["amber tisserand"]
+    assert detected(detector, "What is the amber alert? amber lights flashed.", "PERSON") == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("My great great grandfather was called zorislav ivanković", "zorislav ivanković"),
+    ("Consort Medical plc songwriter yuuka shimasaki employs corporate lingo", "yuuka shimasaki"),
+    ("have you heard marsilius chenard speak yet?", "marsilius chenard"),
+    ("It's under my partner's name teruyoshi miyoshi", "teruyoshi miyoshi"),
+    ("I would like to remove my kid crisipo from the will.", "crisipo"),
+    ("The true gender of Kameta has been under debate for years", "Kameta"),
+    ("Producer Rasmus Katajisto explained to Fuse TV", "Rasmus Katajisto"),
+    ("as regular RR commenter lucas m. salsbury points out", "lucas m. salsbury"),
+])
+def test_kin_roles_and_verbs_of_hearing_and_naming_announce_a_name(detector, text, name):
+    assert detected(detector, text, "PERSON") == [name]
+
+
+def test_kin_words_and_roles_in_prose_announce_no_name(detector):
+    text = ("The leading daughter strand is extended by the polymerase; the son of a farmer, he was called "
+            "to the bar. The director of the unit heard the case.")
+    assert detected(detector, text, "PERSON") == []
+
+
+def test_a_full_name_with_a_middle_initial_seeds_its_other_mentions(detector):
+    text = "You can tell Gyala was a huge Gyala Z Antall fan."
+    assert detected(detector, text, "PERSON") == ["Gyala", "Gyala Z Antall"]
+    text = "The Synapsin I Cre line drove Cre expression."
+    assert repeated_mentions(text, [Finding(4, 18, "PERSON", 0.65, "test")]) == []  # "I" is a word
+
+
+def test_two_names_that_start_a_sentence_together_are_people(detector):
+    text = "Is there a better song on this list? Crowder and Knight were precision engineers."
+    assert values(text, paired_subjects(text)) == ["Crowder", "Knight"]
+    assert detected(detector, text, "PERSON") == ["Crowder", "Knight"]
+    text = "is there a better song? pyysalo and curry were precision engineers."
+    assert values(text, paired_subjects(text)) == ["pyysalo", "curry"]
+    # English words both, or no known name: genes, metals, signalling pathways.
+    assert paired_subjects("Notch and Wnt were active. Akt and Erk were phosphorylated. Nickel and Zinc were "
+                           "added. Smad2 and Smad3 were bound.") == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("This song by ex-Zombie Himmel is a perfect example", "Himmel"),
+    ("this song by ex-Zombie akhtakhanov is a perfect example", "akhtakhanov"),
+    ("Why is Armen so impulsive?", "Armen"),
+    ("why is yuzuna so impulsive?", "yuzuna"),
+    ("sung by anja fuchs in 2016 (though clark's song was about a boat!).", "clark"),
+    ("bolethe jeremiassen's killers sentenced to life in prison", "bolethe jeremiassen"),
+    ("giovana is very reliable. You can always depend on him.", "giovana"),
+])
+def test_a_former_member_someone_asked_about_and_owners_in_lower_case_are_people(detector, text, name):
+    assert name in detected(detector, text, "PERSON")
+
+
+def test_former_states_questions_about_codes_and_owners_of_cells_are_no_people(detector):
+    text = ("Ex-smokers and ex-users were enrolled. Why is NF-kB so important? The host's mother cells and "
+            "the virus's father strain; the model's song. The kinase is very active. It binds them.")
+    assert detected(detector, text, "PERSON") == []
+
+
+def test_whoever_has_to_or_wants_to_after_a_conjunction_is_a_person(detector):
+    text = "He's injured from the waist down, but Duqyaha just has to get laid. Don't go to town, Eric!"
+    assert values(text, wanting_subjects(text)) == ["Duqyaha"]
+    assert detected(detector, text, "PERSON") == ["Duqyaha", "Eric"]
+    assert wanting_subjects("The dose was low, but it has to be raised, and Treatment needs to start; so "
+                            "ROS has to be scavenged.") == []
+
+
+def test_a_list_mostly_of_given_names_is_a_list_of_people(detector):
+    text = "They had 6: vuk, daniel, maria, christopher, mark and erica."
+    assert values(text, listed_given_names(text)) == ["vuk", "daniel", "maria", "christopher", "mark", "erica"]
+    assert detected(detector, text, "PERSON") == ["vuk", "daniel", "maria", "christopher", "mark", "erica"]
+    assert listed_given_names("Symptoms: nausea, vomiting, fatigue, rash and fever; miR-125a, miR-21, miR-155 "
+                              "and miR-9 were found, as were rose, lily, ivy and daisy.") == []
 
 
 # --- address blocks ---------------------------------------------------------------------

@@ -648,6 +648,23 @@ def test_a_licence_number_is_found_only_next_to_licence_words(detector):
         assert detected(detector, other, "US_DRIVER_LICENSE") == []
 
 
+@pytest.mark.parametrize("licence", [
+    "128753505592", "SMITHJA123B4", "K12-34-5678", "99ABC12345", "123AB4567", "12345678AB", "A123 456 789 012",
+    "D123456789012345",
+])
+def test_the_shapes_states_issue_are_licences_next_to_licence_words(detector, licence):
+    text = f"My driver's license number is {licence}"
+    assert detected(detector, text, "US_DRIVER_LICENSE") == [licence]
+    assert detected(detector, text, "CREDIT_CARD") == []  # a licence that passes the Luhn check is no card
+
+
+def test_licence_words_take_no_fee_year_or_card_number(detector):
+    for text in ("The license fee of 50000 is due", "The driver's license expires in 2025"):
+        assert detected(detector, text, "US_DRIVER_LICENSE") == []
+    text = "Pay by card 4111 1111 1111 1111, the driver will wait"
+    assert detected(detector, text, "CREDIT_CARD") == ["4111 1111 1111 1111"]
+
+
 # --- business identifiers survive ------------------------------------------------------------
 
 IDENTIFIERS = [
