@@ -24,6 +24,17 @@ from tests.unit.parsing.office import BROKEN, EXPECTED, SECTIONS
 CONVERTED_BY_LIBREOFFICE = [name for name, (parser, _, _) in EXPECTED.items() if parser.startswith("libreoffice")]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def private_temporary_folder(tmp_path_factory):
+    """This module's batches make their temporary folders in a folder of their own: the system's is shared
+    with the other test processes of a parallel run, whose batches make and remove folders of the same name."""
+    folder = tmp_path_factory.mktemp("temporary")
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(folder)
+    yield folder
+    tempfile.tempdir = previous
+
+
 def _conversion_folders() -> set[str]:
     return {path.name for path in Path(tempfile.gettempdir()).glob("ingest-convert-*")}
 
