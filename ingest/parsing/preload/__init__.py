@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from ingest.core.workers import PRELOAD_SETUP as SETUP  # first, before any other
+from ingest.core.workers import REDACTION_PRELOAD as REDACTION
+
 PACKAGE = __name__
-SETUP = f"{PACKAGE}.setup"  # ingest.core.workers.PRELOAD_SETUP: first, before any other
 TEXT = f"{PACKAGE}.text"  # unstructured's text classifier and language detection: every type but images
-REDACTION = f"{PACKAGE}.redaction"  # ingest.core.workers.REDACTION_PRELOAD
 _BY_TYPE = {
     "pdf": f"{PACKAGE}.pdf",
     **{kind: f"{PACKAGE}.images" for kind in ("png", "jpg", "jpeg", "tiff", "bmp")},

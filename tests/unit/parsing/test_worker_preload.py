@@ -11,7 +11,6 @@ import textwrap
 
 import pytest
 
-from ingest.core.workers import PRELOAD_SETUP, REDACTION_PRELOAD
 from ingest.parsing.preload import EVERYTHING, PACKAGE, REDACTION, SETUP, TEXT, preload_modules
 
 _IN_A_NEW_WORKER = textwrap.dedent("""
@@ -88,7 +87,6 @@ def test_a_batch_preloads_the_groups_of_its_file_types(types, redaction, groups)
     assert modules[0] == SETUP  # the process set-up first
     assert set(modules[1:]) == groups
     assert list(modules) == [module for module in EVERYTHING if module in modules]  # a stable order
-    assert (SETUP, REDACTION) == (PRELOAD_SETUP, REDACTION_PRELOAD)  # the names the redaction workers use
 
 
 def test_choosing_the_preload_leaves_the_pipeline_process_as_it_was():
