@@ -1,5 +1,7 @@
 """Parsing and redaction in one step, so the unredacted text exists only in that step's memory."""
 
+from collections.abc import Callable
+
 import dagster as dg
 
 from assets.common import PARSE_POOL, report, tenant_stage
@@ -22,7 +24,7 @@ class ParseAndRedactConfig(dg.Config):
     load_embedder_early: bool = False
 
 
-def later_steps_loader(embedder: EmbedderResource):
+def later_steps_loader(embedder: EmbedderResource) -> Callable[[], None]:
     """What the later steps of this process need, loaded beside parsing: the embedding model, then the
     residue check's pattern recognisers (importing presidio takes seconds)."""
 

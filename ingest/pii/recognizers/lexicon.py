@@ -166,15 +166,10 @@ _LEXICON_FIELDS = tuple(field.name for field in dataclasses.fields(NameLexicon))
 def lexicon_key() -> str:
     """What the lexicon is built from: this module's code, Faker's, spaCy's and its model's versions, and the
     time-zone database's cities."""
-    import zoneinfo
     from importlib.metadata import version
 
-    try:
-        zones = sorted(zoneinfo.available_timezones())
-    except Exception:  # noqa: BLE001  (as _time_zone_cities)
-        zones = []
     digest = hashlib.sha256(Path(__file__).read_bytes())
-    for part in (version("faker"), version("spacy"), version("en_core_web_sm"), *zones):
+    for part in (version("faker"), version("spacy"), version("en_core_web_sm"), *sorted(_time_zone_cities())):
         digest.update(part.encode())
     return digest.hexdigest()[:16]
 
