@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.extended]  # minutes: run by `make test-all`
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -28,6 +28,9 @@ from launcher.submit import graphql
 from tests.e2e.commands import environment, served_points, start
 
 pytestmark = pytest.mark.e2e
+# The cluster's tests start seven services and five runs: minutes on two cores, so `make test-all` runs
+# them and `make test` leaves them out (tests/e2e/test_postgres_concurrency.py covers PostgreSQL there).
+in_the_cluster = pytest.mark.extended
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "local-cluster.sh"
@@ -149,6 +152,7 @@ def busy_cluster(cluster, instance) -> dict:
     return {"summaries": summaries, "killed": killed, "restart": restart}
 
 
+@in_the_cluster
 def test_three_tenants_submitted_at_once_run_on_both_workers_and_show_in_the_webserver(cluster, busy_cluster):
     summaries = busy_cluster["summaries"]
     assert all(s["docs"]["quarantined"] == 0 for s in summaries.values())
@@ -164,6 +168,7 @@ def test_three_tenants_submitted_at_once_run_on_both_workers_and_show_in_the_web
         assert topic in texts and all(other not in texts for other in TOPICS.values() if other != topic)
 
 
+@in_the_cluster
 def test_a_worker_killed_mid_run_is_failed_retried_and_the_index_converges(cluster, instance, busy_cluster):
     import dagster as dg
 
@@ -180,6 +185,7 @@ def test_a_worker_killed_mid_run_is_failed_retried_and_the_index_converges(clust
     assert {p["source"] for p in points.values()} == {d["source"] for d in manifest}
 
 
+@in_the_cluster
 def test_the_webserver_and_the_daemon_restarted_mid_run_lose_nothing(instance, busy_cluster):
     restart = busy_cluster["restart"]
     assert restart is not None, "the webserver and the daemon were never restarted"
@@ -191,6 +197,7 @@ def test_the_webserver_and_the_daemon_restarted_mid_run_lose_nothing(instance, b
     assert retried == ["east"]
 
 
+@in_the_cluster
 def test_two_runs_of_one_tenant_queue_one_behind_the_other(instance, busy_cluster):
     summaries = busy_cluster["summaries"]
     both = sorted((summaries["north"], summaries["north again"]),
@@ -200,6 +207,7 @@ def test_two_runs_of_one_tenant_queue_one_behind_the_other(instance, busy_cluste
     assert later.start_time >= earlier.end_time  # the instance's queue held it: one run per tenant
 
 
+@in_the_cluster
 def test_up_refuses_a_port_that_is_taken_and_down_leaves_no_process(cluster):
     elsewhere = Path(tempfile.mkdtemp(prefix="ingest-cluster-other-"))
     try:
