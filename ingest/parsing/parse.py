@@ -41,6 +41,13 @@ from typing import TYPE_CHECKING
 
 from ingest.core.models import Element, ParsedDocument, SourceDocument
 from ingest.parsing.attachments import MESSAGE_TYPES, extract_attachment, message_attachments
+from ingest.parsing.classify import (
+    classify_paragraphs,
+    expected_paragraphs,
+    html_paragraphs,
+    plain_paragraphs,
+    prepared_texts,
+)
 from ingest.parsing.convert import (
     LIBREOFFICE_TARGETS,
     PANDOC_TYPES,
@@ -69,10 +76,6 @@ PARSER_VERSION = "3"  # 2: text decoding, long-paragraph classification, quarant
 # (see page_extraction). A layout with no text at all is replaced whatever the layer's length.
 LAYOUT_MIN_SHARE = 0.5
 LAYOUT_CHECK_MIN_CHARS = 200
-# unstructured's classifier runs spaCy over the whole paragraph, three times when it is longer
-# than spaCy's cache (8,192 characters): minutes for a 20 MB one-line file. A paragraph is
-# classified by its first CLASSIFY_CHARS characters, which decide it as well as the rest would.
-CLASSIFY_CHARS = 8192
 BYTE_ORDER_MARKS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
@@ -89,15 +92,6 @@ class ParseSettings:
     @property
     def version(self) -> str:
         return f"parse-{PARSER_VERSION}/ocr-{self.ocr_language}-{self.ocr_dpi}/min-{self.min_text_layer_chars}"
-
-
-def _classify(text: str) -> tuple[str, str]:
-    """(category, text) of a paragraph by unstructured's heuristics, judged on its first CLASSIFY_CHARS."""
-    from unstructured.partition.text import element_from_text
-
-    head, tail = text[:CLASSIFY_CHARS], text[CLASSIFY_CHARS:]
-    classified = element_from_text(head)
-    return classified.category, (classified.text or head) + tail  # the classifier may strip a bullet
 
 
 def detect_encoding(data: bytes) -> str | None:
@@ -149,25 +143,22 @@ def _normalise_whitespace(text: str) -> str:
 def _elements_from_paragraphs(
     paragraphs: Iterable[tuple[str, int | None, float | None]], *, ocr: bool, start: int, extraction: str
 ) -> list[Element]:
-    """Classify plain paragraphs (text, page, ocr confidence) into typed elements."""
-    elements = []
-    for text, page, confidence in paragraphs:
-        text = _normalise_whitespace(text)
-        if not text:
-            continue
-        category, text = _classify(text)
-        elements.append(
-            Element(
-                index=start + len(elements),
-                category=category,
-                text=text,
-                page=page,
-                ocr=ocr,
-                ocr_confidence=round(confidence, 2) if confidence is not None else None,
-                extraction=extraction,
-            )
+    """Classify plain paragraphs (text, page, ocr confidence) into typed elements, in batched passes."""
+    kept = [(text, page, confidence) for text, page, confidence in
+            ((_normalise_whitespace(text), page, confidence) for text, page, confidence in paragraphs) if text]
+    classified = classify_paragraphs([text for text, _, _ in kept])
+    return [
+        Element(
+            index=start + position,
+            category=category,
+            text=text,
+            page=page,
+            ocr=ocr,
+            ocr_confidence=round(confidence, 2) if confidence is not None else None,
+            extraction=extraction,
         )
-    return elements
+        for position, ((category, text), (_, page, confidence)) in enumerate(zip(classified, kept))
+    ]
 
 
 def _ocr_paragraphs(image, page: int, settings: ParseSettings):
@@ -293,11 +284,12 @@ def _parse_pdf(path: Path, settings: ParseSettings) -> _PdfResult:
     for page_index in text_pages:
         layout_chars = sum(_visible_chars(text) for text in layout[page_index])
         chosen[page_index] = page_extraction(layout_chars, layer_chars[page_index], settings.min_text_layer_chars)
-        paragraphs = (layout[page_index] if chosen[page_index] == "layout"
-                      else _text_layer_paragraphs(text_layer[page_index]))
-        by_page[page_index + 1] = _elements_from_paragraphs(
-            ((text, page_index + 1, None) for text in paragraphs), ocr=False, start=0,
-            extraction=chosen[page_index])
+    for extraction in ("layout", "text-layer"):  # the text pages' paragraphs are classified together
+        paragraphs = [(text, page_index + 1, None) for page_index in text_pages if chosen[page_index] == extraction
+                      for text in (layout[page_index] if extraction == "layout"
+                                   else _text_layer_paragraphs(text_layer[page_index]))]
+        for element in _elements_from_paragraphs(paragraphs, ocr=False, start=0, extraction=extraction):
+            by_page.setdefault(element.page, []).append(element)
     scanned = [number for number in range(len(text_layer)) if number not in chosen]
     if scanned:
         import pypdfium2
@@ -348,16 +340,9 @@ def _parse_text(path: Path) -> tuple[list[Element], int, int]:
     Done here rather than by partition_text so that the decoding is ours (see the
     module docstring) and a huge paragraph is classified by its beginning only.
     """
-    from unstructured.cleaners.core import auto_paragraph_grouper
-    from unstructured.nlp.patterns import PARAGRAPH_PATTERN, UNICODE_BULLETS_RE
-
     _, text = _read_text(path)
     elements = []
-    for paragraph in re.split(PARAGRAPH_PATTERN, auto_paragraph_grouper(text).strip()):
-        paragraph = paragraph.strip()
-        if not paragraph or (len(paragraph) == 1 and UNICODE_BULLETS_RE.match(paragraph)):
-            continue  # nothing, or a lone bullet
-        category, paragraph = _classify(paragraph)
+    for category, paragraph in classify_paragraphs(plain_paragraphs(text)):
         paragraph = _clean(paragraph)
         if paragraph:
             elements.append(Element(index=len(elements), category=category, text=paragraph,
@@ -368,16 +353,19 @@ def _parse_text(path: Path) -> tuple[list[Element], int, int]:
 def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int, int]:
     from unstructured.partition.auto import partition
 
+    encoding = None
     if kind in MESSAGE_TYPES:
         # Its attachments are documents of their own (ingest.parsing.attachments); a message holding
         # too many, or nested too deep, is refused here as it was not listed.
         message_attachments(path.read_bytes(), kind)
         kind_options = {"process_attachments": False}
     elif kind in ("md", "html"):
-        kind_options = {"encoding": _read_text(path)[0]}
+        encoding = _read_text(path)[0]
+        kind_options = {"encoding": encoding}
     else:
         kind_options = {}
-    return _partitioned_elements(partition(filename=str(path), **kind_options))
+    with prepared_texts(expected_paragraphs(path, kind, encoding)):
+        return _partitioned_elements(partition(filename=str(path), **kind_options))
 
 
 def _partitioned_elements(parsed: list) -> tuple[list[Element], int, int]:
@@ -417,7 +405,9 @@ def _parse_converted(document: SourceDocument, converted: Converted | None) -> t
 def _parse_epub(path: Path) -> tuple[list[Element], int, int]:
     from unstructured.partition.html import partition_html
 
-    return _partitioned_elements(partition_html(text=epub_to_html(path)))
+    html = epub_to_html(path)
+    with prepared_texts(html_paragraphs(html)):
+        return _partitioned_elements(partition_html(text=html))
 
 
 def _renumber(elements: list[Element]) -> list[Element]:

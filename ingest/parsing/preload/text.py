@@ -7,12 +7,12 @@ from ingest.parsing.preload import load_quietly
 def _load() -> None:
     import langdetect
     import unstructured.partition.auto  # noqa: F401
-    from unstructured.partition.text import element_from_text
 
     import ingest.parsing.isolation  # noqa: F401  (and with it ingest.parsing.parse and ingest.parsing.limits)
+    from ingest.parsing.classify import classify_paragraphs
 
     sentence = "The parsers are loaded and the language models are ready."
-    element_from_text(sentence)  # loads spaCy's model
+    classify_paragraphs([sentence])  # loads spaCy's model, and routes unstructured's analyses through batches
     langdetect.detect(sentence)  # loads langdetect's profiles, which unstructured uses for every document
 
 
