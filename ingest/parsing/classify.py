@@ -8,7 +8,7 @@ together first, and unstructured's per-text analysis is answered from that pass 
 
 - on our own paths (PDF pages, OCR, plain text) the paragraphs are known (`classify_paragraphs`);
 - for unstructured's partitioners they are predicted from the file (`expected_paragraphs`: Word
-  paragraphs, HTML and Markdown blocks, an e-mail's body).
+  paragraphs, PowerPoint text frames, HTML and Markdown blocks, an e-mail's body).
 
 A text that was not prepared is analysed when it is asked for, as before, so a wrong prediction costs
 time, never a different result.
@@ -164,6 +164,21 @@ def _docx_paragraphs(path: Path) -> list[str]:
     return [paragraph.text.strip() for paragraph in docx.Document(str(path)).paragraphs]
 
 
+def _pptx_paragraphs(path: Path) -> list[str]:
+    """Every text frame's paragraphs, slide by slide, shapes inside groups included."""
+    import pptx
+
+    def frames(shapes) -> Iterator[Any]:
+        for shape in shapes:
+            if getattr(shape, "shapes", None) is not None:  # a group
+                yield from frames(shape.shapes)
+            elif shape.has_text_frame:
+                yield shape.text_frame
+
+    return [paragraph.text.replace("\v", "\n") for slide in pptx.Presentation(str(path)).slides
+            for frame in frames(slide.shapes) for paragraph in frame.paragraphs]
+
+
 def _email_paragraphs(path: Path) -> list[str]:
     """The paragraphs of the body unstructured reads: HTML when the message has it, else plain text."""
     import email
@@ -185,6 +200,8 @@ def expected_paragraphs(path: Path, kind: str, encoding: str | None = None) -> l
     try:
         if kind == "docx":
             return _docx_paragraphs(path)
+        if kind == "pptx":
+            return _pptx_paragraphs(path)
         if kind == "html":
             return html_paragraphs(path.read_bytes().decode(encoding or "utf-8", errors="replace"))
         if kind == "md":

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.corpus import Section, write_docx, write_eml, write_html, write_markdown
+from benchmarks.corpus import Section, write_docx, write_eml, write_html, write_markdown, write_pptx
 from ingest.parsing import classify
 from ingest.parsing.classify import (
     classify_paragraphs,
@@ -108,6 +108,7 @@ def test_a_text_that_was_not_prepared_is_analysed_when_asked(unprepared_texts):
 def _writers(folder: Path) -> dict[str, Path]:
     return {
         "docx": write_docx(folder / "memo.docx", SECTIONS),
+        "pptx": write_pptx(folder / "deck.pptx", SECTIONS),
         "html": write_html(folder / "page.html", SECTIONS),
         "md": write_markdown(folder / "readme.md", SECTIONS),
         "eml": write_eml(folder / "mail.eml", sender="ops@example.com", to="team@example.com", subject="Stock",
@@ -115,7 +116,7 @@ def _writers(folder: Path) -> dict[str, Path]:
     }
 
 
-@pytest.mark.parametrize("kind", ["docx", "html", "md", "eml"])
+@pytest.mark.parametrize("kind", ["docx", "pptx", "html", "md", "eml"])
 def test_the_partitioners_texts_are_predicted_from_the_file(tmp_path, kind, unprepared_texts):
     from unstructured.partition.auto import partition
 
