@@ -12,7 +12,7 @@ from ingest.pii.recognizers.addresses import _upper_case_line
 from ingest.pii.recognizers.common import Finding
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.mentions import EPONYM_HEADS
-from ingest.pii.recognizers.name_tokens import _INITIAL_GAP, _SPACES, _TITLES, _name_tokens, _Token
+from ingest.pii.recognizers.name_tokens import _INITIAL_GAP, _SPACES, _SPEECH_VERBS, _TITLES, _name_tokens, _Token
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
 # Words after which a single word is where someone is or goes, not who.
@@ -24,7 +24,8 @@ _PLACE_BEFORE = re.compile(
 # Legal forms that end a company's name ("Savannah Petroleum PLC", "Raymond James Financial Inc."):
 # the words before them name a company, even when they are a person's name.
 _LEGAL_FORMS = frozenset("""inc inc. incorporated ltd ltd. llc l.l.c. plc corp corp. corporation gmbh ag sa s.a.
-nv n.v. bv b.v. ab asa oy oyj spa s.p.a. srl s.r.l. sarl sas kgaa llp limited bancorp fund etf""".split())
+nv n.v. bv b.v. ab asa oy oyj spa s.p.a. srl s.r.l. sarl sas kgaa llp limited bancorp fund etf co co. company
+aktiengesellschaft""".split())
 _FOLLOWING_WORD = re.compile(r"[ \t]*([^\s,;:()\"]+)")
 _STREET_WORD_AFTER = re.compile(
     r"[ \t]+(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Lane|Drive|Boulevard|Blvd\.?|Parkway|Highway|Terrace"
@@ -91,6 +92,8 @@ def _company_name(text: str, finding: Finding) -> bool:
     if len(words) > 1 and _legal_form(words[-1]):
         return True
     position = finding.end
+    if text.startswith(("'s", "’s"), position):
+        position += 2  # "Casey's General Stores Inc."
     for _ in range(6):
         match = _FOLLOWING_WORD.match(text, position)
         if match is None or "\n" in text[position:match.start(1)]:
@@ -181,6 +184,8 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
         while group and (group[0].lower in _TITLES or group[0].shape in "i"
                          or (group[0].plain and not group[0].known and len(group) > 2)):
             group = group[1:]
+        if upper_line and len(group) > 1 and group[0].lower in _SPEECH_VERBS:
+            group = group[1:]  # "SAID LEAL TO LOGAN", read as "Said Leal": the verb, a given name too
         while len(group) > 1 and ((not group[-1].known and lexicon.is_describing_word(group[-1].lower))
                                   or group[-1].shape == "I" or group[-1].lower in _PARTICLES):
             group = group[:-1]  # "John O'Brien Signed", "Matias Anwar Listed"
