@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ingest.pii.recognizers.common import Finding
+from ingest.pii.recognizers.common import Finding, line_above
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.name_tokens import _TITLES
 
@@ -184,14 +184,8 @@ def _under_a_name_line(text: str, start: int, lexicon: NameLexicon) -> bool:
     """Whether the nearest line above with words is a name line: the block's head is taken, and the
     line under it is the company or the job ("Tara Nuncija\nVolkswagen Aktiengesellschaft",
     "ÁSLÁKUR VÍÐISSON\n\nELECTRICAL POWER LINE INSTALLER")."""
-    end = text.rfind("\n", 0, start)
-    while end > 0:
-        line_start = text.rfind("\n", 0, end) + 1
-        words = text[line_start:end].strip(" \t>}?#*|-")
-        if words:
-            return is_name_line(words, lexicon)
-        end = line_start - 1
-    return False
+    above = line_above(text, text.rfind("\n", 0, start) + 1)
+    return above is not None and is_name_line(text[above[0]:above[1]].strip(" \t>}?#*|-"), lexicon)
 
 
 def _town_line(text: str, start: int, end: int, lexicon: NameLexicon) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.pii.policy import RedactionPolicy
-from ingest.pii.recognizers import Finding, find_names
+from ingest.pii.recognizers import Finding, find_names, refine_people
 from ingest.pii.recognizers.mentions import paired_subjects, signature_names, speakers_to_people
 from ingest.pii.redact import PiiDetector
 
@@ -98,3 +98,29 @@ def test_a_company_named_after_its_owner_is_no_person(detector):
         "Nicklas Olsen"]
     # An owner in a possessive before what no company has stays a person.
     assert "Esjar Sturluson" in detected(detector, "Esjar Sturluson's killers were sentenced to life in prison.")
+
+
+def test_the_company_line_under_a_name_in_a_contact_block_is_no_person(detector):
+    block = "??? Michal E. Horký\n??? Reed Elsevier\n??? 659 Algade 33\n??? Apt. 093\n??? Denmark 72864"
+    assert detected(detector, block) == ["Michal E. Horký"]
+    glued = "}}Scarlett Annear\n}}KATO WORKS CO.LTD.\n}}29937 65 Annfield Rd\n}}United Kingdom 63705"
+    assert detected(detector, glued) == ["Scarlett Annear"]
+    bracketed = "The winners: Elizabeth Landeka of Nath Bio-Genes (I) Ltd's, and Lynn Himmel."
+    assert detected(detector, bracketed) == ["Elizabeth Landeka", "Lynn Himmel"]
+
+
+def test_a_second_person_listed_under_the_first_in_a_contact_block_stays(detector):
+    block = "Maria Gonzalez\nJohn Smith\n221 Baker Street\nphone: 020 7946 0018"
+    assert detected(detector, block) == ["Maria Gonzalez", "John Smith"]
+
+
+def test_an_english_word_right_after_a_possessive_is_what_is_owned_not_a_person():
+    text = "(THOUGH BRANDT'S SONG WAS ACTUALLY ABOUT A BOAT!)"
+    brandt, song = text.index("BRANDT"), text.index("SONG")
+    model = [Finding(brandt, brandt + 6, "PERSON", 0.85, "spacy-ner"), Finding(song, song + 4, "PERSON", 0.85,
+                                                                                "spacy-ner")]
+    assert values(text, refine_people(text, model)) == ["BRANDT"]
+    # A given name after a possessive stays a person, even when it is an English word too.
+    kin = "It was Maria's Rose who called."
+    rose = kin.index("Rose")
+    assert values(kin, refine_people(kin, [Finding(rose, rose + 4, "PERSON", 0.85, "spacy-ner")])) == ["Rose"]
