@@ -10,6 +10,8 @@ from ingest.pii.recognizers.lexicon import NameLexicon, stop_words
 
 _TITLES = frozenset("""mr mrs ms miss mx dr prof sir madam dame lady lord herr frau mme mlle monsieur madame sr sra
 srta""".split())
+# Greetings the model reads into the name after them ("Hi filip"): never its first word.
+_GREETINGS = frozenset({"hi", "hello", "hey", "dear"})
 # Verbs of speech that are given names too ("Said"): in capitals ("SAID LEENA TO JOHN") the verb.
 _SPEECH_VERBS = frozenset({"said", "says", "asked", "asks", "replied", "told"})
 # Cues that come before other words as often as before names: a word after them is a name only

@@ -126,7 +126,7 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     if not score:
         return None
     last = following
-    extra = _following(text, tokens, last)
+    extra = _next_name_word(text, tokens, last)  # also after a middle initial: "alojzija ana m. vujčič"
     if extra is not None and _name_part(tokens[extra], b) and not tokens[extra].place and (
             tokens[extra].last and (tokens[extra].shape == "T" or not tokens[extra].plain)
             or len(tokens[extra].text) > 2 and not tokens[extra].english and not tokens[extra].contraction

@@ -12,7 +12,15 @@ from ingest.pii.recognizers.addresses import _upper_case_line
 from ingest.pii.recognizers.common import Finding, line_above
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.mentions import EPONYM_HEADS
-from ingest.pii.recognizers.name_tokens import _INITIAL_GAP, _SPACES, _SPEECH_VERBS, _TITLES, _name_tokens, _Token
+from ingest.pii.recognizers.name_tokens import (
+    _GREETINGS,
+    _INITIAL_GAP,
+    _SPACES,
+    _SPEECH_VERBS,
+    _TITLES,
+    _name_tokens,
+    _Token,
+)
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
 # Words after which a single word is where someone is or goes, not who.
@@ -249,8 +257,9 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
         while group and (group[0].lower in _TITLES or group[0].shape in "i"
                          or (group[0].plain and not group[0].known and len(group) > 2)):
             group = group[1:]
-        if upper_line and len(group) > 1 and group[0].lower in _SPEECH_VERBS:
-            group = group[1:]  # "SAID LEAL TO LOGAN", read as "Said Leal": the verb, a given name too
+        if upper_line and len(group) > 1 and group[0].lower in _SPEECH_VERBS or (
+                len(group) > 1 and group[0].lower in _GREETINGS):
+            group = group[1:]  # "SAID LEAL TO LOGAN", read as "Said Leal"; "Hi filip"
         while len(group) > 1 and ((not group[-1].known and lexicon.is_describing_word(group[-1].lower))
                                   or group[-1].shape == "I" or group[-1].lower in _PARTICLES):
             group = group[:-1]  # "John O'Brien Signed", "Matias Anwar Listed"

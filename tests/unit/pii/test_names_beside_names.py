@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.pii.policy import RedactionPolicy
-from ingest.pii.recognizers import Finding, find_names, refine_people
+from ingest.pii.recognizers import Finding, find_names, person_span_parts, refine_people
 from ingest.pii.recognizers.mentions import paired_subjects, signature_names, speakers_to_people
 from ingest.pii.redact import PiiDetector
 
@@ -124,3 +124,11 @@ def test_an_english_word_right_after_a_possessive_is_what_is_owned_not_a_person(
     kin = "It was Maria's Rose who called."
     rose = kin.index("Rose")
     assert values(kin, refine_people(kin, [Finding(rose, rose + 4, "PERSON", 0.85, "spacy-ner")])) == ["Rose"]
+
+
+def test_a_greeting_is_no_part_of_the_name_the_model_reads_after_it():
+    text = "Hi filip, I'm contacting you about a problem I have with sending a wire."
+    assert person_span_parts(text, 0, text.index(",")) == [(3, 8)]
+    # A name of two words after a greeting keeps both.
+    dear = "Dear Hilde Svensson, thanks."
+    assert [dear[s:e] for s, e in person_span_parts(dear, 0, dear.index(","))] == ["Hilde Svensson"]
