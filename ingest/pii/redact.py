@@ -52,6 +52,7 @@ from ingest.pii.recognizers.mentions import (
     possessive_owners,
     repeated_mentions,
     signature_names,
+    speakers_to_people,
     wanting_subjects,
 )
 
@@ -285,7 +286,8 @@ class PiiDetector:
             findings += people
             findings += _outside_other_entities(
                 text, find_names(text, known=people) + possessive_owners(text) + dialogue_speakers(text)
-                + described_people(text) + paired_subjects(text) + wanting_subjects(text) + listed_given_names(text)
+                + described_people(text) + paired_subjects(text, known=people) + speakers_to_people(text, known=people)
+                + wanting_subjects(text) + listed_given_names(text)
                 + signature_names(text, findings), others)
             findings += credited_names(text)  # the work after the name is what the model reads as one
         findings = [f for f in findings if f.entity_type in entities and self._keep(text, f)]

@@ -129,7 +129,9 @@ _LOCALITY_LINES = re.compile(
     rf"(?:[A-Z]{{2,3}}|\d{{1,2}})(?:[ \t]*\n[^\w\n]{{0,6}}|[ \t]+)(?:{_PLACE_NAME}[ \t]+)?{_POSTCODE}(?![\w])")
 # A country (or town) line ending in a postcode, within the lines after a street line.
 _POSTCODE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}[ \t]+({_POSTCODE})[ \t]*(?=\n|$)")
-_PLACE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}(?:[ \t]+\d{{1,3}})?[ \t]*(?=\n)|\n[ \t]*(?=\n)")
+# A town line of a block, also a town and its district ("Warszawa/Wesoła").
+_PLACE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}(?:/{_PLACE_NAME})?(?:[ \t]+\d{{1,3}})?[ \t]*(?=\n)"
+                         r"|\n[ \t]*(?=\n)")
 # A line of an address block below the street line: a town or a country, with a state code or a
 # postcode or neither ("\n Montevideo", "\n Uruguay 05730", "\n Cyprus (Greek) 42486"). Only a plain,
 # maybe indented line continues the block: a bullet or a blank line starts something else.

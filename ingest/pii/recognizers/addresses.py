@@ -291,6 +291,11 @@ def find_street_addresses(text: str, lexicon: NameLexicon | None = None) -> list
     for match in _LONE_SECONDARY.finditer(text):
         if not any(s <= match.start() < e for s, e in covered):
             findings.append(Finding(match.start(), match.end(), "STREET_ADDRESS", 0.7, "street-address"))
+            # An apartment line starts or continues a block too: "Apt. 294\n Avdimou\n Cyprus 50259".
+            postcode = _block_postcode(text, _trim_address_end(text, match.start(), match.end()))
+            if postcode and not any(s <= postcode[0] < e for s, e in covered):
+                findings.append(Finding(*postcode, "STREET_ADDRESS", 0.6, "street-address"))
+                covered.append(postcode)
     return findings
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ingest.pii.recognizers.common import Finding
+from ingest.pii.recognizers.common import Finding, line_above
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.name_tokens import _TITLES
 
@@ -142,8 +142,9 @@ _LEGAL_FORM_LINE = re.compile(r"(?i)\b(?:inc|ltd|llc|plc|corp|corporation|gmbh|a
 def signature_names(text: str, others: Sequence[Finding], lexicon: NameLexicon | None = None) -> list[Finding]:
     """The name that heads a contact block: a line of two to four name words over lines with a
     street address, a phone number, an e-mail address, a company (a legal form) or a country
-    ("Bolethe Jeremiassen\\nMajesco\\n20066 65 R. Mongi Bali ...", "}}Maha A Cazares\\n}}Compass ... LLC").
-    The words are all capitalised, all upper case or all lower case, and one at least is a known
+    ("Bolethe Jeremiassen\\nMajesco\\n20066 65 R. Mongi Bali ...", "}}Maha A Cazares\\n}}Compass ... LLC"),
+    never under another name line (the company or the job under the name). The words are all
+    capitalised, all upper case or all lower case, and one at least is a known
     name or no English word; no word is a stop word."""
     if "\n" not in text:
         return []
@@ -152,7 +153,7 @@ def signature_names(text: str, others: Sequence[Finding], lexicon: NameLexicon |
     for match in _NAME_LINE.finditer(text):
         if not is_name_line(match.group(1), lexicon):
             continue
-        if _town_line(text, match.start(), match.end(), lexicon):
+        if _town_line(text, match.start(), match.end(), lexicon) or _under_a_name_line(text, match.start(), lexicon):
             continue
         if _contact_lines_follow(text, match.end(), others, lexicon):
             found.append(Finding(match.start(1), match.end(1), "PERSON", 0.65, "name-signature"))
@@ -177,6 +178,14 @@ def is_name_line(line: str, lexicon: NameLexicon | None = None) -> bool:
     return not (lower in lexicon.places or lower in lexicon.countries or _LEGAL_FORM_LINE.search(lower)
                 or not any(lexicon.is_name(w) or not lexicon.is_english_word(w) for w in letters)
                 or all(w.lower() in lexicon.places for w in letters))
+
+
+def _under_a_name_line(text: str, start: int, lexicon: NameLexicon) -> bool:
+    """Whether the nearest line above with words is a name line: the block's head is taken, and the
+    line under it is the company or the job ("Tara Nuncija\nVolkswagen Aktiengesellschaft",
+    "ÁSLÁKUR VÍÐISSON\n\nELECTRICAL POWER LINE INSTALLER")."""
+    above = line_above(text, text.rfind("\n", 0, start) + 1)
+    return above is not None and is_name_line(text[above[0]:above[1]].strip(" \t>}?#*|-"), lexicon)
 
 
 def _town_line(text: str, start: int, end: int, lexicon: NameLexicon) -> bool:
@@ -310,8 +319,9 @@ def credited_names(text: str, lexicon: NameLexicon | None = None) -> list[Findin
 
 # Two people who do something together at the start of a sentence: "Crowder and Knight were precision
 # engineers", "pyysalo and curry were ...".
-_PAIRED_SUBJECTS = re.compile(r"(?:^|(?<=[.!?:;\n]))[ \t]*([^\W\d_][\w'’-]*)[ \t]+(?:and|&)[ \t]+([^\W\d_][\w'’-]*)"
-                              r"[ \t]+(?:were|are|have|had|met|founded|wrote|started)\b", re.MULTILINE)
+_PAIRED_SUBJECTS = re.compile(r"(?:^|(?<=[.!?:;\n]))[ \t]*([^\W\d_][\w'’-]*)[ \t]+(?:and|AND|&)[ \t]+"
+                              r"([^\W\d_][\w'’-]*)[ \t]+(?i:were|are|have|had|met|founded|wrote|started)\b",
+                              re.MULTILINE)
 
 
 # Someone who has to, wants to or needs to do something, after a conjunction: "but Hideko just has to
@@ -370,11 +380,14 @@ def listed_given_names(text: str, lexicon: NameLexicon | None = None) -> list[Fi
     return found
 
 
-def paired_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Finding]:
+def paired_subjects(text: str, lexicon: NameLexicon | None = None, *, known: Sequence[Finding] = ()) -> list[Finding]:
     """The two subjects of a sentence that starts "A and B were ..." in one case: each a known name
     or a word that is no English and no place, one a known name, not both English words ("Nickel and
-    Little", "Notch and Wnt" are left)."""
+    Little", "Notch and Wnt" are left); or one of them a known name that is a person already
+    (`known`: the model's), the other then any word of its case that is no stop word and no place
+    ("Kleist and Arnold", "SVENSSON AND KING")."""
     lexicon = lexicon or name_lexicon()
+    people = {(f.start, f.end) for f in known if f.entity_type == "PERSON"}
     found = []
     for match in _PAIRED_SUBJECTS.finditer(text):
         words = [match.group(1), match.group(2)]
@@ -386,7 +399,33 @@ def paired_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Findi
             continue  # acronyms
         names = [lexicon.is_name(word) for word in words]
         foreign = [not lexicon.is_english_word(word) for word in words]
-        if any(names) and all(n or f for n, f in zip(names, foreign, strict=True)) and not all(
+        if any((match.start(i), match.end(i)) in people and names[i - 1] for i in (1, 2)) or any(names) and all(
+                n or f for n, f in zip(names, foreign, strict=True)) and not all(
                 lexicon.is_plain_word(word) for word in words):
             found += [Finding(match.start(i), match.end(i), "PERSON", 0.6, "name-paired") for i in (1, 2)]
+    return found
+
+
+# The speaker of "said Calle to David": a word between a verb of speech and "to" and a person.
+_SPEAKER_TO = re.compile(r"\b(?i:said|asked|replied|whispered|shouted|explained)[ \t]+([^\W\d_][\w'’-]*)[ \t]+"
+                         r"(?:to|TO)[ \t]+([^\W\d_][\w'’-]*)")
+
+
+def speakers_to_people(text: str, lexicon: NameLexicon | None = None, *,
+                       known: Sequence[Finding] = ()) -> list[Finding]:
+    """Who speaks to a person ("said Calle to David", "SAID LEAL TO LOGAN"): the word after the verb
+    when the word after "to" is a person already (`known`) or a known name, both in one case and
+    neither a stop word; in lower case a known name or no English word."""
+    lexicon = lexicon or name_lexicon()
+    people = {(f.start, f.end) for f in known if f.entity_type == "PERSON"}
+    found = []
+    for match in _SPEAKER_TO.finditer(text):
+        speaker, listener = match.group(1), match.group(2)
+        if _shape(speaker) != _shape(listener) or _shape(speaker) == "lower" and lexicon.is_english_word(
+                speaker) and not lexicon.is_name(speaker):
+            continue  # "said goodbye to mary"
+        if any(len(word) < 2 or word.lower() in stop_words() for word in (speaker, listener)):
+            continue
+        if (match.start(2), match.end(2)) in people or lexicon.is_name(listener):
+            found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-speaker"))
     return found

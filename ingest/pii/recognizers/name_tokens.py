@@ -10,6 +10,10 @@ from ingest.pii.recognizers.lexicon import NameLexicon, stop_words
 
 _TITLES = frozenset("""mr mrs ms miss mx dr prof sir madam dame lady lord herr frau mme mlle monsieur madame sr sra
 srta""".split())
+# Greetings the model reads into the name after them ("Hi filip"): never its first word.
+_GREETINGS = frozenset({"hi", "hello", "hey", "dear"})
+# Verbs of speech that are given names too ("Said"): in capitals ("SAID LEENA TO JOHN") the verb.
+_SPEECH_VERBS = frozenset({"said", "says", "asked", "asks", "replied", "told"})
 # Cues that come before other words as often as before names: a word after them is a name only
 # if it is no English word.
 _WEAK_NAME_CUES = frozenset("from by with ask asked tell told call called contact contacted meet met".split())
@@ -61,8 +65,9 @@ def _name_cues(text: str) -> dict[int, int]:
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 _SPACES = re.compile(r"[ \t]{1,3}")
 _INITIAL_GAP = re.compile(r"\.?[ \t]{1,3}")
-_COORDINATION_AFTER = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+)")
-_COORDINATION_BEFORE = re.compile(r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|&)[ \t]+)\Z")
+# "and" in the text's case: "ZEEB, HATFIELD AND PECK" in capitals.
+_COORDINATION_AFTER = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:and|AND|&)[ \t]+)?|[ \t]+(?:and|AND|&)[ \t]+)")
+_COORDINATION_BEFORE = re.compile(r"(?:[ \t]*,[ \t]*|[ \t]+(?:and|AND|&)[ \t]+)\Z")
 
 
 _INNER_CAPITALS = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|La|Le|Van|Von|Fitz|IJ|[^\W\d_]*['’-])[^\W\d_]")

@@ -18,6 +18,7 @@ from ingest.pii.recognizers.name_tokens import (
     _NAME_CUES,
     _PARTICLE_RUN_ANY_CASE,
     _SPACES,
+    _SPEECH_VERBS,
     _STRONG_NAME_CUES,
     _TITLES,
     _WEAK_NAME_CUES,
@@ -36,6 +37,8 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     a = tokens[index]
     if a.glued or len(a.text) < 2 or a.shape in "IiM" or a.lower in stop_words() or a.contraction:
         return None  # "I'm Nicholas": the name is the second word alone
+    if a.shape == "U" and a.lower in _SPEECH_VERBS:
+        return None  # "SAID LEENA TO JOHN": "Said" is a given name, but not here
     if (a.plain and not a.known and index + 1 < len(tokens) and tokens[index + 1].first
             and not tokens[index + 1].plain and _full_name(text, tokens, index + 1, lexicon)):
         return None  # "Producer Rasmus Katajisto": the name starts after the word
@@ -123,7 +126,7 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     if not score:
         return None
     last = following
-    extra = _following(text, tokens, last)
+    extra = _next_name_word(text, tokens, last)  # also after a middle initial: "alojzija ana m. vujčič"
     if extra is not None and _name_part(tokens[extra], b) and not tokens[extra].place and (
             tokens[extra].last and (tokens[extra].shape == "T" or not tokens[extra].plain)
             or len(tokens[extra].text) > 2 and not tokens[extra].english and not tokens[extra].contraction
@@ -429,6 +432,8 @@ def _coordinated(text: str, tokens: list[_Token], seeds: Sequence[Finding]) -> l
         after = _COORDINATION_AFTER.match(text, end)
         if after and after.end() in by_start:
             candidate = _listed_name(text, tokens, by_start[after.end()], like, forward=True)
+            if candidate and _apposition(text, after, tokens[by_start[after.end()]]):
+                candidate = None
             if candidate and not any(s < candidate[1] and candidate[0] < e for s, e in covered):
                 covered.append(candidate)
                 queue.append(candidate)
@@ -441,6 +446,13 @@ def _coordinated(text: str, tokens: list[_Token], seeds: Sequence[Finding]) -> l
                 queue.append(candidate)
                 found.append(Finding(candidate[0], candidate[1], "PERSON", 0.6, "name-lexicon"))
     return found
+
+
+def _apposition(text: str, gap: re.Match[str], token: _Token) -> bool:
+    """Whether an English word in lower case after a name and a comma alone describes it rather than
+    continues a list: "jean-luc picard, captain" (a list goes on: "stensby, parks and morse")."""
+    return (token.shape == "L" and token.english and "," in gap.group() and not re.search(r"and|AND|&", gap.group())
+            and not _COORDINATION_AFTER.match(text, token.end))
 
 
 def _listed_name(text: str, tokens: list[_Token], index: int, like: _Token,

@@ -9,10 +9,18 @@ from collections.abc import Sequence
 
 from ingest.pii.recognizers.address_patterns import _COUNTRY_ALIASES, _COUNTRY_LINE_AFTER, _DIGIT, _WORD_CHARACTER
 from ingest.pii.recognizers.addresses import _upper_case_line
-from ingest.pii.recognizers.common import Finding
+from ingest.pii.recognizers.common import Finding, line_above
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.mentions import EPONYM_HEADS
-from ingest.pii.recognizers.name_tokens import _INITIAL_GAP, _SPACES, _TITLES, _name_tokens, _Token
+from ingest.pii.recognizers.name_tokens import (
+    _GREETINGS,
+    _INITIAL_GAP,
+    _SPACES,
+    _SPEECH_VERBS,
+    _TITLES,
+    _name_tokens,
+    _Token,
+)
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
 # Words after which a single word is where someone is or goes, not who.
@@ -24,8 +32,10 @@ _PLACE_BEFORE = re.compile(
 # Legal forms that end a company's name ("Savannah Petroleum PLC", "Raymond James Financial Inc."):
 # the words before them name a company, even when they are a person's name.
 _LEGAL_FORMS = frozenset("""inc inc. incorporated ltd ltd. llc l.l.c. plc corp corp. corporation gmbh ag sa s.a.
-nv n.v. bv b.v. ab asa oy oyj spa s.p.a. srl s.r.l. sarl sas kgaa llp limited bancorp fund etf""".split())
+nv n.v. bv b.v. ab asa oy oyj spa s.p.a. srl s.r.l. sarl sas kgaa llp limited bancorp fund etf co co. company
+aktiengesellschaft s.a.a. saa""".split())
 _FOLLOWING_WORD = re.compile(r"[ \t]*([^\s,;:()\"]+)")
+_PARENTHESISED = re.compile(r"[ \t]*\([^()\n]{1,12}\)")
 _STREET_WORD_AFTER = re.compile(
     r"[ \t]+(?:Street|St\.?|Avenue|Ave\.?|Road|Rd\.?|Lane|Drive|Boulevard|Blvd\.?|Parkway|Highway|Terrace"
     r"|Crescent|STREET|AVENUE|ROAD|LANE|DRIVE|BOULEVARD|veg|vej|vei|veien|gate|gata|gatan|gade|straat|utca)\b")
@@ -55,7 +65,7 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
             if (_company_name(text, finding) or _STREET_WORD_AFTER.match(text, finding.end)
                     or _EPONYM_AFTER.match(text, finding.end) or _PLACE_PREFIX.match(text, finding.start)
                     or _STREET_WORD_LAST.search(text, finding.start, finding.end)
-                    or _town_line(text, finding, findings)):
+                    or _town_line(text, finding, findings) or _owned(text, finding)):
                 continue
             finding = _with_particle_tail(text, finding)
             before = _GIVEN_AND_INITIAL_BEFORE.search(text, max(0, finding.start - 30), finding.start)
@@ -65,7 +75,53 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
             if suffix is not None:
                 finding = Finding(finding.start, suffix.end(), "PERSON", finding.score, finding.recognizer)
         refined.append(finding)
-    return refined
+    return _without_lines_under_a_name(text, refined)
+
+
+_CONTACT_TYPES = ("STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS")
+
+
+def _without_lines_under_a_name(text: str, findings: list[Finding]) -> list[Finding]:
+    """Without a "person" that is the whole line under a contact block's name line, with an address,
+    a phone number or an e-mail address in the four lines below: the company or the job ("Michal E.
+    Horký\nReed Elsevier\n659 Algade 33"). A given and a family name the lexicon knows stay (a second
+    person listed under the first)."""
+    contacts = sorted(f.start for f in findings if f.entity_type in _CONTACT_TYPES)
+    if not contacts or "\n" not in text:
+        return findings
+    lexicon = name_lexicon()
+    name_lines: set[int] = set()  # the starts of the lines that are a name of two words or more
+    dropped: set[int] = set()
+    for index, finding in sorted(enumerate(findings), key=lambda pair: pair[1].start):
+        if finding.entity_type != "PERSON":
+            continue
+        line = _whole_line(text, finding)
+        if line is None:
+            continue
+        words = text[finding.start:finding.end].split()
+        above = line_above(text, line[0])
+        below_end = line[1]
+        for _ in range(4):
+            next_end = text.find("\n", below_end + 1)
+            below_end = len(text) if next_end < 0 else next_end
+        full_name = len(words) > 1 and words[0].lower() in lexicon.first_names and lexicon.is_name(words[-1])
+        if (above is not None and above[0] in name_lines and not full_name
+                and any(line[1] < c < below_end for c in contacts)):
+            dropped.add(index)
+        elif len(words) > 1:
+            name_lines.add(line[0])
+    return [f for i, f in enumerate(findings) if i not in dropped]
+
+
+def _whole_line(text: str, finding: Finding) -> tuple[int, int] | None:
+    """The line's (start, end) when the finding is all its words, behind quote marks ("}} ", "> ")."""
+    start = text.rfind("\n", 0, finding.start) + 1
+    end = text.find("\n", finding.end)
+    end = len(text) if end < 0 else end
+    if _WORD_CHARACTER.search(text, start, finding.start) or _WORD_CHARACTER.search(text, finding.end, end):
+        return None
+    return start, end
+
 
 
 _PARTICLE_TAIL = re.compile(
@@ -85,13 +141,31 @@ def _with_particle_tail(text: str, finding: Finding) -> Finding:
     return Finding(finding.start, tail.end(1), "PERSON", finding.score, finding.recognizer)
 
 
+_POSSESSIVE_BEFORE = re.compile(r"[^\W\d_]['’][sS][ \t]+\Z")
+
+
+def _owned(text: str, finding: Finding) -> bool:
+    """Whether the finding is one English word, no given name, right after a possessive: what is
+    owned, not a person ("THOUGH BRANDT'S SONG WAS", read as "Brandt's Song")."""
+    word = text[finding.start:finding.end]
+    lexicon = name_lexicon()
+    return (" " not in word and _POSSESSIVE_BEFORE.search(text, max(0, finding.start - 6), finding.start) is not None
+            and lexicon.is_english_word(word) and word.lower() not in lexicon.first_names
+            and word.lower() not in lexicon.common_given_names)  # not "Anna's Rose"
+
+
 def _company_name(text: str, finding: Finding) -> bool:
     """Whether the span's last word, or one of the next six capitalised words, is a legal form."""
     words = text[finding.start:finding.end].split()
     if len(words) > 1 and _legal_form(words[-1]):
         return True
     position = finding.end
+    if text.startswith(("'s", "’s"), position):
+        position += 2  # "Casey's General Stores Inc."
     for _ in range(6):
+        bracket = _PARENTHESISED.match(text, position)
+        if bracket is not None:  # "Nath Bio-Genes (I) Ltd"
+            position = bracket.end()
         match = _FOLLOWING_WORD.match(text, position)
         if match is None or "\n" in text[position:match.start(1)]:
             return False
@@ -130,7 +204,9 @@ def _legal_form(word: str) -> bool:
     word = word.lower()
     if word.endswith(("'s", "’s")):
         word = word[:-2]
-    return word in _LEGAL_FORMS or word.rstrip(".") in _LEGAL_FORMS
+    # "CO.LTD.": forms glued by their dots
+    return word in _LEGAL_FORMS or word.rstrip(".") in _LEGAL_FORMS or "." in word.rstrip(".") and all(
+        part in _LEGAL_FORMS for part in word.rstrip(".").split(".") if part)
 
 
 def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | None = None) -> list[tuple[int, int]]:
@@ -181,6 +257,9 @@ def person_span_parts(text: str, start: int, end: int, lexicon: NameLexicon | No
         while group and (group[0].lower in _TITLES or group[0].shape in "i"
                          or (group[0].plain and not group[0].known and len(group) > 2)):
             group = group[1:]
+        if upper_line and len(group) > 1 and group[0].lower in _SPEECH_VERBS or (
+                len(group) > 1 and group[0].lower in _GREETINGS):
+            group = group[1:]  # "SAID LEAL TO LOGAN", read as "Said Leal"; "Hi filip"
         while len(group) > 1 and ((not group[-1].known and lexicon.is_describing_word(group[-1].lower))
                                   or group[-1].shape == "I" or group[-1].lower in _PARTICLES):
             group = group[:-1]  # "John O'Brien Signed", "Matias Anwar Listed"

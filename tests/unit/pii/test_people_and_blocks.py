@@ -263,6 +263,22 @@ def test_the_postcode_after_a_numbered_town_line_is_redacted(detector):
     assert "42042" in detected(detector, text, "STREET_ADDRESS")
 
 
+@pytest.mark.parametrize("text", [
+    "903 23 Ano Vouves\n Apt. 294\n Avdimou\n Cyprus 50259",
+    "}} 515 ul. Reja Mikołaja 44\n}} Apt. 448\n}} Warszawa/Wesoła\n}} Poland 50259",
+    "??? 213 176 Akti Pagalou\n??? Suite 377\n??? Strovolos\n??? Cyprus 50259",
+])
+def test_the_postcode_that_ends_a_block_under_an_apartment_line_is_redacted(text):
+    assert "50259" in values(text, find_street_addresses(text))
+
+
+def test_a_number_under_an_apartment_line_that_ends_no_country_line_is_kept():
+    text = "Suite 200 holds the lab.\nMeasured\nSamples 50259 in total"
+    assert not any("50259" in value for value in values(text, find_street_addresses(text)))
+    report = "Unit 4 failed.\nRun 12\nBatch 50259\n"
+    assert not any("50259" in value for value in values(report, find_street_addresses(report)))
+
+
 @pytest.mark.parametrize(("text", "address"), [
     ("I now live in 142 Fibichova 450 Apt. 974 Melník 1 Hlavní mesto Praha",
      "142 Fibichova 450 Apt. 974 Melník 1 Hlavní mesto Praha"),
