@@ -29,6 +29,7 @@ from benchmarks.pii_eval import (
     score,
     targets_met,
 )
+from benchmarks.pii_leaks import values_left
 
 SAMPLES = 50
 SEED = 8  # its 50 samples include a full timestamp, which once moved with the clock
@@ -292,10 +293,33 @@ def test_evaluate_reports_each_detector_side_by_side(dataset):
     person_row = next(line for line in table.splitlines() if line.startswith("PERSON"))
     assert "0.000" in person_row and "1.000" in person_row
 
+    values_row = next(line for line in table.splitlines() if line.startswith("values left"))
+    assert f"{nothing.values_left.values} (100.0%)" in values_row and "0 (0.0%)" in values_row
+
     data = json.loads(json.dumps(report_as_json(report), allow_nan=False))
     assert [d["name"] for d in data["detectors"]] == ["nothing", "oracle"]
     assert data["detectors"][0]["overall"]["precision"] is None
     assert all(data["detectors"][1]["targets_met"].values())
+    assert data["detectors"][1]["values_left"]["left"] == 0 and data["detectors"][0]["values_left"]["share"] == 1.0
+
+
+def test_a_value_is_left_when_one_of_its_words_is_outside_every_detected_span():
+    text = "Call Anna M. Kowalczyk on +1 212 555 0187 today."
+    name = DetectedSpan(text.index("Anna"), text.index(" on"), "PERSON")
+    phone = DetectedSpan(text.index("+1"), text.index(" today"), "PHONE_NUMBER")
+    item = LabelledText(text=text, spans=(name, phone), source="hand")
+    first_name_only = DetectedSpan(name.start, name.start + 4, "PERSON")
+    initial_left = [DetectedSpan(name.start, name.start + 4, "PERSON"),
+                    DetectedSpan(text.index("Kowalczyk"), name.end, "PERSON")]
+    wider_of_another_type = DetectedSpan(name.start - 5, phone.end, "LOCATION")
+    assert values_left([item], [[name, phone]]).left == 0
+    assert values_left([item], [[first_name_only, phone]]).per_type == {"PERSON": (1, 1), "PHONE_NUMBER": (0, 1)}
+    assert values_left([item], [[*initial_left, phone]]).left == 0  # a lone initial tells little
+    assert values_left([item], [[name, DetectedSpan(phone.start, phone.end - 4, "PHONE_NUMBER")]]).left == 1
+    assert values_left([item], [[wider_of_another_type]]).left == 0  # any redaction hides it
+    assert values_left([item], [[]]).share == 1.0
+    with pytest.raises(ValueError):
+        values_left([item], [])
 
 
 def test_missed_spans_are_the_gold_spans_no_prediction_of_their_type_matches():
