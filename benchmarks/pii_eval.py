@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from benchmarks.pii_cases import _HAND_CASES, NON_PII_CASES
 from benchmarks.pii_leaks import GOAL as LEFT_GOAL
-from benchmarks.pii_leaks import ValuesLeft, values_left
+from benchmarks.pii_leaks import SpanLike, ValuesLeft, values_left
 
 if TYPE_CHECKING:
     from presidio_evaluator import InputSample
@@ -99,19 +99,6 @@ _PEOPLE_FIELDS = {
 _DATES_END = datetime(2025, 1, 1)  # naive, so read as UTC: the same on every machine
 # The generator's templates escape a line break as backslash-n and a comma as backslash-comma.
 _TEMPLATE_ESCAPES = {"n": "\n", ",": ","}
-
-
-class SpanLike(Protocol):
-    """Anything with character offsets (end exclusive) and an entity type."""
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def end(self) -> int: ...
-
-    @property
-    def entity_type(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ _WORD = re.compile(r"\w+")
 GOAL = 0.01  # at most this share of personal values may be left
 
 
-class _Span(Protocol):
+class SpanLike(Protocol):
+    """Anything with character offsets (end exclusive) and an entity type."""
+
     @property
     def start(self) -> int: ...
 
@@ -29,12 +31,14 @@ class _Span(Protocol):
     def entity_type(self) -> str: ...
 
 
-class _Labelled(Protocol):
+class Labelled(Protocol):
+    """A text with its labelled values."""
+
     @property
     def text(self) -> str: ...
 
     @property
-    def spans(self) -> Sequence[_Span]: ...
+    def spans(self) -> Sequence[SpanLike]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,7 @@ class ValuesLeft:
         return self.left / self.values if self.values else 0.0
 
 
-def _left_words(text: str, value: _Span, covered: bytearray) -> list[str]:
+def _left_words(text: str, value: SpanLike, covered: bytearray) -> list[str]:
     """The words of `value` that a detected span does not wholly cover (lone letters aside)."""
     left = []
     for word in _WORD.finditer(text, value.start, value.end):
@@ -61,7 +65,7 @@ def _left_words(text: str, value: _Span, covered: bytearray) -> list[str]:
     return left
 
 
-def values_left(dataset: Sequence[_Labelled], predictions: Sequence[Sequence[_Span]]) -> ValuesLeft:
+def values_left(dataset: Sequence[Labelled], predictions: Sequence[Sequence[SpanLike]]) -> ValuesLeft:
     """How many labelled values keep a word outside every detected span (of any type)."""
     if len(predictions) != len(dataset):
         raise ValueError(f"{len(predictions)} predictions for {len(dataset)} texts")
