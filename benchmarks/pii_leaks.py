@@ -3,8 +3,9 @@
 The span metric (`benchmarks.pii_eval`) counts a value as missed when no span of its type matches it at
 IoU 0.75, though a span of another type, or a longer or shorter one, may still hide it. Here a labelled
 value is *left* when one of its words is not wholly inside some detected span, whatever that span's type:
-that word would reach the index. A word is a run of letters or digits; a lone letter (an initial) is
-not counted, since it tells little on its own.
+that word would reach the index. A word is a run of letters or digits; a lone letter (an initial) and
+the span metric's skip words ("the corner of", "Apt.", "my" ...) are not counted: they tell nothing on
+their own, and the span metric trims them off the labels too.
 """
 
 from __future__ import annotations
@@ -54,11 +55,11 @@ class ValuesLeft:
         return self.left / self.values if self.values else 0.0
 
 
-def _left_words(text: str, value: SpanLike, covered: bytearray) -> list[str]:
-    """The words of `value` that a detected span does not wholly cover (lone letters aside)."""
+def _left_words(text: str, value: SpanLike, covered: bytearray, skip: frozenset[str]) -> list[str]:
+    """The words of `value` that a detected span does not wholly cover (lone letters and skip words aside)."""
     left = []
     for word in _WORD.finditer(text, value.start, value.end):
-        if len(word.group()) == 1 and not word.group().isdigit():
+        if (len(word.group()) == 1 and not word.group().isdigit()) or word.group().lower() in skip:
             continue
         if not all(covered[word.start():word.end()]):
             left.append(word.group())
@@ -67,6 +68,9 @@ def _left_words(text: str, value: SpanLike, covered: bytearray) -> list[str]:
 
 def values_left(dataset: Sequence[Labelled], predictions: Sequence[Sequence[SpanLike]]) -> ValuesLeft:
     """How many labelled values keep a word outside every detected span (of any type)."""
+    from presidio_evaluator.evaluation.skipwords import get_skip_words
+
+    skip = frozenset(word.lower() for word in get_skip_words())
     if len(predictions) != len(dataset):
         raise ValueError(f"{len(predictions)} predictions for {len(dataset)} texts")
     left: dict[str, int] = {}
@@ -77,7 +81,7 @@ def values_left(dataset: Sequence[Labelled], predictions: Sequence[Sequence[Span
             covered[span.start:span.end] = b"\x01" * (min(span.end, len(item.text)) - span.start)
         for value in item.spans:
             values[value.entity_type] = values.get(value.entity_type, 0) + 1
-            if _left_words(item.text, value, covered):
+            if _left_words(item.text, value, covered, skip):
                 left[value.entity_type] = left.get(value.entity_type, 0) + 1
     per_type = {entity: (left.get(entity, 0), count) for entity, count in sorted(values.items())}
     return ValuesLeft(sum(left.values()), sum(values.values()), per_type)

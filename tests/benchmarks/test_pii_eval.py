@@ -318,6 +318,10 @@ def test_a_value_is_left_when_one_of_its_words_is_outside_every_detected_span():
     assert values_left([item], [[name, DetectedSpan(phone.start, phone.end - 4, "PHONE_NUMBER")]]).left == 1
     assert values_left([item], [[wider_of_another_type]]).left == 0  # any redaction hides it
     assert values_left([item], [[]]).share == 1.0
+    corner = LabelledText(text="Meet at the corner of 92 Circle Way.", source="hand",
+                          spans=(DetectedSpan(8, 35, "STREET_ADDRESS"),))
+    assert values_left([corner], [[DetectedSpan(22, 35, "STREET_ADDRESS")]]).left == 0  # skip words tell nothing
+    assert values_left([corner], [[DetectedSpan(25, 35, "STREET_ADDRESS")]]).left == 1  # the house number does
     with pytest.raises(ValueError):
         values_left([item], [])
 
