@@ -123,7 +123,6 @@ def _whole_line(text: str, finding: Finding) -> tuple[int, int] | None:
     return start, end
 
 
-
 _PARTICLE_TAIL = re.compile(
     r"(?:[ \t]+(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|do|ter|ten)){1,3}[ \t]+([^\W\d_][\w'’-]+)",
     re.IGNORECASE)
