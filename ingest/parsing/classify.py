@@ -194,20 +194,21 @@ def _email_paragraphs(path: Path) -> list[str]:
     return html_paragraphs(content) if body.get_content_type() == "text/html" else plain_paragraphs(content)
 
 
-def expected_paragraphs(path: Path, kind: str, encoding: str | None = None) -> list[str]:
+def expected_paragraphs(path: Path, kind: str, text: str | None = None) -> list[str]:
     """The paragraphs unstructured's partitioner for `kind` is expected to classify in this file; empty
-    for a kind with no prediction (or a file it cannot read: the partitioner then says what is wrong)."""
+    for a kind with no prediction (or a file it cannot read: the partitioner then says what is wrong).
+    `text` is an HTML or Markdown file's text where the caller has decoded it already."""
     try:
         if kind == "docx":
             return _docx_paragraphs(path)
         if kind == "pptx":
             return _pptx_paragraphs(path)
         if kind == "html":
-            return html_paragraphs(path.read_bytes().decode(encoding or "utf-8", errors="replace"))
+            return html_paragraphs(text if text is not None else path.read_text(encoding="utf-8", errors="replace"))
         if kind == "md":
             import markdown
 
-            text = path.read_bytes().decode(encoding or "utf-8", errors="replace")
+            text = text if text is not None else path.read_text(encoding="utf-8", errors="replace")
             return html_paragraphs(markdown.markdown(text, extensions=_MARKDOWN_EXTENSIONS))
         if kind == "eml":
             return _email_paragraphs(path)

@@ -353,18 +353,18 @@ def _parse_text(path: Path) -> tuple[list[Element], int, int]:
 def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int, int]:
     from unstructured.partition.auto import partition
 
-    encoding = None
+    text = None
     if kind in MESSAGE_TYPES:
         # Its attachments are documents of their own (ingest.parsing.attachments); a message holding
         # too many, or nested too deep, is refused here as it was not listed.
         message_attachments(path.read_bytes(), kind)
         kind_options = {"process_attachments": False}
     elif kind in ("md", "html"):
-        encoding = _read_text(path)[0]
+        encoding, text = _read_text(path)
         kind_options = {"encoding": encoding}
     else:
         kind_options = {}
-    with prepared_texts(expected_paragraphs(path, kind, encoding)):
+    with prepared_texts(expected_paragraphs(path, kind, text)):
         return _partitioned_elements(partition(filename=str(path), **kind_options))
 
 
