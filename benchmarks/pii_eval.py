@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from benchmarks.pii_cases import _HAND_CASES, NON_PII_CASES
 from benchmarks.pii_leaks import GOAL as LEFT_GOAL
-from benchmarks.pii_leaks import SpanLike, ValuesLeft, values_left
+from benchmarks.pii_leaks import SpanLike, ValuesLeft, skip_words, values_left
 
 if TYPE_CHECKING:
     from presidio_evaluator import InputSample
@@ -525,9 +525,7 @@ def missed_spans(dataset: Sequence[LabelledText], predictions: Sequence[Sequence
     """The gold spans that no prediction of the same type matches at IoU >= IOU_THRESHOLD, both
     trimmed of leading and trailing skip words as the metric trims them: close to the metric's
     misses (it merges neighbouring spans first), for reading what a detector leaves."""
-    from presidio_evaluator.evaluation.skipwords import get_skip_words
-
-    skip = frozenset(word.lower() for word in get_skip_words())
+    skip = skip_words()
     missed = []
     for index, (item, predicted) in enumerate(zip(dataset, predictions, strict=True)):
         predicted = _joined(item.text, [DetectedSpan(p.start, p.end, p.entity_type) for p in predicted], skip)

@@ -10,6 +10,7 @@ their own, and the span metric trims them off the labels too.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ class ValuesLeft:
         return self.left / self.values if self.values else 0.0
 
 
+@functools.cache
+def skip_words() -> frozenset[str]:
+    """The span metric's skip words, lower-cased: presidio-evaluator's list ("the", "corner", "apt" ...)."""
+    from presidio_evaluator.evaluation.skipwords import get_skip_words
+
+    return frozenset(word.lower() for word in get_skip_words())
+
+
 def _left_words(text: str, value: SpanLike, covered: bytearray, skip: frozenset[str]) -> list[str]:
     """The words of `value` that a detected span does not wholly cover (lone letters and skip words aside)."""
     left = []
@@ -68,11 +77,9 @@ def _left_words(text: str, value: SpanLike, covered: bytearray, skip: frozenset[
 
 def values_left(dataset: Sequence[Labelled], predictions: Sequence[Sequence[SpanLike]]) -> ValuesLeft:
     """How many labelled values keep a word outside every detected span (of any type)."""
-    from presidio_evaluator.evaluation.skipwords import get_skip_words
-
-    skip = frozenset(word.lower() for word in get_skip_words())
     if len(predictions) != len(dataset):
         raise ValueError(f"{len(predictions)} predictions for {len(dataset)} texts")
+    skip = skip_words()
     left: dict[str, int] = {}
     values: dict[str, int] = {}
     for item, found in zip(dataset, predictions, strict=True):

@@ -144,8 +144,11 @@ def _elements_from_paragraphs(
     paragraphs: Iterable[tuple[str, int | None, float | None]], *, ocr: bool, start: int, extraction: str
 ) -> list[Element]:
     """Classify plain paragraphs (text, page, ocr confidence) into typed elements, in batched passes."""
-    kept = [(text, page, confidence) for text, page, confidence in
-            ((_normalise_whitespace(text), page, confidence) for text, page, confidence in paragraphs) if text]
+    kept = []
+    for text, page, confidence in paragraphs:
+        text = _normalise_whitespace(text)
+        if text:
+            kept.append((text, page, confidence))
     classified = classify_paragraphs([text for text, _, _ in kept])
     return [
         Element(
