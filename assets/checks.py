@@ -3,8 +3,12 @@
 Blocking checks with ERROR severity stop what comes after them in the run:
 pii_residue stops chunking and embedding, index_consistency and
 retrieval_quality stop the staged index from being published.
+
+The checks of one asset step are evaluated in one step (`parse_and_redact_checks`, `index_checks`): each
+keeps its name, severity, blocking and alerts, and one that raises fails alone, with its error.
 """
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -35,22 +39,14 @@ def tenant_of(context: dg.AssetCheckExecutionContext) -> str:
     return tenant
 
 
-def result(outcome: checks.CheckOutcome) -> dg.AssetCheckResult:
+def result(outcome: checks.CheckOutcome, spec: dg.AssetCheckSpec | None = None) -> dg.AssetCheckResult:
+    """The Dagster result of an outcome; `spec` names the check where a step evaluates several."""
     severity = dg.AssetCheckSeverity.ERROR if outcome.severity == checks.ERROR else dg.AssetCheckSeverity.WARN
     metadata = {key: dg.MetadataValue.json(value) if isinstance(value, dict | list) else value
                 for key, value in outcome.metadata.items() if value is not None}
     return dg.AssetCheckResult(passed=outcome.passed, severity=severity, description=outcome.description,
-                               metadata=metadata)
-
-
-@dg.asset_check(asset=REDACTED_DOCUMENTS, blocking=True,
-                description="PII that patterns and checksums still find after redaction (e-mail, phone, card, "
-                "IBAN, SSN, IP). Blocks chunking and embedding.")
-def pii_residue(context: dg.AssetCheckExecutionContext, storage: StorageResource,
-                redactor: RedactorResource) -> dg.AssetCheckResult:
-    tenant = tenant_of(context)
-    policy = redactor.policy(storage.registry().get(tenant))
-    return result(checks.pii_residue(storage.paths(tenant), policy))
+                               metadata=metadata, asset_key=spec.asset_key if spec else None,
+                               check_name=spec.name if spec else None)
 
 
 @dg.asset_check(asset=chunks,
@@ -60,55 +56,93 @@ def chunk_sanity(context: dg.AssetCheckExecutionContext, storage: StorageResourc
     return result(checks.chunk_sanity(storage.paths(tenant_of(context)), chunker.settings().max_tokens))
 
 
-@dg.asset_check(asset=PARSED_DOCUMENTS,
-                description="Documents whose OCR'd text has a low mean word confidence.")
-def ocr_quality(context: dg.AssetCheckExecutionContext, storage: StorageResource,
-                thresholds: ChecksResource) -> dg.AssetCheckResult:
-    return result(checks.ocr_quality(storage.paths(tenant_of(context)), thresholds.min_ocr_confidence))
+PARSE_AND_REDACT_CHECKS = [
+    dg.AssetCheckSpec("pii_residue", asset=REDACTED_DOCUMENTS, blocking=True,
+                      description="PII that patterns and checksums still find after redaction (e-mail, phone, card, "
+                      "IBAN, SSN, IP). Blocks chunking and embedding."),
+    dg.AssetCheckSpec("ocr_quality", asset=PARSED_DOCUMENTS,
+                      description="Documents whose OCR'd text has a low mean word confidence."),
+    dg.AssetCheckSpec("parse_coverage", asset=PARSED_DOCUMENTS,
+                      description="Documents that yield much less text than an estimate made without their parser: "
+                      "pypdf's text layer (PDF), the file size (text, Markdown, HTML), OCR confidence (scans)."),
+    dg.AssetCheckSpec("quarantine_rate", asset=PARSED_DOCUMENTS,
+                      description="Share of documents that could not be parsed (WARN, then ERROR above thresholds)."),
+]
+INDEX_CHECKS = [
+    dg.AssetCheckSpec("index_consistency", asset=qdrant_index, blocking=True,
+                      description="The staged collection holds exactly the current chunks, no point of a deleted or "
+                      "unknown document, and vectors of the model's size. Blocks publication."),
+    dg.AssetCheckSpec("retrieval_quality", asset=qdrant_index, blocking=True,
+                      description="recall@k, MRR and nDCG@10 of the staged index on the tenant's golden set in its "
+                      "retrieval mode (hybrid unless set), against thresholds and the published index; dense and "
+                      "sparse are reported beside it. Blocks publication: the previous index keeps serving."),
+]
 
 
-@dg.asset_check(asset=PARSED_DOCUMENTS,
-                description="Documents that yield much less text than an estimate made without their parser: "
-                "pypdf's text layer (PDF), the file size (text, Markdown, HTML), OCR confidence (scans).")
-def parse_coverage(context: dg.AssetCheckExecutionContext, storage: StorageResource,
-                   thresholds: ChecksResource) -> dg.AssetCheckResult:
-    return result(checks.parse_coverage(storage.paths(tenant_of(context)), thresholds.min_parse_coverage))
+def evaluated(context: dg.AssetCheckExecutionContext, spec: dg.AssetCheckSpec,
+              evaluate: Callable[[], checks.CheckOutcome]) -> dg.AssetCheckResult:
+    """One check of a step that evaluates several: its result, or a failed ERROR result naming the error
+    when its evaluation raised, so that the step's other checks still report (and a blocking one still
+    blocks what comes after it)."""
+    try:
+        outcome = evaluate()
+    except Exception as error:  # noqa: BLE001  (reported as the check's failure, with the traceback in the log)
+        context.log.exception(f"check {spec.name} could not be evaluated")
+        outcome = checks.CheckOutcome(passed=False, severity=checks.ERROR,
+                                      description=f"the check could not be evaluated: {type(error).__name__}: "
+                                      f"{error}; see the step's log")
+    return result(outcome, spec)
 
 
-@dg.asset_check(asset=PARSED_DOCUMENTS,
-                description="Share of documents that could not be parsed (WARN, then ERROR above thresholds).")
-def quarantine_rate(context: dg.AssetCheckExecutionContext, storage: StorageResource,
-                    thresholds: ChecksResource) -> dg.AssetCheckResult:
-    return result(checks.quarantine_rate(storage.paths(tenant_of(context)),
-                                         thresholds.quarantine_warn_above, thresholds.quarantine_error_above))
+def selected(context: dg.AssetCheckExecutionContext, specs: list[dg.AssetCheckSpec]) -> list[dg.AssetCheckSpec]:
+    """The specs this execution was asked for (the UI can run one check of several)."""
+    return [spec for spec in specs if spec.key in context.selected_asset_check_keys]
 
 
-@dg.asset_check(asset=qdrant_index, blocking=True,
-                description="The staged collection holds exactly the current chunks, no point of a deleted or "
-                "unknown document, and vectors of the model's size. Blocks publication.")
-def index_consistency(context: dg.AssetCheckExecutionContext, storage: StorageResource,
-                      qdrant: QdrantResource) -> dg.AssetCheckResult:
+# The checks of one asset step run in one step: each step costs a run about a tenth of a second of
+# Dagster's own work and event writes, whatever it computes (an unchanged re-run is mostly that).
+@dg.multi_asset_check(specs=PARSE_AND_REDACT_CHECKS, can_subset=True,
+                      description="The checks of parsing and redaction: PII residue (blocking), OCR quality, "
+                      "parse coverage, quarantine rate.")
+def parse_and_redact_checks(context: dg.AssetCheckExecutionContext, storage: StorageResource,
+                            redactor: RedactorResource, thresholds: ChecksResource
+                            ) -> Iterator[dg.AssetCheckResult]:
     tenant = tenant_of(context)
-    from ingest.index.stage import read_staging
-
     paths = storage.paths(tenant)
-    # The vectors' size as the model made them (recorded from the embedding cache): no model to load.
-    return result(checks.index_consistency(tenant, paths, qdrant.settings(),
-                                           read_staging(paths).get("dimension") or None))
+    evaluations = {
+        "pii_residue": lambda: checks.pii_residue(paths, redactor.policy(storage.registry().get(tenant))),
+        "ocr_quality": lambda: checks.ocr_quality(paths, thresholds.min_ocr_confidence),
+        "parse_coverage": lambda: checks.parse_coverage(paths, thresholds.min_parse_coverage),
+        "quarantine_rate": lambda: checks.quarantine_rate(paths, thresholds.quarantine_warn_above,
+                                                          thresholds.quarantine_error_above),
+    }
+    for spec in selected(context, PARSE_AND_REDACT_CHECKS):
+        yield evaluated(context, spec, evaluations[spec.name])
 
 
-@dg.asset_check(asset=qdrant_index, blocking=True,
-                description="recall@k, MRR and nDCG@10 of the staged index on the tenant's golden set in its retrieval "
-                "mode (hybrid unless set), against thresholds and the published index; dense and sparse are "
-                "reported beside it. Blocks publication: the previous index keeps serving.")
-def retrieval_quality(context: dg.AssetCheckExecutionContext, storage: StorageResource, qdrant: QdrantResource,
-                      embedder: EmbedderResource) -> dg.AssetCheckResult:
+@dg.multi_asset_check(specs=INDEX_CHECKS, can_subset=True,
+                      description="The checks of the staged index: consistency and retrieval quality (both "
+                      "blocking publication).")
+def index_checks(context: dg.AssetCheckExecutionContext, storage: StorageResource, qdrant: QdrantResource,
+                 embedder: EmbedderResource) -> Iterator[dg.AssetCheckResult]:
     tenant = tenant_of(context)
-    config = storage.registry().get(tenant)
-    return result(checks.retrieval_quality(tenant, storage.paths(tenant), qdrant.settings(), config.golden,
-                                           Thresholds(**config.quality),
-                                           lambda texts: embedder.get().encode(texts),  # loads only if asked
-                                           RetrievalSettings.from_table(config.retrieval, tenant)))
+    paths = storage.paths(tenant)
+
+    def consistency() -> checks.CheckOutcome:
+        from ingest.index.stage import read_staging
+
+        # The vectors' size as the model made them (recorded from the embedding cache): no model to load.
+        return checks.index_consistency(tenant, paths, qdrant.settings(), read_staging(paths).get("dimension") or None)
+
+    def retrieval() -> checks.CheckOutcome:
+        config = storage.registry().get(tenant)
+        return checks.retrieval_quality(tenant, paths, qdrant.settings(), config.golden, Thresholds(**config.quality),
+                                        lambda texts: embedder.get().encode(texts),  # loads only if asked
+                                        RetrievalSettings.from_table(config.retrieval, tenant))
+
+    evaluations = {"index_consistency": consistency, "retrieval_quality": retrieval}
+    for spec in selected(context, INDEX_CHECKS):
+        yield evaluated(context, spec, evaluations[spec.name])
 
 
 @dg.asset_check(asset=published_index,
@@ -133,5 +167,4 @@ def index_freshness(context: dg.AssetCheckExecutionContext, storage: StorageReso
     ))
 
 
-ingestion_checks = [pii_residue, chunk_sanity, ocr_quality, parse_coverage, quarantine_rate, index_consistency,
-                    retrieval_quality, index_freshness]
+ingestion_checks = [parse_and_redact_checks, chunk_sanity, index_checks, index_freshness]

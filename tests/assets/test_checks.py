@@ -123,6 +123,27 @@ def test_quarantine_rate_ocr_quality_and_parse_coverage_fail_on_purpose(tenant):
     assert "published_index" in materialized  # none of the three blocks publication
 
 
+def test_a_check_that_cannot_be_evaluated_fails_with_its_error_and_its_step_mates_still_report(tenant, monkeypatch):
+    _, home = tenant
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the OCR table is unreadable")
+
+    monkeypatch.setattr("ingest.quality.checks.ocr_quality", broken)  # not blocking: publication goes on
+    _, evaluations, materialized = run_tenant(home)
+    ocr = evaluations["ocr_quality"]
+    assert not ocr.passed and ocr.severity == dg.AssetCheckSeverity.ERROR
+    assert "RuntimeError: the OCR table is unreadable" in ocr.description
+    assert all(evaluations[name].passed for name in ("pii_residue", "parse_coverage", "quarantine_rate"))
+    assert "published_index" in materialized
+
+    monkeypatch.setattr("ingest.quality.checks.index_consistency", broken)  # blocking: the index is not published
+    result, evaluations, materialized = run_tenant(home)
+    assert not result.success and not evaluations["index_consistency"].passed
+    assert evaluations["retrieval_quality"].passed  # evaluated beside it all the same
+    assert "published_index" not in materialized
+
+
 def test_a_tenant_policy_change_redacts_again_under_the_new_version(tenant, tmp_path, monkeypatch):
     _, home = tenant
     instance = dg.DagsterInstance.ephemeral()

@@ -142,7 +142,7 @@ METADATA = {
     "qdrant_index": {"seconds": 4.0, "written": 400},
     "published_index": {"seconds": 0.5},
 }
-STEPS = {"source_documents": 1.2, "parse_and_redact": 18.5, "redacted_documents_pii_residue": 2.0,
+STEPS = {"source_documents": 1.2, "parse_and_redact": 18.5, "parse_and_redact_checks": 2.0,
          "chunks_chunk_sanity": 0.5, "embeddings": 20.3}
 
 
