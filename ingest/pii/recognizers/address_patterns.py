@@ -35,12 +35,13 @@ rua r. r rúa rue via viale vicolo piazza piazzale corso largo strada contrada b
 calle c/ carrer carretera ctra. paseo passeig plaza praça praca travessa estrada alameda rodovia ladeira
 bairro ul. ulica al. aleja pl. plac os. osiedle str. bd. bulevardul boulevard bulevar chemin allée impasse quai
 place route rambla ronda camino jalan jl. lorong rruga odos leoforos λεωφόρος λεωφ. οδός οδος πλατεία πλ.
-ulitsa
+χλμ χλμ. ulitsa
 prospekt caddesi sokak cesta trg
 """.split())
 # Prefixes that are English words or common abbreviations: a street only with a number.
+# "χλμ" (kilometre of a Greek highway: "χλμ Αθηνών Σουνίου 246") names the road after it.
 _WEAK_PREFIXES = frozenset("via place route plaza boulevard avenue corso largo al. pl. r. r av. os. str. bd. "
-                           "cesta trg".split())
+                           "cesta trg χλμ χλμ.".split())
 # Street types written as a separate word after the name in other languages ("Bécsi utca 35.").
 _STREET_POSTFIXES = frozenset("""
 utca u. út útja körút krt. tér köz sétány ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
@@ -91,6 +92,11 @@ _NUMBERED_NAME = re.compile(
     rf"(?<![\w.,/-])(?:({_NUMBER})[ \t]+){{0,2}}({_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?(?:{_CAP}|{_LOWER_WORD})){{0,3}})"
     rf"[ \t]+({_NUMBER})"
     rf"(?![\w-]|[.,]\d|[ \t]*%)\.?")
+# A house number and a building number before a street's name that ends its line ("562 93 Zeas Pasalimani\n",
+# "213 176 Akti Pagalou\n"): the name alone could be a person's.
+_NUMBERS_THEN_NAME = re.compile(
+    rf"(?<![\w.,/-]){_NUMBER}[ \t]+{_NUMBER}[ \t]+({_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_CAP}){{0,2}})"
+    r"(?=[ \t]*(?:\n|\Z))")
 _SECONDARY_WORDS = r"(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|building)"
 _SECONDARY = re.compile(rf"(?<![\w])(?:{_SECONDARY_WORDS}\.?[ \t]*#?|#)[ \t]*\d{{1,5}}[a-zA-Z]?(?![\w.-]|\.\d)",
                         re.IGNORECASE)

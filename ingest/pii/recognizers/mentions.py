@@ -30,10 +30,14 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
             continue
         given = any(word.lower() in lexicon.first_names and not lexicon.is_english_word(word) for word in words)
         first = words[0].lower()
+        # A given name that is a word too heads a name the model read ("Mark Gordon") as well as any.
+        common_given = words[0][0].isupper() and first in lexicon.common_given_names
         if len(words) < 2 or not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
-                (given or word[0].isupper()) and not lexicon.is_english_word(word)) for word in words):
+                (given or word[0].isupper()) and not lexicon.is_english_word(word))
+                or _foreign_lower(word, lexicon) or (i == 0 and common_given) for i, word in enumerate(words)):
             continue  # a seed is a name through and through, not "gene expression" or "arginase activity"
-        if not (first in lexicon.first_names or not any(lexicon.is_english_word(word) for word in words)):
+        if not (first in lexicon.first_names or common_given
+                or not any(lexicon.is_english_word(word) for word in words)):
             continue  # a given name first, or no English word at all: not "Hyde Park"
         if any(len(word) > 1 and word.isupper() for word in words) and not text[person.start:person.end].isupper():
             continue  # an acronym in mixed case ("VEGF KO") is no name

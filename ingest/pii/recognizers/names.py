@@ -68,9 +68,11 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
         return index, following, 0.75  # "Rebecca A Hides": a given name, an initial, a family name
     if following == index + 2 and not a.first and a.lower not in stop_words() and (
             (both_cap and (not a.plain or a.lower in lexicon.common_given_names) and (b.surname or not b.plain))
-            or (a.shape == b.shape == "L" and len(a.text) > 2 and not a.english and not b.english)):
+            or (a.shape == b.shape == "L" and len(a.text) > 2 and not a.english and not b.english)
+            or (both_cap and b.last and not b.plain and not b.place and len(a.text) > 2 and not a.describing
+                and not a.place and not a.contraction and a.lower not in _NAME_CUES and a.lower not in _TITLES)):
         # Two words around a middle initial: "Bettine H. Roelink", "Felicity C. Marshall",
-        # "chise t. horiguchi".
+        # "chise t. horiguchi"; a noun before it too when a family name follows ("Tosh N Brandt").
         return index, following, 0.7
     if both_cap and a.lower in lexicon.common_given_names and not b.plain and not b.place and (
             b.last or (not b.english and len(b.text) > 2)):
@@ -195,8 +197,10 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
             and _ADDRESSED_AFTER.match(text, token.end) is not None)
     else:
         ok = token.known and not token.place and not token.plain and (token.cap or token.shape == "L")
-        if not ok and token.shape in "TL" and len(token.text) > 2 and not token.english and not token.place:
-            # "by reinier hollink": two words that are no English after a weak cue are a name too.
+        if not ok and (token.shape in "TL" or token.cap) and len(token.text) > 2 and not token.english \
+                and not token.place:
+            # "by reinier hollink": two words that are no English after a weak cue are a name too, also
+            # on a line in capitals ("DIRECTED BY: EDHEM JERNEJŠEK").
             following = _next_name_word(text, tokens, index)
             other = tokens[following] if following is not None else None
             if other is not None and other.shape == token.shape and not other.glued and len(other.text) > 2 and (
@@ -237,6 +241,8 @@ _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near|via|into|towards?|of)[ \t]+\Z",
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|this|that|his|her|their|our|my|your|its)[ \t]+\Z", re.IGNORECASE)
 _SPEAKER = re.compile(r"[ \t]*:[ \t]*\S")
 _VOCATIVE_BEFORE = re.compile(r",[ \t]*\Z")
+_ME_BEFORE = re.compile(r"(?<![\w'’])me[ \t]+\Z", re.IGNORECASE)
+_COMMA_AFTER = re.compile(r"[ \t]*,")
 _VOCATIVE_AFTER = re.compile(r"[ \t]*[?!]")
 _VOCATIVE_AFTER_START = re.compile(
     r",[ \t]+(?:can|could|would|will|please|i|we|you|thanks|thank|how|what|do|did|are)\b", re.IGNORECASE)
@@ -263,6 +269,13 @@ def _lone_name(text: str, tokens: list[_Token], index: int) -> float:
     if token.first and not token.place and _VOCATIVE_AFTER_START.match(text, token.end) and _line_start(
             text, token.start):
         return 0.7  # "Lechosław, can I please speak to your boss?"
+    if (_ME_BEFORE.search(text, max(0, token.start - 4), token.start) and _COMMA_AFTER.match(text, token.end)
+            and (token.cap or token.shape == "L") and (token.first or (
+                len(token.text) > 3 and not token.english and not token.place))):
+        return 0.65  # "to leave me sherill, four hungry children": someone addressed after "me"
+    if (token.cap and token.lower in name_lexicon().common_given_names and _REQUEST_AFTER.match(text, token.end)
+            and _line_start(text, token.start)):
+        return 0.65  # "Sue, can I please speak to your boss?": a given name that is a word too, asked
     if token.first and (_SPEAKER.match(text, token.end) and _line_start(text, token.start)
                         or _VOCATIVE_BEFORE.search(text, max(0, token.start - 3), token.start)
                         and _VOCATIVE_AFTER.match(text, token.end)):
