@@ -44,7 +44,7 @@ _WEAK_PREFIXES = frozenset("via place route plaza boulevard avenue corso largo a
                            "cesta trg χλμ χλμ.".split())
 # Street types written as a separate word after the name in other languages ("Bécsi utca 35.").
 _STREET_POSTFIXES = frozenset("""
-utca u. út útja körút krt. tér köz sétány ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
+utca u. út útja körút krt. tér köz sétány rakpart rkp. fasor tee tänav mnt. maantee puiestee ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
 terrasse
 laan weg str. strasse straße platz gasse allee katu tie kuja polku aqq. vägen väg gränd stígur braut vegur
 sokak sokağı caddesi cad. bulvarı náměstí nám. třída ulice cesta trg
@@ -68,7 +68,8 @@ diciembre januar februar märz juni juli oktober dezember gennaio febbraio april
 ottobre dicembre janeiro fevereiro março maio junho julho setembro outubro novembro dezembro""".split())
 # English function words that no street name holds ("5 Musicians Of The 70s").
 _ENGLISH_FUNCTION_WORDS = frozenset("of the and or for to in on at by with from is are was were this that a".split())
-_CAP_START = r"[A-ZÀ-ÖØ-ÞĀ-ſΑ-ΩΆ-ΏА-Я]"
+# "∆" (the increment sign) stands for a Greek capital delta in text converted from some fonts ("∆ΕΚΕΛΕΙΑ").
+_CAP_START = r"[A-ZÀ-ÖØ-ÞĀ-ſΑ-ΩΆ-ΏА-Я∆]"
 _CAP = rf"{_CAP_START}[\w'’-]*\.?"
 _NUMBER = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,4}[a-zA-Z]?)?"
 _NAME_WORD = rf"(?:{_CAP}|{_PARTICLE})"
@@ -118,8 +119,9 @@ _POSTCODE = (r"(?:\d{5}-\d{4}|\d{3}[ ]\d{2}|\d{4,6}|[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-
              r"|\d{4}[ ]?[A-Z]{2})")
 _PLACE_WORD = rf"(?:{_CAP}|\({_CAP}\))"
 _PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,3}}"
-# ", City, Country 12345" or ", City, ST 12345": the postal tail of a one-line address.
-_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}){{1,3}}(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
+# ", City, Country 12345" or ", City, ST 12345": the postal tail of a one-line address; a town may
+# carry a district's number (", Kaplice 1, Czech Republic").
+_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]+\d{{1,3}})?){{1,3}}(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
                          r"|[ \t]+[a-z])")
 # After an apartment or suite: "Apt. 542 KÖTTMANNSDORF Austria", "Suite 646 Telc VY".
 _TOWN_WORD = rf"(?:{_CAP_START}[\w'’-]*|\({_CAP}\))"  # no full stop: "Castellón. It serves"

@@ -37,8 +37,10 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
                 or _foreign_lower(word, lexicon) or (i == 0 and common_given) for i, word in enumerate(words)):
             continue  # a seed is a name through and through, not "gene expression" or "arginase activity"
         if not (first in lexicon.first_names or common_given
-                or not any(lexicon.is_english_word(word) for word in words)):
-            continue  # a given name first, or no English word at all: not "Hyde Park"
+                or not any(lexicon.is_english_word(word) for word in words)
+                or (not lexicon.is_english_word(first) and first not in lexicon.places
+                    and all(lexicon.is_name(word) for word in words[1:]))):
+            continue  # a given name first, a foreign word before family names, or no English word: not "Hyde Park"
         if any(len(word) > 1 and word.isupper() for word in words) and not text[person.start:person.end].isupper():
             continue  # an acronym in mixed case ("VEGF KO") is no name
         particle_at = next((i for i, word in enumerate(words) if i and word.lower() in _PARTICLES), None)
