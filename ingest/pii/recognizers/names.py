@@ -68,11 +68,9 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
         return index, following, 0.75  # "Rebecca A Hides": a given name, an initial, a family name
     if following == index + 2 and not a.first and a.lower not in stop_words() and (
             (both_cap and (not a.plain or a.lower in lexicon.common_given_names) and (b.surname or not b.plain))
-            or (a.shape == b.shape == "L" and len(a.text) > 2 and not a.english and not b.english)
-            or (both_cap and b.last and not b.plain and not b.place and len(a.text) > 2 and not a.describing
-                and not a.place and not a.contraction and a.lower not in _NAME_CUES and a.lower not in _TITLES)):
+            or (a.shape == b.shape == "L" and len(a.text) > 2 and not a.english and not b.english)):
         # Two words around a middle initial: "Bettine H. Roelink", "Felicity C. Marshall",
-        # "chise t. horiguchi"; a noun before it too when a family name follows ("Tosh N Brandt").
+        # "chise t. horiguchi".
         return index, following, 0.7
     if both_cap and a.lower in lexicon.common_given_names and not b.plain and not b.place and (
             b.last or (not b.english and len(b.text) > 2)):
@@ -203,16 +201,15 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
             and (_ADDRESSED_AFTER.match(text, token.end) is not None or _SO_AFTER.match(text, token.end) is not None))
     else:
         ok = token.known and not token.place and not token.plain and (token.cap or token.shape == "L")
-        if not ok and (token.shape in "TL" or token.cap) and len(token.text) > 2 and (
-                not token.english or token.first) and not token.place:
+        if not ok and (token.shape in "TL" or token.cap) and len(token.text) > 2 and not token.english \
+                and not token.place:
             # "by reinier hollink": two words that are no English after a weak cue are a name too, also
-            # on a line in capitals ("DIRECTED BY: EDHEM JERNEJŠEK"), and a given name that is a word
-            # before one that is none ("was called harry piesse").
+            # on a line in capitals ("DIRECTED BY: EDHEM JERNEJŠEK").
             following = _next_name_word(text, tokens, index)
             other = tokens[following] if following is not None else None
             if other is not None and other.shape == token.shape and not other.glued and len(other.text) > 2 and (
-                    (other.last and not token.english) or not other.english) and not other.place \
-                    and other.lower not in stop_words() and token.text.isalpha() and other.text.isalpha():
+                    other.last or not other.english) and not other.place and other.lower not in stop_words() and (
+                    token.text.isalpha() and other.text.isalpha()):
                 return index, following, 0.6
     if not ok:
         return None
