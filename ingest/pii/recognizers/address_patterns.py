@@ -39,9 +39,11 @@ place route rambla ronda camino jalan jl. lorong rruga odos leoforos λεωφό�
 prospekt caddesi sokak cesta trg
 """.split())
 # Prefixes that are English words or common abbreviations: a street only with a number.
-# "χλμ" (kilometre of a Greek highway: "χλμ Αθηνών Σουνίου 246") names the road after it.
 _WEAK_PREFIXES = frozenset("via place route plaza boulevard avenue corso largo al. pl. r. r av. os. str. bd. "
                            "cesta trg χλμ χλμ.".split())
+# "χλμ" (the kilometre of a Greek highway: "χλμ Αθηνών Σουνίου 246") names a road only with its number after
+# the name; "40 χλμ συνολικά" is a distance.
+_NUMBER_AFTER_PREFIXES = frozenset({"χλμ", "χλμ."})
 # Street types written as a separate word after the name in other languages ("Bécsi utca 35.").
 _STREET_POSTFIXES = frozenset("""
 utca u. út útja körút krt. tér köz sétány rakpart rkp. fasor tee tänav mnt. maantee puiestee ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat

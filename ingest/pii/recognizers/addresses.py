@@ -34,6 +34,7 @@ from ingest.pii.recognizers.address_patterns import (
     _NEXT_SPACE,
     _NUMBER_AFTER,
     _NUMBER_AFTER_NAME,
+    _NUMBER_AFTER_PREFIXES,
     _NUMBERED_NAME,
     _NUMBERS_THEN_NAME,
     _NUMBERS_BEFORE,
@@ -200,6 +201,8 @@ def _prefixed_street(text: str, start: int, end: int, keyword: str, lexicon: Nam
     if not names or not any(_is_capitalised(w) or not lexicon.is_english_word(w.strip(".'’-")) for w in names):
         return None
     number = _NUMBER_AFTER_NAME.match(text, stop)
+    if number is None and keyword in _NUMBER_AFTER_PREFIXES:
+        return None
     numbers_before = _NUMBERS_BEFORE.search(text, max(0, start - 20), start)
     numbered = number is not None or numbers_before is not None
     after_end = number.end() if number else stop
