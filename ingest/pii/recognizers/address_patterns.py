@@ -46,7 +46,8 @@ _WEAK_PREFIXES = frozenset("via place route plaza boulevard avenue corso largo a
 _NUMBER_AFTER_PREFIXES = frozenset({"χλμ", "χλμ."})
 # Street types written as a separate word after the name in other languages ("Bécsi utca 35.").
 _STREET_POSTFIXES = frozenset("""
-utca u. út útja körút krt. tér köz sétány rakpart rkp. fasor tee tänav mnt. maantee puiestee ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
+utca u. út útja körút krt. tér köz sétány rakpart rkp. fasor tee tänav mnt. maantee puiestee
+ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
 terrasse
 laan weg str. strasse straße platz gasse allee katu tie kuja polku aqq. vägen väg gränd stígur braut vegur
 sokak sokağı caddesi cad. bulvarı náměstí nám. třída ulice cesta trg
@@ -123,7 +124,8 @@ _PLACE_WORD = rf"(?:{_CAP}|\({_CAP}\))"
 _PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,3}}"
 # ", City, Country 12345" or ", City, ST 12345": the postal tail of a one-line address; a town may
 # carry a district's number (", Kaplice 1, Czech Republic").
-_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]+\d{{1,3}})?){{1,3}}(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
+_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]+\d{{1,3}})?){{1,3}}"
+                         rf"(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
                          r"|[ \t]+[a-z])")
 # After an apartment or suite: "Apt. 542 KÖTTMANNSDORF Austria", "Suite 646 Telc VY".
 _TOWN_WORD = rf"(?:{_CAP_START}[\w'’-]*|\({_CAP}\))"  # no full stop: "Castellón. It serves"

@@ -57,7 +57,8 @@ def test_numbers_before_a_name_in_a_sentence_are_no_street():
 
 
 def test_the_greek_kilometre_word_names_the_road_after_it(detector):
-    text = "Name:    Eleni Markou\nAddress:     48210 χλμ Λαμίας Αθηνών 112\n Apt. 604\n ΛΕΜΕΣΟΣ\n Cyprus (Greek)"
+    text = ("Name:    Eleni Markou\nAddress:     48210 χλμ Λαμίας Αθηνών 112\n Apt. 604\n ΛΕΜΕΣΟΣ\n"
+            " Cyprus (Greek)")
     assert detected(detector, text, "STREET_ADDRESS") == [text[text.index("48210"):]]
     assert find_street_addresses("Η διαδρομή είναι 40 χλμ συνολικά.") == []
 
@@ -81,7 +82,8 @@ def test_a_quoted_street_read_in_part_runs_through_its_apartment_town_and_countr
 @pytest.mark.parametrize(("text", "address"), [
     ("4111 Belgrád rkp. 18.\n Suite 723", "4111 Belgrád rkp. 18.\n Suite 723"),
     ("It's in the corner of Lepa tee 12 and Pargi Garden", "Lepa tee 12 and Pargi Garden"),
-    ("Address:\n168 Ditscheinergasse 38, ∆ΑΛΙ, Cyprus (Greek).", "168 Ditscheinergasse 38, ∆ΑΛΙ, Cyprus (Greek)"),
+    ("Address:\n168 Ditscheinergasse 38, ∆ΑΛΙ, Cyprus (Greek).",
+     "168 Ditscheinergasse 38, ∆ΑΛΙ, Cyprus (Greek)"),
     ("Here: 78485 Teréz krt. 28. Suite 466, Kaplice 1, Czech Republic", "78485 Teréz krt. 28. Suite 466, Kaplice 1, "
                                                                        "Czech Republic"),
 ])
