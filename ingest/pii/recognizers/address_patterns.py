@@ -35,15 +35,19 @@ rua r. r rúa rue via viale vicolo piazza piazzale corso largo strada contrada b
 calle c/ carrer carretera ctra. paseo passeig plaza praça praca travessa estrada alameda rodovia ladeira
 bairro ul. ulica al. aleja pl. plac os. osiedle str. bd. bulevardul boulevard bulevar chemin allée impasse quai
 place route rambla ronda camino jalan jl. lorong rruga odos leoforos λεωφόρος λεωφ. οδός οδος πλατεία πλ.
-ulitsa
+χλμ χλμ. ulitsa
 prospekt caddesi sokak cesta trg
 """.split())
 # Prefixes that are English words or common abbreviations: a street only with a number.
 _WEAK_PREFIXES = frozenset("via place route plaza boulevard avenue corso largo al. pl. r. r av. os. str. bd. "
-                           "cesta trg".split())
+                           "cesta trg χλμ χλμ.".split())
+# "χλμ" (the kilometre of a Greek highway: "χλμ Αθηνών Σουνίου 246") names a road only with its number after
+# the name; "40 χλμ συνολικά" is a distance.
+_NUMBER_AFTER_PREFIXES = frozenset({"χλμ", "χλμ."})
 # Street types written as a separate word after the name in other languages ("Bécsi utca 35.").
 _STREET_POSTFIXES = frozenset("""
-utca u. út útja körút krt. tér köz sétány ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
+utca u. út útja körút krt. tér köz sétány rakpart rkp. fasor tee tänav mnt. maantee puiestee
+ulica ul. gate gata gatan vej vei veien veg vegen gade stræde straat
 terrasse
 laan weg str. strasse straße platz gasse allee katu tie kuja polku aqq. vägen väg gränd stígur braut vegur
 sokak sokağı caddesi cad. bulvarı náměstí nám. třída ulice cesta trg
@@ -67,7 +71,8 @@ diciembre januar februar märz juni juli oktober dezember gennaio febbraio april
 ottobre dicembre janeiro fevereiro março maio junho julho setembro outubro novembro dezembro""".split())
 # English function words that no street name holds ("5 Musicians Of The 70s").
 _ENGLISH_FUNCTION_WORDS = frozenset("of the and or for to in on at by with from is are was were this that a".split())
-_CAP_START = r"[A-ZÀ-ÖØ-ÞĀ-ſΑ-ΩΆ-ΏА-Я]"
+# "∆" (the increment sign) stands for a Greek capital delta in text converted from some fonts ("∆ΕΚΕΛΕΙΑ").
+_CAP_START = r"[A-ZÀ-ÖØ-ÞĀ-ſΑ-ΩΆ-ΏА-Я∆]"
 _CAP = rf"{_CAP_START}[\w'’-]*\.?"
 _NUMBER = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,4}[a-zA-Z]?)?"
 _NAME_WORD = rf"(?:{_CAP}|{_PARTICLE})"
@@ -91,6 +96,11 @@ _NUMBERED_NAME = re.compile(
     rf"(?<![\w.,/-])(?:({_NUMBER})[ \t]+){{0,2}}({_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?(?:{_CAP}|{_LOWER_WORD})){{0,3}})"
     rf"[ \t]+({_NUMBER})"
     rf"(?![\w-]|[.,]\d|[ \t]*%)\.?")
+# A house number and a building number before a street's name that ends its line ("562 93 Zeas Pasalimani\n",
+# "213 176 Akti Pagalou\n"): the name alone could be a person's.
+_NUMBERS_THEN_NAME = re.compile(
+    rf"(?<![\w.,/-]){_NUMBER}[ \t]+{_NUMBER}[ \t]+({_CAP}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_CAP}){{0,2}})"
+    r"(?=[ \t]*(?:\n|\Z))")
 _SECONDARY_WORDS = r"(?:apt|apartment|suite|ste|unit|flat|fl|floor|room|rm|bldg|building)"
 _SECONDARY = re.compile(rf"(?<![\w])(?:{_SECONDARY_WORDS}\.?[ \t]*#?|#)[ \t]*\d{{1,5}}[a-zA-Z]?(?![\w.-]|\.\d)",
                         re.IGNORECASE)
@@ -112,8 +122,10 @@ _POSTCODE = (r"(?:\d{5}-\d{4}|\d{3}[ ]\d{2}|\d{4,6}|[A-Z]{1,2}\d[A-Z\d]?[ ]\d[A-
              r"|\d{4}[ ]?[A-Z]{2})")
 _PLACE_WORD = rf"(?:{_CAP}|\({_CAP}\))"
 _PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,3}}"
-# ", City, Country 12345" or ", City, ST 12345": the postal tail of a one-line address.
-_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}){{1,3}}(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
+# ", City, Country 12345" or ", City, ST 12345": the postal tail of a one-line address; a town may
+# carry a district's number (", Kaplice 1, Czech Republic").
+_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]+\d{{1,3}})?){{1,3}}"
+                         rf"(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
                          r"|[ \t]+[a-z])")
 # After an apartment or suite: "Apt. 542 KÖTTMANNSDORF Austria", "Suite 646 Telc VY".
 _TOWN_WORD = rf"(?:{_CAP_START}[\w'’-]*|\({_CAP}\))"  # no full stop: "Castellón. It serves"

@@ -34,8 +34,10 @@ from ingest.pii.recognizers.address_patterns import (
     _NEXT_SPACE,
     _NUMBER_AFTER,
     _NUMBER_AFTER_NAME,
+    _NUMBER_AFTER_PREFIXES,
     _NUMBERED_NAME,
     _NUMBERS_BEFORE,
+    _NUMBERS_THEN_NAME,
     _PARTICLE,
     _PLACE_LINE,
     _PO_BOX,
@@ -124,6 +126,14 @@ def _street_cores(text: str, lexicon: NameLexicon) -> list[_Street]:
         else:  # try again from the next word: "located at Monika and Turjaška 48", "is at 22967 Árpád ..."
             space = _NEXT_SPACE.search(text, match.start())
             position = space.end() if space is not None and space.end() <= match.start(3) else match.start(3)
+    for match in _NUMBERS_THEN_NAME.finditer(text):
+        names = match.group(1).split()
+        if _has_foreign_word(names, lexicon) and not any(
+                word.lower().rstrip(".") in _ENGLISH_FUNCTION_WORDS or word.lower() in _MONTHS for word in names) and (
+                _sentence_start_or_line(text, match.start())
+                or _SECONDARY_BEFORE.search(text, max(0, match.start() - 20), match.start())
+                or has_context(text, match.start(), _STREET_CUES, window=30, words=3)):
+            cores.append(_Street(match.start(), match.end(), 0.75, True))  # a line, under an apartment or a cue
     for match in _PO_BOX.finditer(text):
         numbers_before = _NUMBERS_BEFORE.search(text, max(0, match.start() - 20), match.start())
         cores.append(_Street(numbers_before.start() if numbers_before else match.start(), match.end(), 0.9, True))
@@ -191,6 +201,8 @@ def _prefixed_street(text: str, start: int, end: int, keyword: str, lexicon: Nam
     if not names or not any(_is_capitalised(w) or not lexicon.is_english_word(w.strip(".'’-")) for w in names):
         return None
     number = _NUMBER_AFTER_NAME.match(text, stop)
+    if number is None and keyword in _NUMBER_AFTER_PREFIXES:
+        return None
     numbers_before = _NUMBERS_BEFORE.search(text, max(0, start - 20), start)
     numbered = number is not None or numbers_before is not None
     after_end = number.end() if number else stop
@@ -289,7 +301,17 @@ def find_street_addresses(text: str, lexicon: NameLexicon | None = None) -> list
                 findings.append(Finding(*postcode, "STREET_ADDRESS", 0.6, "street-address"))
                 covered.append(postcode)
     for match in _LONE_SECONDARY.finditer(text):
-        if not any(s <= match.start() < e for s, e in covered):
+        if any(s <= match.start() < e for s, e in covered):
+            continue
+        street = _quoted_street_above(text, match.start(), findings)
+        block_end = _block_lines(text, match.end(), lexicon, True) if street is not None else None
+        if street is not None and block_end is not None:
+            # A street quoted in a sentence that the patterns read only in part ("Meet me at 5134 97 Rue
+            # Sidi Bou said\n Suite 117\n Essoumrane\n Tunisia 63622"): one address through its block.
+            findings[street] = Finding(findings[street].start, block_end, "STREET_ADDRESS", findings[street].score,
+                                       "street-address")
+            covered.append((findings[street].start, block_end))
+        else:
             findings.append(Finding(match.start(), match.end(), "STREET_ADDRESS", 0.7, "street-address"))
             # An apartment line starts or continues a block too: "Apt. 294\n Avdimou\n Cyprus 50259".
             postcode = _block_postcode(text, _trim_address_end(text, match.start(), match.end()))
@@ -297,6 +319,22 @@ def find_street_addresses(text: str, lexicon: NameLexicon | None = None) -> list
                 findings.append(Finding(*postcode, "STREET_ADDRESS", 0.6, "street-address"))
                 covered.append(postcode)
     return findings
+
+
+def _quoted_street_above(text: str, start: int, findings: list[Finding]) -> int | None:
+    """The index in `findings` of the street on the line above the apartment line at `start`, when
+    words stand before it on that line (it is quoted in a sentence, not a line of its own) and at most
+    three words after it."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if line_start == 0 or _WORD_CHARACTER.search(text, line_start, start):
+        return None
+    above = text.rfind("\n", 0, line_start - 1) + 1
+    for index, finding in enumerate(findings):
+        if (above <= finding.start and finding.end < line_start and finding.entity_type == "STREET_ADDRESS"
+                and _WORD_CHARACTER.search(text, above, finding.start)
+                and _STREET_LINE_REST.fullmatch(text, finding.end, line_start)):
+            return index
+    return None
 
 
 def _merge_streets(text: str, cores: list[_Street]) -> list[_Street]:
@@ -410,6 +448,11 @@ def _block_lines(text: str, end: int, lexicon: NameLexicon, secondary: bool = Fa
         if not whole_line:
             return None
         words = re.findall(r"[^\W\d_]+", place)
+        if secondary and lines and _TEXT_END.match(text, line.end()) and (
+                place.isupper() or not all(lexicon.is_english_word(word) for word in words)):
+            # The text's last line under an apartment and a town line is the country, one the lists
+            # lack ("Suite 306\n Arsuk\n Greenlander").
+            return line.end()
         if not (place.isupper() or name in lexicon.places
                 or not all(lexicon.is_english_word(word) for word in words)):
             plain_town = True
@@ -424,6 +467,10 @@ def _sentence_start_or_line(text: str, start: int) -> bool:
     return index < 0 or text[index] in "\n:?!" or (index < start - 1 and text[index] == "." and re.search(
         r"[a-z]{3}\Z", text[max(0, index - 8):index]) is not None and text[max(0, index - 4):index].lower() not in (
         "mrs", " mrs", "prof"))  # a sentence's end, not "Mrs."
+
+_TEXT_END = re.compile(r"\s*\Z")
+# What may follow a street the patterns read in part on its line: a few words, no sentence's end.
+_STREET_LINE_REST = re.compile(r"(?:[ \t]+[^\W\d_][\w'’-]*){0,3}[ \t]*\n")
 
 # Words that name no street before its number: function words, titles, apartment words.
 _NOT_STREET_NAME_WORDS = _ENGLISH_FUNCTION_WORDS | frozenset(

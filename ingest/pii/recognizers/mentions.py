@@ -30,10 +30,20 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
             continue
         given = any(word.lower() in lexicon.first_names and not lexicon.is_english_word(word) for word in words)
         first = words[0].lower()
-        if len(words) < 2 or not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
-                (given or word[0].isupper()) and not lexicon.is_english_word(word)) for word in words):
+        # A given name that is a word too heads a name the model read ("Mark Gordon") as well as any.
+        common_given = words[0][0].isupper() and first in lexicon.common_given_names
+        # In lower case, words that are no English word and no place ("bulat denisov", "radoš rott"): one at
+        # least a known name, or the seed found by its part in the text (a fan's idol, a signature), not by
+        # the lexicon alone, which reads "mitochondrial nucleoids" as a name too.
+        named = [word.islower() and lexicon.is_name(word) and not lexicon.is_english_word(word) for word in words]
+        foreign = all(known or _foreign_lower(word, lexicon) for known, word in zip(named, words, strict=True)) and (
+            any(named) or person.recognizer != "name-lexicon")
+        if len(words) < 2 or not foreign and not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
+                (given or word[0].isupper()) and not lexicon.is_english_word(word)) or (i == 0 and common_given)
+                for i, word in enumerate(words)):
             continue  # a seed is a name through and through, not "gene expression" or "arginase activity"
-        if not (first in lexicon.first_names or not any(lexicon.is_english_word(word) for word in words)):
+        if not (first in lexicon.first_names or common_given or foreign
+                or not any(lexicon.is_english_word(word) for word in words)):
             continue  # a given name first, or no English word at all: not "Hyde Park"
         if any(len(word) > 1 and word.isupper() for word in words) and not text[person.start:person.end].isupper():
             continue  # an acronym in mixed case ("VEGF KO") is no name

@@ -137,14 +137,19 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
     return index, _particle_tail(text, tokens, last), score
 
 
+_QUESTION_INSIDE = re.compile(r"\?[ \t]+\S")
+
+
 def _title_case_line(text: str, position: int) -> bool:
     """Whether the line at `position` is a heading in title case ("Polycomb Orthologs Regulate Nuclear
     Architecture"): four to twelve words, and four in five of those that are not function words
     capitalised (not in capitals: an upper-case line is shouted, not titled)."""
     start = text.rfind("\n", 0, position) + 1
     end = text.find("\n", position)
-    words = [word for word in re.findall(r"[^\W\d_][\w'’-]*", text[start:end if end >= 0 else len(text)])
-             if word.lower() not in stop_words()]
+    line = text[start:end if end >= 0 else len(text)]
+    if _QUESTION_INSIDE.search(line):
+        return False  # "Bot: What's the name on the account? User: Kuroudo Uemura": a dialogue, no heading
+    words = [word for word in re.findall(r"[^\W\d_][\w'’-]*", line) if word.lower() not in stop_words()]
     titled = sum(word[0].isupper() and not word.isupper() for word in words)
     return 4 <= len(words) <= 12 and 5 * titled >= 4 * len(words)
 
@@ -190,13 +195,16 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
             and not tokens[following].english and len(tokens[following].text) > 2))
     elif strength == 2:
         ok = (token.known or not token.plain) and (token.first or not token.place) or (
-            # "Hi Felicity,", "Dear Grant:": a given name that is a word too, addressed alone
-            token.cap and token.lower in name_lexicon().common_given_names
-            and _ADDRESSED_AFTER.match(text, token.end) is not None)
+            # "Hi Felicity,", "Dear Grant:", "shouted at heather:": a given name that is a word too, addressed
+            # alone, or asked about ("Why is Mark so ...")
+            (token.cap or token.shape == "L") and token.lower in name_lexicon().common_given_names
+            and (_ADDRESSED_AFTER.match(text, token.end) is not None or _SO_AFTER.match(text, token.end) is not None))
     else:
         ok = token.known and not token.place and not token.plain and (token.cap or token.shape == "L")
-        if not ok and token.shape in "TL" and len(token.text) > 2 and not token.english and not token.place:
-            # "by reinier hollink": two words that are no English after a weak cue are a name too.
+        if not ok and (token.shape in "TL" or token.cap) and len(token.text) > 2 and not token.english \
+                and not token.place:
+            # "by reinier hollink": two words that are no English after a weak cue are a name too, also
+            # on a line in capitals ("DIRECTED BY: EDHEM JERNEJŠEK").
             following = _next_name_word(text, tokens, index)
             other = tokens[following] if following is not None else None
             if other is not None and other.shape == token.shape and not other.glued and len(other.text) > 2 and (
@@ -231,12 +239,15 @@ def _particle_tail(text: str, tokens: list[_Token], last: int) -> int:
 
 
 _ADDRESSED_AFTER = re.compile(r"[ \t]*(?:[,!:]|\n|\Z)")
+_SO_AFTER = re.compile(r"[ \t]+so\b", re.IGNORECASE)
 _LOWER_WORD_NEXT = re.compile(r"[ \t]+[a-z]")
 _LINE_END_AFTER = re.compile(r"[ \t]*[.!]?[ \t]*(?:\n|\Z)")
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near|via|into|towards?|of)[ \t]+\Z", re.IGNORECASE)
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|this|that|his|her|their|our|my|your|its)[ \t]+\Z", re.IGNORECASE)
 _SPEAKER = re.compile(r"[ \t]*:[ \t]*\S")
 _VOCATIVE_BEFORE = re.compile(r",[ \t]*\Z")
+_ME_BEFORE = re.compile(r"(?<![\w'’])me[ \t]+\Z", re.IGNORECASE)
+_COMMA_AFTER = re.compile(r"[ \t]*,")
 _VOCATIVE_AFTER = re.compile(r"[ \t]*[?!]")
 _VOCATIVE_AFTER_START = re.compile(
     r",[ \t]+(?:can|could|would|will|please|i|we|you|thanks|thank|how|what|do|did|are)\b", re.IGNORECASE)
@@ -263,6 +274,13 @@ def _lone_name(text: str, tokens: list[_Token], index: int) -> float:
     if token.first and not token.place and _VOCATIVE_AFTER_START.match(text, token.end) and _line_start(
             text, token.start):
         return 0.7  # "Lechosław, can I please speak to your boss?"
+    if (_ME_BEFORE.search(text, max(0, token.start - 4), token.start) and _COMMA_AFTER.match(text, token.end)
+            and (token.cap or token.shape == "L") and (token.first or (
+                len(token.text) > 3 and not token.english and not token.place))):
+        return 0.65  # "to leave me sherill, four hungry children": someone addressed after "me"
+    if (token.cap and token.lower in name_lexicon().common_given_names and _REQUEST_AFTER.match(text, token.end)
+            and _line_start(text, token.start)):
+        return 0.65  # "Sue, can I please speak to your boss?": a given name that is a word too, asked
     if token.first and (_SPEAKER.match(text, token.end) and _line_start(text, token.start)
                         or _VOCATIVE_BEFORE.search(text, max(0, token.start - 3), token.start)
                         and _VOCATIVE_AFTER.match(text, token.end)):

@@ -1,0 +1,158 @@
+"""Values a redaction left before set 9, each with a look-alike it must keep: house numbers before a
+street name read as a person, an address block's lines under an apartment line, street words of more
+languages, the other mentions of a name found in lower case, and names beside cues in capitals, after a
+question or after "me".
+
+Every recogniser and the spaCy model run for real; the values are synthetic.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.pii.policy import RedactionPolicy
+from ingest.pii.recognizers import Finding, find_names, find_street_addresses
+from ingest.pii.recognizers.mentions import repeated_mentions
+from ingest.pii.redact import PiiDetector
+
+
+@pytest.fixture(scope="module")
+def detector() -> PiiDetector:
+    return PiiDetector(RedactionPolicy())
+
+
+def detected(detector: PiiDetector, text: str, entity_type: str) -> list[str]:
+    [findings] = detector.detect([text])
+    return [text[f.start:f.end] for f in findings if f.entity_type == entity_type]
+
+
+def values(text: str, findings: list[Finding]) -> list[str]:
+    return [text[f.start:f.end] for f in findings]
+
+
+def covered(detector: PiiDetector, text: str, value: str) -> bool:
+    """Whether one detected span (of any type) holds `value` whole."""
+    [findings] = detector.detect([text])
+    start = text.index(value)
+    return any(f.start <= start and start + len(value) <= f.end for f in findings)
+
+
+# --- addresses --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("Mrs. Irena Kovač Apt. 318 704 61 Odos Pelopida\nKorinthos KO 5521", "704 61 Odos Pelopida"),
+    ("??? Tamas Orosz\n??? 915 208 Lefka Ori\n??? Suite 230\n??? Paphos\n??? Cyprus 40551", "915 208 Lefka Ori"),
+    ("Here they are: 6631 17 Pano Zodeia\nKyrenia, KY 30871", "6631 17 Pano Zodeia\nKyrenia, KY 30871"),
+])
+def test_a_house_and_a_building_number_before_a_street_name_are_one_address(detector, text, address):
+    assert any(address in value for value in detected(detector, text, "STREET_ADDRESS"))
+    assert not any(value in address for value in detected(detector, text, "PERSON"))
+
+
+def test_numbers_before_a_name_in_a_sentence_are_no_street():
+    for text in ("We counted 2019 12 Marie Curie\n", "The results in table 3 2 Figure\n",
+                 "In 2019 12 Marie Curie\n"):
+        assert find_street_addresses(text) == [], text
+
+
+def test_the_greek_kilometre_word_names_the_road_after_it(detector):
+    text = ("Name:    Eleni Markou\nAddress:     48210 χλμ Λαμίας Αθηνών 112\n Apt. 604\n ΛΕΜΕΣΟΣ\n"
+            " Cyprus (Greek)")
+    assert detected(detector, text, "STREET_ADDRESS") == [text[text.index("48210"):]]
+    assert find_street_addresses("Η διαδρομή είναι 40 χλμ συνολικά.") == []
+
+
+def test_the_last_line_under_an_apartment_and_a_town_line_is_the_country():
+    text = "User: 4410 P.O. Box 77\n Suite 208\n Qasigiannguit\n Kalaallisut"
+    assert values(text, find_street_addresses(text)) == [text[text.index("4410"):]]
+    # An English word that ends the text is no country: "Thanks" stays.
+    letter = "Meet me at 12 Baker Street\n Apt. 5\n Springfield\n Thanks"
+    assert values(letter, find_street_addresses(letter)) == ["12 Baker Street\n Apt. 5"]
+
+
+def test_a_quoted_street_read_in_part_runs_through_its_apartment_town_and_country_lines():
+    text = "Meet me at 6120 84 Rue Sidi Bou said\n Suite 410\n Mahdia\n Tunisia 51234"
+    assert values(text, find_street_addresses(text)) == [text[text.index("6120"):]]
+    # A street line of its own (under a person's name) keeps its block's town and country lines apart.
+    block = "Louise Danielsen\n\n128 Postbox 115 Hey\n Suite 923\n Narsarsuaq\n Greenland 12345"
+    assert not any("Narsarsuaq" in value for value in values(block, find_street_addresses(block)))
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("4111 Belgrád rkp. 18.\n Suite 723", "4111 Belgrád rkp. 18.\n Suite 723"),
+    ("It's in the corner of Lepa tee 12 and Pargi Garden", "Lepa tee 12 and Pargi Garden"),
+    ("Address:\n168 Ditscheinergasse 38, ∆ΑΛΙ, Cyprus (Greek).",
+     "168 Ditscheinergasse 38, ∆ΑΛΙ, Cyprus (Greek)"),
+    ("Here: 78485 Teréz krt. 28. Suite 466, Kaplice 1, Czech Republic", "78485 Teréz krt. 28. Suite 466, Kaplice 1, "
+                                                                       "Czech Republic"),
+])
+def test_street_words_and_towns_of_more_languages(text, address):
+    assert address in values(text, find_street_addresses(text))
+
+
+def test_an_english_tee_or_a_delta_in_prose_is_no_street():
+    text = "The reaction at 37 C gave ∆G 12 and the golf tee 10 was lost."
+    assert find_street_addresses(text) == []
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+def test_the_other_mentions_of_a_lower_case_name_are_redacted(detector):
+    text = "You can tell vorin was a huge vorin denisov fan. Written when he was 63."
+    assert detected(detector, text, "PERSON") == ["vorin", "vorin denisov"]
+    assert not covered(detector, text, "huge") and not covered(detector, text, "fan")
+
+
+def test_lower_case_words_the_lexicon_alone_read_as_a_name_seed_nothing():
+    text = "Overexpression of arginase I was limiting; overexpress arginase in cells raised arginase levels."
+    seed = text.index("overexpress arginase")
+    people = [Finding(seed, seed + len("overexpress arginase"), "PERSON", 0.6, "name-lexicon")]
+    assert repeated_mentions(text, people) == []
+
+
+def test_a_given_name_that_is_a_word_heads_a_name_whose_other_mentions_are_redacted(detector):
+    text = "Grant spent a year at Nordex Holdings as the assistant to Grant Halvorsen, an engineer."
+    assert "Grant" in detected(detector, text, "PERSON")
+    # Written otherwise it is a word: "a grant".
+    other = "They won a grant to study with Grant Halvorsen."
+    assert not covered(detector, other, "grant to")
+    assert all(value != "grant" for value in detected(detector, other, "PERSON"))
+
+
+def test_two_foreign_words_after_a_weak_cue_on_a_line_in_capitals(detector):
+    text = "GENRE: DRAMA, COMEDY, KIDS & FAMILY\nDIRECTED BY:    VUKAN PETRIČEK"
+    assert detected(detector, text, "PERSON") == ["VUKAN PETRIČEK"]
+    assert detected(detector, "Cells were stained BY FACS GATING and counted by ELISA ASSAY.", "PERSON") == []
+
+
+def test_a_name_after_a_question_on_a_dialogue_line_is_no_heading(detector):
+    text = "Bot: What's the name on the account? User: Ozrenko Vadlani"
+    assert detected(detector, text, "PERSON") == ["Ozrenko Vadlani"]
+    heading = "Polycomb Orthologs Regulate Nuclear Architecture"
+    assert find_names(heading) == []
+
+
+def test_a_given_name_that_is_a_word_asked_at_the_start_of_a_line(detector):
+    assert detected(detector, "Grace, can I please speak to your boss?", "PERSON") == ["Grace"]
+    assert detected(detector, "Gold, can we trust it?", "PERSON") == []
+
+
+def test_someone_addressed_after_me_and_before_a_comma(detector):
+    text = 'sing it with me: "You picked a fine time to leave me dorvaltin, four hungry children"'
+    assert detected(detector, text, "PERSON") == ["dorvaltin"]
+    assert detected(detector, "Please leave me alone, thanks. Tell me more, I said.", "PERSON") == []
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Why is Grant so impulsive?", "Grant"),
+    ("why is grant so impulsive?", "grant"),
+    ('hakon shouted at heather: "What are you doing here?"', "heather"),
+])
+def test_a_given_name_that_is_a_word_after_a_cue_that_addresses_or_asks_about_someone(detector, text, name):
+    assert name in detected(detector, text, "PERSON")
+
+
+def test_a_word_after_the_cue_that_neither_addresses_nor_asks_about_anyone_stays(detector):
+    assert detected(detector, "Why is grant funding so scarce?", "PERSON") == []
