@@ -144,8 +144,10 @@ def name_bearing_parts(text: str) -> Iterator[tuple[int, str]]:
 
 
 _WORD_SPAN = re.compile(r"\S+")
-# Words read on each side of a capitalised word: the model's features reach four words either way.
-NER_CONTEXT_WORDS = 6
+# Words read on each side of a capitalised word: the model's features reach four words either way. Six
+# were read before set 9: four find the same values at tuning seeds 42, 7, 99 and 3 (and 1,737 of the same 1,738
+# spans on 2,000 SciFact abstracts) and make PII-dense text 8% faster.
+NER_CONTEXT_WORDS = 4
 
 
 def name_windows(text: str, context: int = NER_CONTEXT_WORDS,
