@@ -30,6 +30,21 @@ def _read_pss_kb(pid: int) -> int | None:
     return None
 
 
+PEAK_BREAKDOWN_PROCESSES = 8
+
+
+def _role(process) -> str:
+    """What a process of the tree is, from its command line (the forked workers share their parent's)."""
+    import psutil
+
+    try:
+        command = " ".join(process.cmdline())
+        parent = process.ppid()
+    except psutil.Error:
+        return "ended"
+    return f"{command[-100:]} (parent {parent})"
+
+
 class TreeMemory:
     """Peak memory of a process and every descendant, from samples the caller takes.
 
@@ -45,6 +60,7 @@ class TreeMemory:
         self.peak_rss = 0
         self.peak_pss: int | None = None
         self.peak_processes = 0
+        self.peak_breakdown: list[dict] = []  # the largest processes at the PSS peak: who holds the memory
 
     def sample(self) -> None:
         import psutil
@@ -57,22 +73,27 @@ class TreeMemory:
         rss = 0
         pss = 0
         with_pss = self.samples % 5 == 0
+        breakdown = []
         for process in processes:
             try:
                 rss += process.memory_info().rss
             except psutil.Error:
                 continue
             if with_pss:
-                pss += (_read_pss_kb(process.pid) or 0) * 1024
+                process_pss = (_read_pss_kb(process.pid) or 0) * 1024
+                pss += process_pss
+                breakdown.append({"pid": process.pid, "pss_bytes": process_pss, "role": _role(process)})
         self.samples += 1
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_processes = max(self.peak_processes, len(processes))
-        if with_pss and pss:
-            self.peak_pss = max(self.peak_pss or 0, pss)
+        if with_pss and pss and pss > (self.peak_pss or 0):
+            self.peak_pss = pss
+            self.peak_breakdown = sorted(breakdown, key=lambda entry: -entry["pss_bytes"])[:PEAK_BREAKDOWN_PROCESSES]
 
     def result(self) -> dict:
         return {"peak_tree_rss_bytes": self.peak_rss, "peak_tree_pss_bytes": self.peak_pss,
-                "peak_processes": self.peak_processes, "samples": self.samples,
+                "peak_processes": self.peak_processes, "peak_breakdown": self.peak_breakdown,
+                "samples": self.samples,
                 "sample_seconds": SAMPLE_SECONDS}
 
 

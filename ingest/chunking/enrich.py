@@ -10,22 +10,7 @@ import polars as pl
 
 from ingest.core.ids import point_id
 from ingest.core.models import Element
-
-LANGUAGE_SAMPLE_CHARS = 4000
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code of the text's main language, or 'unknown'."""
-    from langdetect import DetectorFactory, LangDetectException, detect
-
-    DetectorFactory.seed = 0  # langdetect is random unless seeded
-    sample = text[:LANGUAGE_SAMPLE_CHARS]
-    if sum(character.isalpha() for character in sample) < 20:
-        return "unknown"
-    try:
-        return detect(sample)
-    except LangDetectException:
-        return "unknown"
+from ingest.parsing.language import UNKNOWN
 
 
 def document_title(elements: list[Element], source: str) -> str:
@@ -56,7 +41,7 @@ def enrich_chunks(
             "source_sha256": row["sha256"],
             "file_type": row["file_type"],
             "title": document_title(elements, row["source"]),
-            "language": detect_language(" ".join(element.text for element in elements)),
+            "language": row["language"] or UNKNOWN,  # detected when the document was parsed
             "source_modified_at": datetime.fromtimestamp(row["modified_at"], UTC).isoformat(),
             "parser": row["parser"],
             "strategy": row["strategy"],

@@ -72,6 +72,7 @@ class ParsedDocument:
     layout_pages: int = 0  # PDF pages whose text pdfminer's layout analysis gave
     fallback_pages: int = 0  # PDF pages whose text came from pypdf's text layer: the layout gave too little
     text_layer_chars: int | None = None  # PDF: pypdf's non-space characters on the pages with a text layer
+    language: str | None = None  # the text's main language (ISO 639-1 or 'unknown'); None when quarantined
 
     @property
     def ok(self) -> bool:

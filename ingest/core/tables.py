@@ -22,6 +22,7 @@ PARSED_DOCUMENTS = {
     # Non-space characters extracted (text layer or partition; OCR) and pypdf's own count on a PDF's
     # text pages: what the parse-coverage check compares.
     "text_chars": pl.Int64, "ocr_chars": pl.Int64, "text_layer_chars": pl.Int64,
+    "language": pl.String,  # ISO 639-1, or 'unknown' (ingest.parsing.language); null when quarantined
 }
 ELEMENTS = {
     "doc_id": pl.String, "index": pl.Int64, "category": pl.String, "text": pl.String,

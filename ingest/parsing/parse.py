@@ -58,6 +58,7 @@ from ingest.parsing.convert import (
     epub_to_html,
     libreoffice_binary,
 )
+from ingest.parsing.language import PARTITION_LANGUAGES, document_language
 from ingest.parsing.limits import ParseLimits, Quarantine
 from ingest.parsing.ocr import OcrUnavailable, ocr_image
 
@@ -70,7 +71,9 @@ UNSTRUCTURED_TYPES = {"docx", "pptx", "xlsx", "xls", "html", "md", "txt", "eml",
 CONVERTED_TYPES = set(LIBREOFFICE_TARGETS) | PANDOC_TYPES  # converted first (ingest.parsing.convert)
 PARTITIONED_TYPES = UNSTRUCTURED_TYPES | CONVERTED_TYPES  # their elements come from unstructured's partitioners
 SUPPORTED_TYPES = PDF_TYPES | IMAGE_TYPES | PARTITIONED_TYPES
-PARSER_VERSION = "3"  # 2: text decoding, long-paragraph classification, quarantine categories; 3: layout fallback
+# 2: text decoding, long-paragraph classification, quarantine categories; 3: layout fallback; 4: the
+# document's language
+PARSER_VERSION = "4"
 # A text page's layout (pdfminer) is replaced by its text layer (pypdf) when it holds less than this
 # share of the layer's characters, judged on pages whose layer has at least LAYOUT_CHECK_MIN_CHARS
 # (see page_extraction). A layout with no text at all is replaced whatever the layer's length.
@@ -368,7 +371,7 @@ def _parse_with_unstructured(path: Path, kind: str) -> tuple[list[Element], int,
     else:
         kind_options = {}
     with prepared_texts(expected_paragraphs(path, kind, text)):
-        return _partitioned_elements(partition(filename=str(path), **kind_options))
+        return _partitioned_elements(partition(filename=str(path), languages=PARTITION_LANGUAGES, **kind_options))
 
 
 def _partitioned_elements(parsed: list) -> tuple[list[Element], int, int]:
@@ -410,7 +413,7 @@ def _parse_epub(path: Path) -> tuple[list[Element], int, int]:
 
     html = epub_to_html(path)
     with prepared_texts(html_paragraphs(html)):
-        return _partitioned_elements(partition_html(text=html))
+        return _partitioned_elements(partition_html(text=html, languages=PARTITION_LANGUAGES))
 
 
 def _renumber(elements: list[Element]) -> list[Element]:
@@ -482,11 +485,13 @@ def parse_document(document: SourceDocument, settings: ParseSettings = ParseSett
         strategy = "text-layer"
     else:
         strategy = "ocr" if ocr_pages >= pages else "text-layer+ocr"
+    language = document_language(element.text for element in elements)
     if pdf is None:
-        return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages, strategy=strategy)
+        return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages, strategy=strategy,
+                              language=language)
     return ParsedDocument(document.doc_id, tuple(elements), parser, pages, ocr_pages, strategy=strategy,
                           layout_pages=pdf.layout_pages, fallback_pages=pdf.fallback_pages,
-                          text_layer_chars=pdf.text_layer_chars)
+                          text_layer_chars=pdf.text_layer_chars, language=language)
 
 
 def parse_documents(
@@ -539,7 +544,7 @@ def parsed_frames(results: Iterable[tuple[ParsedDocument, float | None]]) -> tup
             "layout_pages": parsed.layout_pages, "fallback_pages": parsed.fallback_pages,
             "text_chars": sum(_visible_chars(e.text) for e in parsed.elements if not e.ocr),
             "ocr_chars": sum(_visible_chars(e.text) for e in parsed.elements if e.ocr),
-            "text_layer_chars": parsed.text_layer_chars,
+            "text_layer_chars": parsed.text_layer_chars, "language": parsed.language,
         })
         element_rows.extend({"doc_id": parsed.doc_id, **asdict(element)} for element in parsed.elements)
     return tables.frame(document_rows, tables.PARSED_DOCUMENTS), tables.frame(element_rows, tables.ELEMENTS)

@@ -13,7 +13,7 @@ def _load() -> None:
 
     sentence = "The parsers are loaded and the language models are ready."
     classify_paragraphs([sentence])  # loads spaCy's model, and routes unstructured's analyses through batches
-    langdetect.detect(sentence)  # loads langdetect's profiles, which unstructured uses for every document
+    langdetect.detect(sentence)  # loads langdetect's profiles: a worker detects every document's language
 
 
 load_quietly(_load)

@@ -6,32 +6,13 @@ import pytest
 
 from benchmarks.corpus import Section, write_markdown, write_text
 from ingest.chunking.chunk import Chunker, ChunkSettings, chunk_documents
-from ingest.chunking.enrich import detect_language, document_title, enrich_chunks
+from ingest.chunking.enrich import document_title, enrich_chunks
 from ingest.core import tables
 from ingest.core.ids import point_id
 from ingest.core.models import Element
 from ingest.parsing.parse import elements_by_document, parse_documents
 from ingest.parsing.sources import scan_source
 from tests.unit.conftest import word_offsets
-
-
-@pytest.mark.parametrize("text, language", [
-    ("Delivery takes three working days after we receive your payment for the order.", "en"),
-    ("Die Lieferung erfolgt innerhalb von drei Werktagen nach Eingang der Zahlung auf unserem Konto.", "de"),
-    ("La livraison est effectuée dans un délai de trois jours ouvrables après réception du paiement.", "fr"),
-])
-def test_detect_language_of_a_paragraph(text, language):
-    assert detect_language(text) == language
-
-
-@pytest.mark.parametrize("text", ["1234 5678 9012 3456 7890 1234 5678 9012", "", "OK thanks"])
-def test_detect_language_without_enough_letters_is_unknown(text):
-    assert detect_language(text) == "unknown"
-
-
-def test_detect_language_is_deterministic():
-    text = "Ja, nein, vielleicht. Oui, non, peut-être. Yes, no, maybe. Si, no, forse."
-    assert len({detect_language(text) for _ in range(5)}) == 1
 
 
 def test_document_title_is_the_first_title_element():
