@@ -89,6 +89,16 @@ def embedder(converted_models_dir):
 
 
 @pytest.fixture(scope="session")
+def hugging_face_tokenizer():
+    """The embedding model's own tokenizer as transformers loads it: what our token counts must match."""
+    from transformers import AutoTokenizer
+
+    from ingest.embedding.embed import resolve_model_path
+
+    return AutoTokenizer.from_pretrained(resolve_model_path("all-MiniLM-L6-v2"), local_files_only=True)
+
+
+@pytest.fixture(scope="session")
 def redactor():
     from ingest.pii.redact import Redactor
 

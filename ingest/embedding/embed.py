@@ -26,7 +26,6 @@ which precision suits this machine (`cpu_int8_support`).
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import io
 import logging
@@ -35,7 +34,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +49,13 @@ from ingest.core.config import (
 )
 from ingest.core.errors import ModelNotAvailable
 from ingest.core.imports import modules_hidden
+from ingest.embedding.tokens import (
+    ModelTokenizer,
+    counting_tokenizer,
+    read_tokenization,
+    verified_tokenization,
+    write_tokenization,
+)
 
 # Names under which the packaged default model is known.
 PACKAGED_MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -136,85 +142,27 @@ def _publish_model(model, cache: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-class _OpenVinoEncoder:
-    """The sentence-transformers model compiled by OpenVINO: token ids in, unit-length vectors out."""
+def _converted_folder(model_folder: Path, cache_root: Path) -> Path:
+    """Where the model converted for this OpenVINO release lives (int8: the folder named with "-int8")."""
+    import openvino as ov
 
-    def __init__(self, model, model_folder: Path, cache_root: Path, precision: str = "fp32") -> None:
+    return cache_root / f"openvino-{ov.__version__.split('-')[0]}-{_folder_fingerprint(model_folder)}"
+
+
+class _OpenVinoEncoder:
+    """The converted model compiled by OpenVINO: texts in (through `features`), unit-length vectors out."""
+
+    def __init__(self, model_xml: Path, features: Callable[[list[str]], dict[str, np.ndarray]],
+                 inputs: Sequence[str]) -> None:
         import openvino as ov
 
-        self._model = model
-        probe = model.preprocess(["a probe", "a longer probe text"])  # two lengths: shapes stay dynamic
-        self._inputs = [name for name in _OPENVINO_INPUTS if name in probe]
-        if set(self._inputs) != {k for k, v in probe.items() if hasattr(v, "numpy")}:
-            raise ValueError(f"the model takes inputs {sorted(probe)}, not {list(_OPENVINO_INPUTS)}")
-        cache = cache_root / f"openvino-{ov.__version__.split('-')[0]}-{_folder_fingerprint(model_folder)}"
-        if not (cache / "model.xml").is_file():
-            self._convert(model, probe, cache)
-        if precision == "int8":
-            quantized = cache.with_name(f"{cache.name}-int8")
-            if not (quantized / "model.xml").is_file():
-                self._quantize(cache, quantized)
-            cache = quantized
-        self._compiled = ov.Core().compile_model(str(cache / "model.xml"), "CPU",
+        self._features = features
+        self._inputs = list(inputs)
+        self._compiled = ov.Core().compile_model(str(model_xml), "CPU",
                                                  {"PERFORMANCE_HINT": "LATENCY",
                                                   # Full precision: on CPUs with bfloat16 units OpenVINO
                                                   # would otherwise infer in bf16 (vectors off by ~1e-3).
                                                   "INFERENCE_PRECISION_HINT": "f32"})
-
-    def _convert(self, model, probe: dict, cache: Path) -> None:
-        """Export the whole model (pooling and normalisation included), convert and save it; once, about 20 s."""
-        import torch
-
-        class _Whole(torch.nn.Module):
-            def __init__(self, inner) -> None:
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, input_ids, attention_mask, token_type_ids=None):
-                features = {"input_ids": input_ids, "attention_mask": attention_mask}
-                if token_type_ids is not None:
-                    features["token_type_ids"] = token_type_ids
-                return self.inner(features)["sentence_embedding"]
-
-        log.info("converting the embedding model to OpenVINO once, into %s", cache)
-        batch = torch.export.Dim("batch")
-        tokens = torch.export.Dim("tokens", max=max(int(model.max_seq_length), 8))
-        exported = torch.export.export(_Whole(model).eval(), (),
-                                       kwargs={name: probe[name] for name in self._inputs},
-                                       dynamic_shapes={name: {0: batch, 1: tokens} for name in self._inputs})
-        # openvino_telemetry, when installed, reports each conversion over the network: hidden, the
-        # converter uses its no-op stub.
-        with modules_hidden("openvino_telemetry"), warnings.catch_warnings():
-            # OpenVINO's reader of exported programs still uses a torch pytree check that torch now
-            # warns about; it is inside openvino, not a call made here.
-            warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-                                    category=FutureWarning)
-            import openvino as ov
-
-            converted = ov.convert_model(exported)
-        _publish_model(converted, cache)
-
-    def _quantize(self, source: Path, target: Path) -> None:
-        """int8 weights and activations by NNCF's post-training quantization, calibrated on calibration.txt
-        in batches as the pipeline encodes them; once, about 20 s."""
-        import openvino as ov
-
-        log.info("quantizing the embedding model to int8 once, into %s", target)
-        texts = calibration_texts()
-        order = sorted(texts, key=len, reverse=True)  # longest first, as encode() batches
-        batches = []
-        for start in range(0, len(order), DEFAULT_BATCH_SIZE):
-            features = self._model.preprocess(order[start:start + DEFAULT_BATCH_SIZE])
-            batches.append({name: features[name].numpy() for name in self._inputs})
-        # NNCF reports usage through openvino_telemetry when that is installed (hidden, as for the
-        # conversion), and draws progress bars on standard output, which `--json` commands keep for JSON.
-        with modules_hidden("openvino_telemetry"), contextlib.redirect_stdout(io.StringIO()):
-            import nncf
-
-            nncf.set_log_level(logging.ERROR)
-            quantized = nncf.quantize(ov.Core().read_model(str(source / "model.xml")), nncf.Dataset(batches),
-                                      model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
-        _publish_model(quantized, target)
 
     def encode(self, texts: list[str], batch_size: int, dimension: int) -> np.ndarray:
         # Longest first, as sentence-transformers does, so each batch pads to a similar length.
@@ -222,20 +170,81 @@ class _OpenVinoEncoder:
         vectors = np.zeros((len(texts), dimension), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             rows = order[start:start + batch_size]
-            features = self._model.preprocess([texts[row] for row in rows])
-            vectors[rows] = self._compiled([features[name].numpy() for name in self._inputs])[0]
+            features = self._features([texts[row] for row in rows])
+            vectors[rows] = self._compiled([features[name] for name in self._inputs])[0]
         # Unit length whether or not the model ends in a normalisation layer, as with torch.
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
+def _convert(model, probe: dict, inputs: Sequence[str], cache: Path) -> None:
+    """Export the whole model (pooling and normalisation included), convert and save it; once, about 20 s."""
+    import torch
+
+    class _Whole(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            features = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                features["token_type_ids"] = token_type_ids
+            return self.inner(features)["sentence_embedding"]
+
+    log.info("converting the embedding model to OpenVINO once, into %s", cache)
+    batch = torch.export.Dim("batch")
+    tokens = torch.export.Dim("tokens", max=max(int(model.max_seq_length), 8))
+    exported = torch.export.export(_Whole(model).eval(), (), kwargs={name: probe[name] for name in inputs},
+                                   dynamic_shapes={name: {0: batch, 1: tokens} for name in inputs})
+    # openvino_telemetry, when installed, reports each conversion over the network: hidden, the
+    # converter uses its no-op stub.
+    with modules_hidden("openvino_telemetry"), warnings.catch_warnings():
+        # OpenVINO's reader of exported programs still uses a torch pytree check that torch now
+        # warns about; it is inside openvino, not a call made here.
+        warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                                category=FutureWarning)
+        import openvino as ov
+
+        converted = ov.convert_model(exported)
+    _publish_model(converted, cache)
+
+
+def _quantize(features: Callable[[list[str]], dict[str, np.ndarray]], inputs: Sequence[str], source: Path,
+              target: Path) -> None:
+    """int8 weights and activations by NNCF's post-training quantization, calibrated on calibration.txt
+    in batches as the pipeline encodes them; once, about 20 s."""
+    import openvino as ov
+
+    log.info("quantizing the embedding model to int8 once, into %s", target)
+    texts = calibration_texts()
+    order = sorted(texts, key=len, reverse=True)  # longest first, as encode() batches
+    batches = []
+    for start in range(0, len(order), DEFAULT_BATCH_SIZE):
+        batch = features(order[start:start + DEFAULT_BATCH_SIZE])
+        batches.append({name: batch[name] for name in inputs})
+    # NNCF reports usage through openvino_telemetry when that is installed (hidden, as for the
+    # conversion), and draws progress bars on standard output, which `--json` commands keep for JSON.
+    with modules_hidden("openvino_telemetry"), contextlib.redirect_stdout(io.StringIO()):
+        import nncf
+
+        nncf.set_log_level(logging.ERROR)
+        quantized = nncf.quantize(ov.Core().read_model(str(source / "model.xml")), nncf.Dataset(batches),
+                                  model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
+    _publish_model(quantized, target)
+
+
 class Embedder:
-    """One loaded model: its dimension, token limit, tokenizer and batched encoding."""
+    """One loaded model: its dimension, token limit, tokenizer and batched encoding.
+
+    A model already converted for OpenVINO, whose tokenization was verified then, loads from the
+    converted files and its tokenizer.json alone (`ingest.embedding.tokens`): no PyTorch,
+    transformers or sentence-transformers import. Otherwise sentence-transformers loads it, and on
+    the openvino backend converts it (and verifies the tokenization) once.
+    """
 
     def __init__(self, model_name: str, *, batch_size: int = DEFAULT_BATCH_SIZE, backend: str = "auto",
                  cache_dir: Path | None = None, precision: str = "fp32") -> None:
         """`cache_dir` holds converted models (INGEST_HOME/models); without it, openvino is not used."""
-        from sentence_transformers import SentenceTransformer
-
         if backend not in EMBED_BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}: use one of {', '.join(EMBED_BACKENDS)}")
         if precision not in EMBED_PRECISIONS:
@@ -250,6 +259,17 @@ class Embedder:
         self.model_key = embedding_model_key(model_name, precision)
         self.batch_size = batch_size
         folder = resolve_model_path(model_name)
+        self._model = None  # sentence-transformers' model, when it was needed
+        converted = self._converted_encoder(backend, Path(folder), cache_dir)
+        if converted is not None:
+            self._openvino, tokenizer = converted
+            self.dimension = tokenizer.tokenization.dimension
+            self.max_tokens = tokenizer.tokenization.max_tokens
+            self._token_offsets = tokenizer.token_offsets
+            self.backend = "openvino"
+            return
+        from sentence_transformers import SentenceTransformer
+
         try:
             self._model = SentenceTransformer(folder, device="cpu", local_files_only=True)
         except OSError as error:
@@ -258,14 +278,33 @@ class Embedder:
                 "to a local sentence-transformers folder, or to all-MiniLM-L6-v2"
             ) from error
         self.dimension = int(self._model.get_embedding_dimension())
-        # The backend tokenizer without truncation or padding: it counts every token.
-        self._tokenizer = copy.deepcopy(self._model.tokenizer.backend_tokenizer)
-        self._tokenizer.no_truncation()
-        self._tokenizer.no_padding()
+        counting = counting_tokenizer(self._model.tokenizer.backend_tokenizer)
+        self._token_offsets = lambda text: list(counting.encode(text, add_special_tokens=False).offsets)
         special = self._model.tokenizer.num_special_tokens_to_add(pair=False)
         self.max_tokens = int(self._model.max_seq_length) - special
         self._openvino = self._openvino_encoder(backend, Path(folder), cache_dir)
         self.backend = "openvino" if self._openvino else "torch"
+
+    def _converted_encoder(self, backend: str, folder: Path,
+                           cache_dir: Path | None) -> tuple[_OpenVinoEncoder, ModelTokenizer] | None:
+        """The encoder and tokenizer from an earlier conversion alone, or None where there is none to use."""
+        if backend == "torch" or cache_dir is None or not folder.is_dir():
+            return None
+        try:
+            cache = _converted_folder(folder, cache_dir / embedding_model_key(self.model_name))
+        except ImportError:
+            return None
+        model_xml = (cache.with_name(f"{cache.name}-int8") if self.precision == "int8" else cache) / "model.xml"
+        tokenization = read_tokenization(cache)
+        if tokenization is None or not model_xml.is_file():
+            return None
+        try:
+            tokenizer = ModelTokenizer(folder, tokenization)
+            return _OpenVinoEncoder(model_xml, tokenizer.features, tokenization.inputs), tokenizer
+        except Exception as error:  # noqa: BLE001  (a damaged cache: load the model itself, as on a first run)
+            log.warning("embedding model %s: the converted model in %s did not load (%s: %s); loading it "
+                        "through sentence-transformers", self.model_name, cache, type(error).__name__, error)
+            return None
 
     def _openvino_encoder(self, backend: str, folder: Path, cache_dir: Path | None) -> _OpenVinoEncoder | None:
         if backend == "torch":
@@ -276,8 +315,7 @@ class Embedder:
         if cache_dir is None or not folder.is_dir():
             return None
         try:
-            return _OpenVinoEncoder(self._model, folder, cache_dir / embedding_model_key(self.model_name),
-                                    self.precision)
+            return self._converted_from_loaded(folder, cache_dir / embedding_model_key(self.model_name))
         except ImportError as error:
             if self.precision == "int8":
                 raise ModelNotAvailable(f"int8 embeddings need openvino and nncf, and {error.name or error} is not "
@@ -297,8 +335,39 @@ class Embedder:
                         self.model_name, type(error).__name__, error)
             return None
 
+    def _converted_from_loaded(self, folder: Path, cache_root: Path) -> _OpenVinoEncoder:
+        """The loaded model converted (once) and compiled; its tokenization verified and kept (once), so that
+        later loads need no sentence-transformers."""
+        model = self._model
+        probe = model.preprocess(["a probe", "a longer probe text"])  # two lengths: shapes stay dynamic
+        inputs = [name for name in _OPENVINO_INPUTS if name in probe]
+        if set(inputs) != {key for key, value in probe.items() if hasattr(value, "numpy")}:
+            raise ValueError(f"the model takes inputs {sorted(probe)}, not {list(_OPENVINO_INPUTS)}")
+        cache = _converted_folder(folder, cache_root)
+        if not (cache / "model.xml").is_file():
+            _convert(model, probe, inputs, cache)
+
+        def features(texts: list[str]) -> dict[str, np.ndarray]:
+            return {name: value.numpy() for name, value in model.preprocess(texts).items() if name in inputs}
+
+        if read_tokenization(cache) is None:
+            tokenization, difference = verified_tokenization(model, folder, inputs, calibration_texts(),
+                                                             self.batch_size)
+            if tokenization is not None:
+                write_tokenization(cache, tokenization)
+            else:
+                log.info("embedding model %s loads through sentence-transformers each time: %s",
+                         self.model_name, difference)
+        model_xml = cache / "model.xml"
+        if self.precision == "int8":
+            quantized = cache.with_name(f"{cache.name}-int8")
+            if not (quantized / "model.xml").is_file():
+                _quantize(features, inputs, cache, quantized)
+            model_xml = quantized / "model.xml"
+        return _OpenVinoEncoder(model_xml, features, inputs)
+
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+        return self._token_offsets(text)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""

@@ -225,12 +225,12 @@ WAREHOUSE = ("The warehouse team reconciles incoming deliveries against purchase
              "before dispatching replacement parts to regional service centres. ")
 
 
-def _model_token_count(embedder, text):
+def _model_token_count(tokenizer, text):
     """Tokens as the model's own (Hugging Face) tokenizer counts them, without special tokens."""
-    return len(embedder._model.tokenizer.tokenize(text))
+    return len(tokenizer.tokenize(text))
 
 
-def test_real_tokenizer_chunks_are_exact_spans_within_the_limit(embedder):
+def test_real_tokenizer_chunks_are_exact_spans_within_the_limit(embedder, hugging_face_tokenizer):
     elements = numbered(
         title("Operations"), para(WAREHOUSE * 2), para((WAREHOUSE * 12).strip()),
         title("Returns", depth=1), para("Customers may return any unused item within 45 days of delivery."),
@@ -242,14 +242,14 @@ def test_real_tokenizer_chunks_are_exact_spans_within_the_limit(embedder):
     assert len(chunks) > 4
     for chunk in chunks:
         assert chunk.text == text[chunk.start:chunk.end]
-        assert chunk.token_count == _model_token_count(embedder, chunk.text) <= 64
+        assert chunk.token_count == _model_token_count(hugging_face_tokenizer, chunk.text) <= 64
 
 
-def test_long_words_split_mid_word_stay_within_the_model_limit(embedder):
+def test_long_words_split_mid_word_stay_within_the_model_limit(embedder, hugging_face_tokenizer):
     elements = numbered(para(" ".join(["ophthalmologist"] * 120)))
     chunker = Chunker(embedder.token_offsets, ChunkSettings(embedder.max_tokens, 32), embedder.max_tokens)
     for chunk in chunker.chunk("doc", elements):
-        assert _model_token_count(embedder, chunk.text) <= embedder.max_tokens
+        assert _model_token_count(hugging_face_tokenizer, chunk.text) <= embedder.max_tokens
 
 
 # --- tokenizers whose counts depend on context, and the work the chunker asks of a tokenizer ---------

@@ -45,10 +45,10 @@ def test_max_tokens_leaves_room_for_special_tokens(embedder):
     assert embedder.max_tokens == 254
 
 
-def test_token_offsets_cover_the_text_without_special_tokens(embedder):
+def test_token_offsets_cover_the_text_without_special_tokens(embedder, hugging_face_tokenizer):
     text = "Refunds are issued quickly."
     offsets = embedder.token_offsets(text)
-    assert len(offsets) == len(embedder._model.tokenizer.tokenize(text))
+    assert len(offsets) == len(hugging_face_tokenizer.tokenize(text))
     assert "".join(text[start:end] for start, end in offsets) == text.replace(" ", "")
     assert offsets[0][0] == 0 and offsets[-1][1] == len(text)
 
@@ -243,3 +243,83 @@ def test_the_embedding_settings_are_validated(monkeypatch, variable, default, ot
     monkeypatch.setenv(variable, wrong)
     with pytest.raises(ConfigError, match=f"{variable}='{wrong}'"):
         read()
+
+
+_LOAD_CONVERTED = """
+import json, sys
+from pathlib import Path
+from ingest.embedding.embed import Embedder
+embedder = Embedder("all-MiniLM-L6-v2", cache_dir=Path(sys.argv[1]))
+heavy = sorted(name for name in ("torch", "transformers", "sentence_transformers") if name in sys.modules)
+texts = json.loads(sys.argv[2])
+print(json.dumps({"heavy": heavy, "backend": embedder.backend, "dimension": embedder.dimension,
+                  "max_tokens": embedder.max_tokens, "vectors": embedder.encode(texts).tolist(),
+                  "offsets": [embedder.token_offsets(text) for text in texts]}))
+"""
+
+
+def test_a_converted_model_loads_without_pytorch_and_gives_the_same_vectors(embedder, converted_models_dir):
+    """After its first conversion the model loads from the converted files and tokenizer.json alone: a
+    one-document run does not pay for importing PyTorch and sentence-transformers."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("openvino")
+    assert embedder.backend == "openvino"  # converted, and its tokenization verified and kept
+    repo = Path(__file__).resolve().parents[3]
+    loaded = subprocess.run([sys.executable, "-c", _LOAD_CONVERTED, str(converted_models_dir),
+                             json.dumps(MIXED_TEXTS)], capture_output=True, text=True, cwd=repo, check=True)
+    result = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert result["heavy"] == [] and result["backend"] == "openvino"
+    assert (result["dimension"], result["max_tokens"]) == (embedder.dimension, embedder.max_tokens)
+    assert np.abs(np.array(result["vectors"], dtype=np.float32) - embedder.encode(MIXED_TEXTS)).max() < 1e-6
+    assert [[tuple(pair) for pair in offsets] for offsets in result["offsets"]] == [
+        embedder.token_offsets(text) for text in MIXED_TEXTS]
+
+
+def test_a_tokenization_that_differs_keeps_the_model_on_sentence_transformers(tmp_path, monkeypatch, caplog):
+    """The settings are kept only when every token id agrees; otherwise each load goes through
+    sentence-transformers, slower but the same vectors."""
+    pytest.importorskip("openvino")
+    from ingest.embedding import tokens
+
+    original = tokens.ModelTokenizer.features
+
+    def off_by_one(self, texts):
+        features = original(self, texts)
+        features["input_ids"] = features["input_ids"] + 1
+        return features
+
+    monkeypatch.setattr(tokens.ModelTokenizer, "features", off_by_one)
+    with caplog.at_level("INFO", logger="ingest.embedding.embed"):
+        first = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)
+    assert first.backend == "openvino" and first._model is not None
+    assert "input_ids differ" in caplog.text
+    assert list(tmp_path.rglob("model.xml")) and not list(tmp_path.rglob(tokens.TOKENIZATION_FILE))
+    monkeypatch.undo()
+    second = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)  # verified now, and kept
+    assert second._model is not None and list(tmp_path.rglob(tokens.TOKENIZATION_FILE))
+    third = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)
+    assert third._model is None
+    assert np.abs(third.encode(MIXED_TEXTS) - first.encode(MIXED_TEXTS)).max() < 1e-6
+
+
+def test_a_damaged_converted_model_is_loaded_again_through_sentence_transformers(embedder, tmp_path, caplog):
+    pytest.importorskip("openvino")
+    import shutil
+
+    from ingest.embedding import tokens
+
+    Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)  # converts, verifies, keeps
+    [model_xml] = [path for path in tmp_path.rglob("model.xml")]
+    assert (model_xml.parent / tokens.TOKENIZATION_FILE).is_file()
+    model_xml.write_text("<net", encoding="utf-8")  # a disk error, a partial copy
+    with caplog.at_level("WARNING", logger="ingest.embedding.embed"):
+        with pytest.raises(Exception):  # noqa: B017  (the loaded model's own compile of the same file fails)
+            Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path, backend="openvino")
+    assert "did not load" in caplog.text
+    shutil.rmtree(model_xml.parent)
+    again = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)  # converts afresh
+    assert again.backend == "openvino"
+    assert np.abs(again.encode(MIXED_TEXTS) - embedder.encode(MIXED_TEXTS)).max() < 1e-5
