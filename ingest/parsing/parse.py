@@ -72,7 +72,7 @@ CONVERTED_TYPES = set(LIBREOFFICE_TARGETS) | PANDOC_TYPES  # converted first (in
 PARTITIONED_TYPES = UNSTRUCTURED_TYPES | CONVERTED_TYPES  # their elements come from unstructured's partitioners
 SUPPORTED_TYPES = PDF_TYPES | IMAGE_TYPES | PARTITIONED_TYPES
 # 2: text decoding, long-paragraph classification, quarantine categories; 3: layout fallback; 4: the
-# document's language
+# document's language, the classifier's sentences from spaCy's sentence recogniser
 PARSER_VERSION = "4"
 # A text page's layout (pdfminer) is replaced by its text layer (pypdf) when it holds less than this
 # share of the layer's characters, judged on pages whose layer has at least LAYOUT_CHECK_MIN_CHARS

@@ -158,3 +158,38 @@ def test_plain_paragraphs_split_as_unstructured_does_and_drop_lone_bullets():
     text = "Opening hours\n\nThe shop opens at eight.\n\n•\n\nIt closes at six."
     assert plain_paragraphs(text) == [element.text for element in partition_text(text=text)]
     assert plain_paragraphs(text) == ["Opening hours", "The shop opens at eight.", "It closes at six."]
+
+
+def _corpus_paragraphs(folder: Path) -> list[str]:
+    """The paragraphs unstructured classifies in the bundled sample corpus's text, Markdown, HTML, Word and
+    e-mail files, and in those of a benchmark corpus written to `folder`."""
+    from benchmarks.throughput.synthetic_corpus import generate_corpus, write_corpus
+
+    write_corpus(generate_corpus(40, 0.0, seed=11), folder)
+    corpus = Path(classify.__file__).resolve().parents[1] / "sample_corpus"
+    paragraphs: list[str] = []
+    for path in sorted([*corpus.rglob("*"), *folder.rglob("*")]):
+        kind = path.suffix.lstrip(".")
+        if kind == "txt":
+            paragraphs += plain_paragraphs(path.read_text(encoding="utf-8"))
+        elif kind in ("md", "html", "docx", "eml"):
+            paragraphs += expected_paragraphs(path, kind)
+    return list(dict.fromkeys(paragraph[:classify.CLASSIFY_CHARS] for paragraph in paragraphs))
+
+
+def test_sentences_from_the_recogniser_give_the_categories_of_unstructureds_parser(monkeypatch, tmp_path):
+    """The classifier's pipeline finds sentences with spaCy's sentence recogniser instead of unstructured's
+    choice, the dependency parser: the categories (and texts) must not change."""
+    from unstructured.nlp import tokenize
+
+    paragraphs = [*PARAGRAPHS, *_corpus_paragraphs(tmp_path)]
+    assert len(paragraphs) > 300
+    ours = _one_call_each(paragraphs)
+    assert "parser" not in classify.classifier_pipeline().pipe_names
+    with_parser = tokenize._load_spacy_model()  # unstructured's own: tagger and parser
+    assert "parser" in with_parser.pipe_names
+    _clear_analyses()
+    monkeypatch.setattr(tokenize, "_get_nlp", lambda: with_parser)
+    theirs = [classify._classify(text) for text in paragraphs]
+    assert ours == theirs
+    assert {category for category, _ in ours} >= {"Title", "NarrativeText", "ListItem"}
