@@ -347,7 +347,8 @@ def _outside_other_entities(text: str, names: list[Finding],
                           and not _listed_with_a_name(text, name, names, lexicon)) or (
                     name.score <= ROLE_NAME_SCORE and label not in NER_PLACE_LABELS
                     and not lexicon.is_name(word))  # "Microsoft said": a name by its role alone
-            elif name.score <= 0.7 and not _NAME_OF_ORGANISATION.match(text, name.end, end):
+            elif name.score <= 0.7 and not _NAME_OF_ORGANISATION.match(text, name.end, end) and not (
+                    name.end == end and _ROLE_BEFORE_NAME.fullmatch(text, start, name.start)):
                 rest = text[start:name.start] + " " + text[name.end:end]
                 vetoed = any(lexicon.is_plain_word(word) and word.lower() not in stop_words()
                              for word in re.findall(r"[^\W\d_]+", rest))
@@ -363,6 +364,9 @@ def _outside_other_entities(text: str, names: list[Finding],
 _GARBLED_ENTITY = re.compile(r"[\n\"“”:]")
 # "Laurencio Estévez of HOKURIKU GAS CO.LTD.": a person of an organisation the model read as one entity.
 _NAME_OF_ORGANISATION = re.compile(r"[ \t]+of[ \t]+[A-Z]")
+# "Producer Jørgen Egede" read as one organisation: a person's job before their name, no company's word.
+_ROLE_BEFORE_NAME = re.compile(r"(?:songwriter|producer|director|singer|author|composer|commenter|founder)[ \t]+",
+                               re.IGNORECASE)
 _LIST_GAP = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+)", re.IGNORECASE)
 
 

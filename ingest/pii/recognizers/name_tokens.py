@@ -38,7 +38,7 @@ _NAME_CUE_PATTERNS = (
                    r"|(?:gender|widow|widower|funeral|murder|killers?)[ \t]+of"
                    # a former member or partner ("by ex-Zombie Himmel"); someone asked about ("Why is Armen so ...")
                    r"|ex-(?:(?-i:[A-Z])[^\W\d_]*|wife|husband|girlfriend|boyfriend|partner|member|colleague)"
-                   r"(?=[ \t]+(?-i:[A-Z][a-z]|[a-z]))"
+                   r"(?=[ \t]+[^\W\d_])"  # "ex-Zombie Høgli", "EX-ZOMBIE MUIR"
                    r"|why[ \t]+(?:is|was)(?=[ \t]+[^\W\d_](?-i:[^\W\d_A-Z])*[ \t]+so\b))"
                    r"\b[ \t]*[,:]?", re.IGNORECASE)),
     (1, re.compile(r"\b(?:from|by|with|i'm|i[ \t]+am|this[ \t]+is|ask|tell|contact|manager[ \t]+is|client|customer"
