@@ -143,11 +143,14 @@ _REGION_WORD = r"(?:kraj|oblast|megye|maakond|län|fylke|županija|vojvodstvo|ok
 _SPACE_TAIL = re.compile(rf"(?:[ \t]+(?:{_TOWN_PARTICLE}[ \t]+)?(?:\d{{1,3}}[ \t]+{_TOWN_PARTICLE}[ \t]+)?{_TOWN_WORD}"
                          rf"(?:[ \t]+\d{{1,3}}(?=[ \t]+{_CAP_START}))?){{1,4}}"
                          rf"(?:(?:[ \t]+{_TOWN_PARTICLE}){{1,2}}(?:[ \t]+{_TOWN_WORD}){{1,3}})?(?:[ \t]+{_TOWN_WORD}){{0,3}}"
-                         rf"(?:[ \t]+{_REGION_WORD}\b)?(?:[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:,)]|\n|$)"
-                         r"|[ \t]+[a-z])")
+                         rf"(?:[ \t]+{_REGION_WORD}\b)?(?:[ \t]+{_POSTCODE})?"
+                         r"(?=[ \t]*(?:[.?!;:,)]|\n|$)|[ \t]+[a-z])")
+# A town line of a block may have five words and a district's number ("\n Cite Bain Maure Ben Azouz",
+# "\n Cite Mongi Slim 2").
+_BLOCK_PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,4}}(?:[ \t]+\d{{1,3}}(?=[ \t]*\n))?"
 # "\nCity\n, ST\n 12345", "\nCity, ST 12345": a US-style locality (the comma says the state follows).
 _LOCALITY_LINES = re.compile(
-    rf"[ \t]*\n[^\w\n]{{0,6}}(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]*\n[ \t]*,[ \t]*|[ \t]*,[ \t]*)"
+    rf"[ \t]*\n[^\w\n]{{0,6}}(?:{_PARTICLE}[ \t]+)?{_BLOCK_PLACE_NAME}(?:[ \t]*\n[ \t]*,[ \t]*|[ \t]*,[ \t]*)"
     rf"(?:[A-Z]{{2,3}}|\d{{1,2}})(?:[ \t]*\n[^\w\n]{{0,6}}|[ \t]+)(?:{_PLACE_NAME}[ \t]+)?{_POSTCODE}(?![\w])")
 # A country (or town) line ending in a postcode, within the lines after a street line.
 _POSTCODE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}[ \t]+({_POSTCODE})[ \t]*(?=\n|$)")
@@ -158,7 +161,7 @@ _PLACE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}(?:/{_PLACE_NAME})?(?:[
 # postcode or neither ("\n Montevideo", "\n Uruguay 05730", "\n Cyprus (Greek) 42486"). Only a plain,
 # maybe indented line continues the block: a bullet or a blank line starts something else.
 _BLOCK_LINE = re.compile(
-    rf"[ \t]*\n[ \t]*({_PLACE_NAME})(?:[ \t]*,?[ \t]+[A-Z]{{2,3}})?(?:[ \t]*,?[ \t]+({_POSTCODE}))?"
+    rf"[ \t]*\n[ \t]*({_BLOCK_PLACE_NAME})(?:[ \t]*,?[ \t]+[A-Z]{{2,3}})?(?:[ \t]*,?[ \t]+({_POSTCODE}))?"
     r"(?=[ \t]*(?:[.?!;:,)]|\n|$)|[ \t]+[a-z])")
 _WORD_CHARACTER = re.compile(r"\w")
 # A form label on the line above a street line: the field's value is the whole block under it.

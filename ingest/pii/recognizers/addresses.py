@@ -466,10 +466,10 @@ def _block_lines(text: str, end: int, lexicon: NameLexicon, secondary: bool = Fa
         if not whole_line:
             return None
         words = re.findall(r"[^\W\d_]+", place)
-        if secondary and lines and _TEXT_END.match(text, line.end()) and (
+        if secondary and lines and (_TEXT_END.match(text, line.end()) or _SENTENCE_END.match(text, line.end())) and (
                 place.isupper() or not all(lexicon.is_english_word(word) for word in words)):
-            # The text's last line under an apartment and a town line is the country, one the lists
-            # lack ("Suite 306\n Arsuk\n Greenlander").
+            # The text's or the sentence's last line under an apartment and a town line is the country, one
+            # the lists lack ("Suite 306\n Arsuk\n Greenlander", "... Greenlander? I am in ...").
             return line.end()
         if not (place.isupper() or name in lexicon.places
                 or not all(lexicon.is_english_word(word) for word in words)):
@@ -487,6 +487,7 @@ def _sentence_start_or_line(text: str, start: int) -> bool:
         "mrs", " mrs", "prof"))  # a sentence's end, not "Mrs."
 
 _TEXT_END = re.compile(r"\s*\Z")
+_SENTENCE_END = re.compile(r"[.?!](?:[ \t]+[A-Z]|\s*\Z)")
 # What may follow a street the patterns read in part on its line: a few words, no sentence's end.
 _STREET_LINE_REST = re.compile(r"(?:[ \t]+[^\W\d_][\w'’-]*){0,3}[ \t]*\n")
 

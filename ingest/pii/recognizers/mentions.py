@@ -147,7 +147,9 @@ def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Fin
 
 _NAME_LINE = re.compile(
     r"(?m)^[^\w\n]{0,6}((?:[^\W\d_][\w'’-]*|[A-Z]\.?)(?:[ \t]+(?:[^\W\d_][\w'’-]*|[A-Z]\.?)){1,3})[ \t]*$")
-_LEGAL_FORM_LINE = re.compile(r"(?i)\b(?:inc|ltd|llc|plc|corp|corporation|gmbh|ag|sa|nv|bv|limited|co)\b\.?")
+# A legal form, also glued to the name by a careless hand ("FreakOut Holdingsinc.").
+_LEGAL_FORM_LINE = re.compile(r"(?i)\b(?:inc|ltd|llc|plc|corp|corporation|gmbh|ag|sa|nv|bv|limited|co|company)\b\.?"
+                              r"|(?<=[a-z]{4})inc\.")
 
 
 def signature_names(text: str, others: Sequence[Finding], lexicon: NameLexicon | None = None) -> list[Finding]:

@@ -45,7 +45,9 @@ _NAME_CUE_PATTERNS = (
                    r"|employee|partner|wife|husband|kid|son|daughter|add|me|to|and|at|called|heard|met|meet"
                    r"|starring|featuring|features|name"
                    # people by what they do: "songwriter yuuka shimasaki", "producer akifumi kichida"
-                   r"|songwriter|producer|commenter|director|singer|author|composer|founders?)\b[ \t]*[,:]?",
+                   r"|songwriter|producer|commenter|director|singer|author|composer|founders?"
+                   # "tennis player walentyna pawłowska", "novelist ..."
+                   r"|player|actor|actress|novelist|poet|painter|journalist|guitarist|drummer)\b[ \t]*[,:]?",
                    re.IGNORECASE)),
 )
 _AFTER_CUE = re.compile(r"[ \t]*\n?[ \t]*")
