@@ -375,7 +375,7 @@ def _role_word(token: _Token, second: bool = False, person_only: bool = False) -
         return not token.describing and (token.known or not token.plain or token.place)
     return (len(token.text) > 2 and not token.english and not token.place) or (
         token.known and (token.first or not token.place)) or (
-        person_only and token.cap and token.lower in name_lexicon().common_given_names)
+        person_only and (token.cap or token.shape == "L") and token.lower in name_lexicon().common_given_names)
 
 
 def _person_only_role(text: str, tokens: list[_Token], index: int, end: int) -> bool:
@@ -411,6 +411,8 @@ def _role_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, f
     for last in candidates:
         end = tokens[last].end
         score = 0.0
+        if not plain_role_word and token.shape == "L" and (last == index or not tokens[last].last):
+            continue  # in lower case a given name that is a word is one only before a family name: "sue hague"
         if _person_only_role(text, tokens, index, end):
             score = _PERSON_ROLE_SCORE
         elif not plain_role_word:

@@ -238,6 +238,11 @@ def test_look_alikes_of_the_new_address_shapes_are_no_address(text):
     ('Producer Sølve Egede explained to Fuse TV: "We all liked the idea"', "Sølve Egede", "Producer"),
     ("This song by ex-Zombie Høgberg is a perfect example", "Høgberg", "This song"),
     ("It was written by novelist rasmussen in 1990.", "rasmussen", "written"),
+    # a name the model reads as a firm with the next name of a list ("Petersson, Crane"); a given name that is
+    # a word, in lower case, before a family name, as a person of an organisation
+    ("It is the brainchild of our 3 founders: Petersson, Crane and Moore.  The idea was born on a beach.",
+     "Petersson", "brainchild"),
+    ("GOLD ETF's mac sinclair, holly gordon of Sparton Corporation, and others", "holly gordon", "Sparton"),
 ])
 def test_a_person_by_a_part_only_a_person_plays_and_the_words_beside_kept(detector, text, name, kept):
     assert name in detected(detector, text, "PERSON")
@@ -250,6 +255,13 @@ def test_a_person_by_a_part_only_a_person_plays_and_the_words_beside_kept(detect
     "We measured the expression of Notch, and cell growth of HeLa lines.",
     "the level of vitamin d. wilson measured",  # no given name before the initial
     "The ex-Pfizer CEO said so. An ex-Member State left.",
+    "The amber's glow of the lamp, the holly of the garden.",  # no family name after the word
 ])
 def test_look_alikes_of_a_persons_part_are_no_person(detector, text):
     assert detected(detector, text, "PERSON") == []
+
+
+def test_names_inside_a_place_the_model_reads_stay_its_words(detector):
+    # "Carolina" is a given name listed after "North", but inside "North Carolina", a place, it is no person.
+    text = "The study recruited women in the Raleigh-Durham, North Carolina, area."
+    assert "Carolina" not in detected(detector, text, "PERSON")
