@@ -367,7 +367,7 @@ def _role_word(token: _Token, second: bool = False, person_only: bool = False) -
     """Whether a word may be a name that only its part in the sentence shows: a known name, or no
     English word and no place; a second word (a family name) may also be a place ("Colombo"). Where
     only a person plays the part (`person_only`: "Summer's daughter", "had given Amber his address"),
-    a capitalised given name that is a word too."""
+    a given name that is a word too (in lower case only before a family name: see `_role_name`)."""
     if (token.glued or len(token.text) < 2 or token.shape in "IiM" or token.lower in stop_words()
             or token.contraction or token.lower in _NAME_CUES or not (token.cap or token.shape == "L")):
         return False
@@ -412,7 +412,7 @@ def _role_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, f
         end = tokens[last].end
         score = 0.0
         if not plain_role_word and token.shape == "L" and (last == index or not tokens[last].last):
-            continue  # in lower case a given name that is a word is one only before a family name: "sue hague"
+            continue  # in lower case a given name that is a word is one only before a family name: "holly gordon"
         if _person_only_role(text, tokens, index, end):
             score = _PERSON_ROLE_SCORE
         elif not plain_role_word:
