@@ -347,10 +347,17 @@ def _outside_other_entities(text: str, names: list[Finding],
                           and not _listed_with_a_name(text, name, names, lexicon)) or (
                     name.score <= ROLE_NAME_SCORE and label not in NER_PLACE_LABELS
                     and not lexicon.is_name(word))  # "Microsoft said": a name by its role alone
-            elif name.score <= 0.7 and not _NAME_OF_ORGANISATION.match(text, name.end, end):
-                rest = text[start:name.start] + " " + text[name.end:end]
-                vetoed = any(lexicon.is_plain_word(word) and word.lower() not in stop_words()
-                             for word in re.findall(r"[^\W\d_]+", rest))
+            elif name.score <= 0.7 and not _NAME_OF_ORGANISATION.match(text, name.end, end) and not (
+                    name.end == end and _ROLE_BEFORE_NAME.fullmatch(text, start, name.start)):
+                # Other names in an organisation are no words of its name ("Petersson, Crane" read as a firm); a
+                # place's words are its own ("North Carolina").
+                names_inside = [(name.start, name.end)]
+                if label not in NER_PLACE_LABELS:
+                    names_inside += [(other.start, other.end) for other in names
+                                     if start <= other.start and other.end <= end]
+                vetoed = any(lexicon.is_plain_word(word.group()) and word.group().lower() not in stop_words()
+                             and not any(s <= word.start() < e for s, e in names_inside)
+                             for word in _LETTERS.finditer(text, start, end))
             if vetoed:
                 break
         if not vetoed:
@@ -361,8 +368,12 @@ def _outside_other_entities(text: str, names: list[Finding],
 # An entity over a line break, a quote or a colon is the model's misreading ('Kelsey:"I'm Lisa's' as an
 # organisation): it vetoes nothing.
 _GARBLED_ENTITY = re.compile(r"[\n\"“”:]")
+_LETTERS = re.compile(r"[^\W\d_]+")
 # "Laurencio Estévez of HOKURIKU GAS CO.LTD.": a person of an organisation the model read as one entity.
 _NAME_OF_ORGANISATION = re.compile(r"[ \t]+of[ \t]+[A-Z]")
+# "Producer Jørgen Egede" read as one organisation: a person's job before their name, no company's word.
+_ROLE_BEFORE_NAME = re.compile(r"(?:songwriter|producer|director|singer|author|composer|commenter|founder)[ \t]+",
+                               re.IGNORECASE)
 _LIST_GAP = re.compile(r"[ \t]*(?:,[ \t]*(?:(?:and|&)[ \t]+)?|[ \t]+(?:and|&)[ \t]+)", re.IGNORECASE)
 
 

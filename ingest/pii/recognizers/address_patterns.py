@@ -73,7 +73,7 @@ ottobre dicembre janeiro fevereiro março maio junho julho setembro outubro nove
 _ENGLISH_FUNCTION_WORDS = frozenset("of the and or for to in on at by with from is are was were this that a".split())
 # "∆" (the increment sign) stands for a Greek capital delta in text converted from some fonts ("∆ΕΚΕΛΕΙΑ").
 _CAP_START = r"[A-ZÀ-ÖØ-ÞĀ-ſΑ-ΩΆ-ΏА-Я∆]"
-_CAP = rf"{_CAP_START}[\w'’-]*\.?"
+_CAP = rf"{_CAP_START}[\w'’∆-]*\.?"  # "∆" is a Greek capital delta written as a sign: "ΘΕΟ∆ΩΡΟΣ"
 _NUMBER = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,4}[a-zA-Z]?)?"
 _NAME_WORD = rf"(?:{_CAP}|{_PARTICLE})"
 _ADDRESS_KEYWORD = re.compile(
@@ -89,6 +89,9 @@ _AFTER_TYPE = re.compile(
 _NAME_AFTER_PREFIX = re.compile(
     rf"[ \t]*(?:{_NAME_WORD}[ \t]+){{0,5}}{_CAP}(?:[ \t]*,?[ \t]+{_NUMBER}(?![\w-]|[.,]\d)\.?)?")
 _WORDS_AFTER_PREFIX = re.compile(r"[ \t]*[^\W\d_][\w'’.-]*(?:[ \t]+[^\W\d_][\w'’.-]*){0,5}")
+# A street named after a date ("Rue 9 Avril 1938", "Avenida 5 de Mayo"): a day, a month, maybe a year.
+_DATE_AFTER_PREFIX = re.compile(r"[ \t]+(?:du[ \t]+)?\d{1,2}[ \t]+(?:de[ \t]+)?([^\W\d_]+)"
+                                r"(?:[ \t]+(?:de[ \t]+)?\d{4})?(?![\w-])")
 _NUMBER_AFTER_NAME = re.compile(rf"[ \t]*,?[ \t]+{_NUMBER}(?![\w-]|[.,]\d)\.?")
 _NUMBER_AFTER = re.compile(rf"[ \t]+{_NUMBER}(?![\w-]|[.,]\d)\.?")
 # Two numbers around foreign words ("637 Strojírenská 1006"), or words and a number ("Harevænget 23").
@@ -124,20 +127,30 @@ _PLACE_WORD = rf"(?:{_CAP}|\({_CAP}\))"
 _PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,3}}"
 # ", City, Country 12345" or ", City, ST 12345": the postal tail of a one-line address; a town may
 # carry a district's number (", Kaplice 1, Czech Republic").
-_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]+\d{{1,3}})?){{1,3}}"
-                         rf"(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|\n|$)"
+# A town may hold a number between its words (", Cite 22 Janvier, Tunisia"); a list of addresses goes on
+# after the tail (", Czech Republic 60225, and PSC 0075").
+# A word's full stop ends the town ("Tunisia. Please"), an abbreviation's does not ("St. Gallen").
+_TAIL_PLACE_NAME = (rf"{_CAP}(?:(?<!\w{{4}}\.)[ \t]+(?:{_PLACE_WORD}|{_PARTICLE}"
+                    rf"|\d{{1,3}}(?=[ \t]+{_CAP_START}))){{0,3}}")
+_COMMA_TAIL = re.compile(rf"(?:[ \t]*,[ \t]*(?:{_PARTICLE}[ \t]+)?{_TAIL_PLACE_NAME}(?:[ \t]+\d{{1,3}})?){{1,3}}"
+                         rf"(?:,?[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:)]|,[ \t]+(?:and|or)[ \t]|\n|$)"
                          r"|[ \t]+[a-z])")
 # After an apartment or suite: "Apt. 542 KÖTTMANNSDORF Austria", "Suite 646 Telc VY".
 _TOWN_WORD = rf"(?:{_CAP_START}[\w'’-]*|\({_CAP}\))"  # no full stop: "Castellón. It serves"
 _TOWN_PARTICLE = rf"(?:{_PARTICLE}|pri|mesto|sur|bei|upon)"
+# A region's word in lower case after its name ("Plzenský kraj", "Harju maakond").
+_REGION_WORD = r"(?:kraj|oblast|megye|maakond|län|fylke|županija|vojvodstvo|okres)"
 _SPACE_TAIL = re.compile(rf"(?:[ \t]+(?:{_TOWN_PARTICLE}[ \t]+)?(?:\d{{1,3}}[ \t]+{_TOWN_PARTICLE}[ \t]+)?{_TOWN_WORD}"
                          rf"(?:[ \t]+\d{{1,3}}(?=[ \t]+{_CAP_START}))?){{1,4}}"
                          rf"(?:(?:[ \t]+{_TOWN_PARTICLE}){{1,2}}(?:[ \t]+{_TOWN_WORD}){{1,3}})?(?:[ \t]+{_TOWN_WORD}){{0,3}}"
-                         rf"(?:[ \t]+{_POSTCODE})?(?=[ \t]*(?:[.?!;:,)]|\n|$)"
-                         r"|[ \t]+[a-z])")
+                         rf"(?:[ \t]+{_REGION_WORD}\b)?(?:[ \t]+{_POSTCODE})?"
+                         r"(?=[ \t]*(?:[.?!;:,)]|\n|$)|[ \t]+[a-z])")
+# A town line of a block may have five words and a district's number ("\n Cite Bain Maure Ben Azouz",
+# "\n Cite Mongi Slim 2").
+_BLOCK_PLACE_NAME = rf"{_CAP}(?:[ \t]+(?:{_PLACE_WORD}|{_PARTICLE})){{0,4}}(?:[ \t]+\d{{1,3}}(?=[ \t]*\n))?"
 # "\nCity\n, ST\n 12345", "\nCity, ST 12345": a US-style locality (the comma says the state follows).
 _LOCALITY_LINES = re.compile(
-    rf"[ \t]*\n[^\w\n]{{0,6}}(?:{_PARTICLE}[ \t]+)?{_PLACE_NAME}(?:[ \t]*\n[ \t]*,[ \t]*|[ \t]*,[ \t]*)"
+    rf"[ \t]*\n[^\w\n]{{0,6}}(?:{_PARTICLE}[ \t]+)?{_BLOCK_PLACE_NAME}(?:[ \t]*\n[ \t]*,[ \t]*|[ \t]*,[ \t]*)"
     rf"(?:[A-Z]{{2,3}}|\d{{1,2}})(?:[ \t]*\n[^\w\n]{{0,6}}|[ \t]+)(?:{_PLACE_NAME}[ \t]+)?{_POSTCODE}(?![\w])")
 # A country (or town) line ending in a postcode, within the lines after a street line.
 _POSTCODE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}[ \t]+({_POSTCODE})[ \t]*(?=\n|$)")
@@ -148,7 +161,7 @@ _PLACE_LINE = re.compile(rf"\n[^\w\n]{{0,6}}{_PLACE_NAME}(?:/{_PLACE_NAME})?(?:[
 # postcode or neither ("\n Montevideo", "\n Uruguay 05730", "\n Cyprus (Greek) 42486"). Only a plain,
 # maybe indented line continues the block: a bullet or a blank line starts something else.
 _BLOCK_LINE = re.compile(
-    rf"[ \t]*\n[ \t]*({_PLACE_NAME})(?:[ \t]*,?[ \t]+[A-Z]{{2,3}})?(?:[ \t]*,?[ \t]+({_POSTCODE}))?"
+    rf"[ \t]*\n[ \t]*({_BLOCK_PLACE_NAME})(?:[ \t]*,?[ \t]+[A-Z]{{2,3}})?(?:[ \t]*,?[ \t]+({_POSTCODE}))?"
     r"(?=[ \t]*(?:[.?!;:,)]|\n|$)|[ \t]+[a-z])")
 _WORD_CHARACTER = re.compile(r"\w")
 # A form label on the line above a street line: the field's value is the whole block under it.
@@ -168,8 +181,10 @@ _LEADING_ENGLISH = re.compile(r"(?:(?:of|the|and)[ \t]+)+")
 _INTERSECTION = re.compile(r"(?:[ \t]+St\.?)?[ \t]+(?:and|&)[ \t]+")
 # Capitalised words right before a street line that starts with its number ("Mäe 47 Frederikke Greens").
 _NAME_BEFORE_NUMBER = re.compile(rf"((?:{_CAP_START}[\w'’-]*[ \t]+){{1,3}})\Z")
-_WORD_AND_BEFORE = re.compile(rf"(?<![\w])({_CAP})[ \t]+and[ \t]+\Z")
-_ADDRESS_CUES = frozenset("""address addresses adresse lives live living located location at to on in moved move
+# A crossing before a street: "Monika and Turjaška 48", also a given and a second name ("Alojzija Ana and
+# Pilekrogen 51").
+_WORD_AND_BEFORE = re.compile(rf"(?<![\w])((?:{_CAP}[ \t]+)?{_CAP})[ \t]+and[ \t]+\Z")
+_ADDRESS_CUES = frozenset("""address addresses adresse lives live lived living located location at to on in moved move
 ship shipped send sent deliver delivered delivery meet visit street corner reside resides residing side near
 opposite""".split())
 

@@ -20,6 +20,7 @@ from ingest.pii.recognizers.address_patterns import (
     _CAPITALISED_WORD,
     _COMMA_TAIL,
     _COUNTRY_ALIASES,
+    _DATE_AFTER_PREFIX,
     _DIGIT,
     _ENGLISH_FUNCTION_WORDS,
     _GLUED_STREET_SUFFIXES,
@@ -182,7 +183,12 @@ def _suffixed_street(text: str, start: int, end: int, keyword: str, lexicon: Nam
 
 def _prefixed_street(text: str, start: int, end: int, keyword: str, lexicon: NameLexicon) -> _Street | None:
     """A street type, then name words: "Rua Arapiraca 1943", "12 rue Isambard", "ul. Karpacka 69",
-    "Trg revolucije 33" (lower-case words of other languages too)."""
+    "Trg revolucije 33" (lower-case words of other languages too), "43 Rue 9 Avril 1938" (a date)."""
+    date = _DATE_AFTER_PREFIX.match(text, end)
+    if date is not None and date.group(1).lower() in _MONTHS and _is_capitalised(date.group(1)):
+        numbers_before = _NUMBERS_BEFORE.search(text, max(0, start - 20), start)
+        if numbers_before is not None:
+            return _Street(numbers_before.start(), date.end(), 0.9, True)
     run = _WORDS_AFTER_PREFIX.match(text, end)
     if run is None:
         return None
@@ -262,11 +268,23 @@ def _numbered_name(text: str, match: re.Match[str], lexicon: NameLexicon) -> _St
     if re.search(r",[ \t]*\Z", text[max(0, match.start() - 3):match.start()]):
         return None  # "516 Nerudova 1850, Ceské Budejovice 6": the town after a street
     if re.match(rf"[ \t]+{_CAP_START}", text[match.end():]) and not _SECONDARY_AFTER.match(text, match.end()) \
-            and not re.match(r"[ \t]+St\b", text[match.end():]):
-        return None  # "Phillips 66 Partners": a name, not a street
-    if has_context(text, match.start(), _STREET_CUES, window=30, words=3):
+            and not re.match(r"[ \t]+St\b", text[match.end():]) and not match.group().endswith("."):
+        return None  # "Phillips 66 Partners": a name, not a street ("... Reykjarhóli 11. Please": a sentence's end)
+    if has_context(text, match.start(), _STREET_CUES, window=30, words=3) or _crossing_before(text, match.start(),
+                                                                                              lexicon):
         return _Street(match.start(), match.end(), 0.75, True)
     return None
+
+
+def _crossing_before(text: str, start: int, lexicon: NameLexicon) -> bool:
+    """Whether a crossing leads to the street at `start`: a given name and "and" ("it is Kira and
+    Rødkleivfaret 100", "Velimir and Ilichova 59" on a line of its own), at a line's or sentence's start or
+    after words that announce an address; not "Notch and Wnt 3", where no given name stands."""
+    crossing = _WORD_AND_BEFORE.search(text, max(0, start - 40), start)
+    if crossing is None or crossing.group(1).split()[0].lower() not in lexicon.first_names:
+        return False
+    return _sentence_start_or_line(text, crossing.start()) or has_context(
+        text, crossing.start(), _STREET_CUES, window=30, words=3)
 
 
 def _upper_case_line(text: str, position: int) -> bool:
@@ -448,10 +466,10 @@ def _block_lines(text: str, end: int, lexicon: NameLexicon, secondary: bool = Fa
         if not whole_line:
             return None
         words = re.findall(r"[^\W\d_]+", place)
-        if secondary and lines and _TEXT_END.match(text, line.end()) and (
+        if secondary and lines and (_TEXT_END.match(text, line.end()) or _SENTENCE_END.match(text, line.end())) and (
                 place.isupper() or not all(lexicon.is_english_word(word) for word in words)):
-            # The text's last line under an apartment and a town line is the country, one the lists
-            # lack ("Suite 306\n Arsuk\n Greenlander").
+            # The text's or the sentence's last line under an apartment and a town line is the country, one
+            # the lists lack ("Suite 306\n Arsuk\n Greenlander", "... Greenlander? I am in ...").
             return line.end()
         if not (place.isupper() or name in lexicon.places
                 or not all(lexicon.is_english_word(word) for word in words)):
@@ -469,6 +487,7 @@ def _sentence_start_or_line(text: str, start: int) -> bool:
         "mrs", " mrs", "prof"))  # a sentence's end, not "Mrs."
 
 _TEXT_END = re.compile(r"\s*\Z")
+_SENTENCE_END = re.compile(r"[.?!](?:[ \t]+[A-Z]|\s*\Z)")
 # What may follow a street the patterns read in part on its line: a few words, no sentence's end.
 _STREET_LINE_REST = re.compile(r"(?:[ \t]+[^\W\d_][\w'’-]*){0,3}[ \t]*\n")
 

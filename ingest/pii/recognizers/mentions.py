@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ingest.pii.recognizers.address_patterns import _WORD_CHARACTER
 from ingest.pii.recognizers.common import Finding, line_above
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
 from ingest.pii.recognizers.name_tokens import _TITLES
@@ -146,7 +147,9 @@ def possessive_owners(text: str, lexicon: NameLexicon | None = None) -> list[Fin
 
 _NAME_LINE = re.compile(
     r"(?m)^[^\w\n]{0,6}((?:[^\W\d_][\w'’-]*|[A-Z]\.?)(?:[ \t]+(?:[^\W\d_][\w'’-]*|[A-Z]\.?)){1,3})[ \t]*$")
-_LEGAL_FORM_LINE = re.compile(r"(?i)\b(?:inc|ltd|llc|plc|corp|corporation|gmbh|ag|sa|nv|bv|limited|co)\b\.?")
+# A legal form, also glued to the name by a careless hand ("FreakOut Holdingsinc.").
+_LEGAL_FORM_LINE = re.compile(r"(?i)\b(?:inc|ltd|llc|plc|corp|corporation|gmbh|ag|sa|nv|bv|limited|co|company)\b\.?"
+                              r"|(?<=[a-z]{4})inc\.")
 
 
 def signature_names(text: str, others: Sequence[Finding], lexicon: NameLexicon | None = None) -> list[Finding]:
@@ -211,13 +214,19 @@ def _town_line(text: str, start: int, end: int, lexicon: NameLexicon) -> bool:
 
 def _contact_lines_follow(text: str, end: int, others: Sequence[Finding], lexicon: NameLexicon) -> bool:
     """Whether one of the next four lines holds an address, a phone number, an e-mail address or a
-    company, or is a country."""
+    company, or is a country. Blank lines are not counted: a résumé spaces its head ("renze akkermans\n\n
+    Bridge and lock tender\n\nPersonal Info:\nPhone:\n646 138 343")."""
     position = end
-    for _ in range(4):
+    lines = 0
+    while lines < 4:
         if position >= len(text):
             return False
         line_end = text.find("\n", position + 1)
         line_end = len(text) if line_end < 0 else line_end
+        if _WORD_CHARACTER.search(text, position, line_end) is None:
+            position = line_end
+            continue
+        lines += 1
         if any(position < f.start < line_end and f.entity_type in ("STREET_ADDRESS", "PHONE_NUMBER", "EMAIL_ADDRESS")
                for f in others):
             return True

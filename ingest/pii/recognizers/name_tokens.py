@@ -38,14 +38,16 @@ _NAME_CUE_PATTERNS = (
                    r"|(?:gender|widow|widower|funeral|murder|killers?)[ \t]+of"
                    # a former member or partner ("by ex-Zombie Himmel"); someone asked about ("Why is Armen so ...")
                    r"|ex-(?:(?-i:[A-Z])[^\W\d_]*|wife|husband|girlfriend|boyfriend|partner|member|colleague)"
-                   r"(?=[ \t]+(?-i:[A-Z][a-z]|[a-z]))"
+                   r"(?=[ \t]+[^\W\d_])"  # "ex-Zombie Høgli", "EX-ZOMBIE MUIR"
                    r"|why[ \t]+(?:is|was)(?=[ \t]+[^\W\d_](?-i:[^\W\d_A-Z])*[ \t]+so\b))"
                    r"\b[ \t]*[,:]?", re.IGNORECASE)),
     (1, re.compile(r"\b(?:from|by|with|i'm|i[ \t]+am|this[ \t]+is|ask|tell|contact|manager[ \t]+is|client|customer"
                    r"|employee|partner|wife|husband|kid|son|daughter|add|me|to|and|at|called|heard|met|meet"
                    r"|starring|featuring|features|name"
                    # people by what they do: "songwriter yuuka shimasaki", "producer akifumi kichida"
-                   r"|songwriter|producer|commenter|director|singer|author|composer|founders?)\b[ \t]*[,:]?",
+                   r"|songwriter|producer|commenter|director|singer|author|composer|founders?"
+                   # "tennis player walentyna pawłowska", "novelist ..."
+                   r"|player|actor|actress|novelist|poet|painter|journalist|guitarist|drummer)\b[ \t]*[,:]?",
                    re.IGNORECASE)),
 )
 _AFTER_CUE = re.compile(r"[ \t]*\n?[ \t]*")

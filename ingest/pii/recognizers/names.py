@@ -72,6 +72,9 @@ def _full_name(text: str, tokens: list[_Token], index: int, lexicon: NameLexicon
         # Two words around a middle initial: "Bettine H. Roelink", "Felicity C. Marshall",
         # "chise t. horiguchi".
         return index, following, 0.7
+    if (following == index + 2 and a.shape == b.shape == "L" and a.lower in lexicon.common_given_names and b.last
+            and not b.plain and not b.place and text.startswith(".", tokens[index + 1].end)):
+        return index, following, 0.7  # "mark d. wilson", "ginger e. kamps": a given name that is a word, an initial
     if both_cap and a.lower in lexicon.common_given_names and not b.plain and not b.place and (
             b.last or (not b.english and len(b.text) > 2)):
         return index, following, 0.7  # "Amber Watson", "Lily Solomina": a given name that is also a word
@@ -320,6 +323,15 @@ _KIN_AFTER = re.compile(
     r"['’]s[ \t]+(?:kids?|sons?|daughters?|wife|husband|mother|father|mom|mum|dad|parents|brother|sister"
     r"|children|boss|girlfriend|boyfriend|birthday)\b", re.IGNORECASE)
 _CONTACT_AFTER = re.compile(r"['’]s[ \t]+(?:address|home|phone)\b", re.IGNORECASE)
+# "here's Nivi's address:" over the address's lines: someone's address handed on, not a company's letterhead.
+_ADDRESS_GIVEN_AFTER = re.compile(r"['’]s[ \t]+(?:home[ \t]+)?address[ \t]*:[ \t]*\n", re.IGNORECASE)
+# Whoever a sentence quotes with their job between commas: "joža slavković, the Field sales supervisor, said".
+_QUOTED_WITH_JOB_AFTER = re.compile(r",[ \t]+(?:the|a|an|our|their)[ \t]+[^,.\n]{2,60},[ \t]+(?:said|says|explained"
+                                    r"|added|told|stated|noted)\b", re.IGNORECASE)
+# A person of an organisation, in lower case after a company's possessive or in a list: "CO.LTD.'s shuntarou
+# yamane", ", yuuna shigeki of ProShares".
+_OWNER_OR_LIST_BEFORE = re.compile(r"(?:['’]s|,|^)[ \t]*\Z", re.MULTILINE)
+_OF_ORGANISATION_AFTER = re.compile(r"[ \t]+of[ \t]+[A-Z]")
 # "had given Csanád his address": whoever is given something of their own.
 _GIVING_VERB_BEFORE = re.compile(r"\b(?:given|gave|give|gives|sent|send|sends|showed|shown|show|handed|hand|told"
                                  r"|tell|tells|offered|owe|owes|owed)[ \t]+\Z", re.IGNORECASE)
@@ -351,16 +363,37 @@ def _in_dialogue(text: str, start: int) -> bool:
     return False
 
 
-def _role_word(token: _Token, second: bool = False) -> bool:
+def _role_word(token: _Token, second: bool = False, person_only: bool = False) -> bool:
     """Whether a word may be a name that only its part in the sentence shows: a known name, or no
-    English word and no place; a second word (a family name) may also be a place ("Colombo")."""
+    English word and no place; a second word (a family name) may also be a place ("Colombo"). Where
+    only a person plays the part (`person_only`: "Summer's daughter", "had given Amber his address"),
+    a given name that is a word too (in lower case only before a family name: see `_role_name`)."""
     if (token.glued or len(token.text) < 2 or token.shape in "IiM" or token.lower in stop_words()
             or token.contraction or token.lower in _NAME_CUES or not (token.cap or token.shape == "L")):
         return False
     if second:
         return not token.describing and (token.known or not token.plain or token.place)
     return (len(token.text) > 2 and not token.english and not token.place) or (
-        token.known and (token.first or not token.place))
+        token.known and (token.first or not token.place)) or (
+        person_only and (token.cap or token.shape == "L") and token.lower in name_lexicon().common_given_names)
+
+
+def _person_only_role(text: str, tokens: list[_Token], index: int, end: int) -> bool:
+    """Whether the words ending at `end` play a part only a person plays: kin ("Jovica's kid"),
+    whoever is given something of their own ("had given Amber his address"), whose address is handed
+    on ("here's Nivi's address:"), who is quoted with their job ("joža slavković, the Field sales
+    supervisor, said") or who stands for an organisation in lower case ("CO.LTD.'s shuntarou yamane")."""
+    token = tokens[index]
+    if _KIN_AFTER.match(text, end) or _ADDRESS_GIVEN_AFTER.match(text, end) or (
+            _POSSESSIVE_PRONOUN_AFTER.match(text, end) and _GIVING_VERB_BEFORE.search(
+                text, max(0, token.start - 12), token.start)):
+        return True
+    if _QUOTED_WITH_JOB_AFTER.match(text, end) and _sentence_start(text, token.start):
+        return True
+    return (token.shape == "L" and end != token.end and _OWNER_OR_LIST_BEFORE.search(
+        text, max(0, token.start - 4), token.start) is not None
+        and (_OF_ORGANISATION_AFTER.match(text, end) is not None
+             or text[max(0, token.start - 3):token.start].rstrip(" \t")[-2:] in ("'s", "’s")))
 
 
 def _role_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, float] | None:
@@ -368,8 +401,9 @@ def _role_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, f
     the start of a sentence, whoever has an address or kin, whoever is given something of their own,
     a speaker, or someone addressed at the start of a line ("Yaco, can I ...")."""
     token = tokens[index]
-    if not _role_word(token):
+    if not _role_word(token, person_only=True):
         return None
+    plain_role_word = _role_word(token)
     following = _next_name_word(text, tokens, index)
     candidates = [index]
     if following is not None and tokens[following].same_case(token) and _role_word(tokens[following], True):
@@ -377,9 +411,12 @@ def _role_name(text: str, tokens: list[_Token], index: int) -> tuple[int, int, f
     for last in candidates:
         end = tokens[last].end
         score = 0.0
-        if _KIN_AFTER.match(text, end) or (_POSSESSIVE_PRONOUN_AFTER.match(text, end) and _GIVING_VERB_BEFORE.search(
-                text, max(0, token.start - 12), token.start)):
+        if not plain_role_word and token.shape == "L" and (last == index or not tokens[last].last):
+            continue  # in lower case a given name that is a word is one only before a family name: "holly gordon"
+        if _person_only_role(text, tokens, index, end):
             score = _PERSON_ROLE_SCORE
+        elif not plain_role_word:
+            continue  # a given name that is a word too plays only a person's part
         elif _sentence_start(text, token.start) and _PERSON_VERB_AFTER.match(text, end):
             score = _PERSON_ROLE_SCORE
         elif _CONTACT_AFTER.match(text, end) or (
@@ -420,7 +457,8 @@ def find_names(text: str, lexicon: NameLexicon | None = None, *, known: Sequence
         token = tokens[index]
         found = (_titled_name(text, tokens, index) or _full_name(text, tokens, index, lexicon)
                  or _cued_name(text, tokens, index, cues)
-                 or ((token.known or not token.english) and _role_name(text, tokens, index)))
+                 or ((token.known or not token.english or token.lower in lexicon.common_given_names)
+                     and _role_name(text, tokens, index)))
         if found:
             first, last, score = found
             findings.append(Finding(tokens[first].start, tokens[last].end, "PERSON", score, "name-lexicon"))
