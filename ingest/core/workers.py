@@ -46,3 +46,19 @@ def worker_context(preload: Sequence[str] = (PRELOAD_SETUP, REDACTION_PRELOAD)) 
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(preload))  # effective when this starts the fork server
     return context
+
+
+def stop_worker_server() -> bool:
+    """End the fork server, and the parsers and models it holds (about 0.6 GB), once a run needs no more
+    workers; a later pool starts a new one with its own preload. Whether one was running.
+
+    The standard library has no public call for it: this is the one its own tests use, and where a
+    Python lacks it the server simply stays until the process ends.
+    """
+    from multiprocessing import forkserver
+
+    server = forkserver._forkserver
+    if getattr(server, "_forkserver_pid", None) is None or not hasattr(server, "_stop"):
+        return False
+    server._stop()
+    return True

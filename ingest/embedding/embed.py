@@ -64,6 +64,7 @@ PACKAGED_MINILM_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L
 DEFAULT_BATCH_SIZE = 8
 # The inputs the converted model takes, in this order; a model whose tokenizer gives others stays on torch.
 _OPENVINO_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+PAD_TOKENS_TO = 32  # batches are padded to a multiple of this many tokens (`_padded`)
 
 log = logging.getLogger(__name__)
 
@@ -149,15 +150,27 @@ def _converted_folder(model_folder: Path, cache_root: Path) -> Path:
     return cache_root / f"openvino-{ov.__version__.split('-')[0]}-{_folder_fingerprint(model_folder)}"
 
 
+def _padded(feature: np.ndarray, max_length: int) -> np.ndarray:
+    """A batch's token columns padded (zeros: masked out, as padding is) to a multiple of PAD_TOKENS_TO.
+
+    OpenVINO keeps what it prepared for each input shape it has seen: with every batch as long as its
+    longest text, a run of 14,000 chunks grew the process by some 2 GB. At most max_length / PAD_TOKENS_TO
+    lengths, it stays flat and runs faster (fp32 vectors within 2e-7 of the unpadded ones)."""
+    length = feature.shape[1]
+    target = min(-(-length // PAD_TOKENS_TO) * PAD_TOKENS_TO, max(max_length, length))
+    return feature if target == length else np.pad(feature, ((0, 0), (0, target - length)))
+
+
 class _OpenVinoEncoder:
     """The converted model compiled by OpenVINO: texts in (through `features`), unit-length vectors out."""
 
     def __init__(self, model_xml: Path, features: Callable[[list[str]], dict[str, np.ndarray]],
-                 inputs: Sequence[str]) -> None:
+                 inputs: Sequence[str], max_length: int) -> None:
         import openvino as ov
 
         self._features = features
         self._inputs = list(inputs)
+        self._max_length = max_length
         self._compiled = ov.Core().compile_model(str(model_xml), "CPU",
                                                  {"PERFORMANCE_HINT": "LATENCY",
                                                   # Full precision: on CPUs with bfloat16 units OpenVINO
@@ -171,6 +184,8 @@ class _OpenVinoEncoder:
         for start in range(0, len(texts), batch_size):
             rows = order[start:start + batch_size]
             features = self._features([texts[row] for row in rows])
+            if "attention_mask" in features:  # padding is masked out only where the model reads a mask
+                features = {name: _padded(value, self._max_length) for name, value in features.items()}
             vectors[rows] = self._compiled([features[name] for name in self._inputs])[0]
         # Unit length whether or not the model ends in a normalisation layer, as with torch.
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -300,7 +315,8 @@ class Embedder:
             return None
         try:
             tokenizer = ModelTokenizer(folder, tokenization)
-            return _OpenVinoEncoder(model_xml, tokenizer.features, tokenization.inputs), tokenizer
+            return (_OpenVinoEncoder(model_xml, tokenizer.features, tokenization.inputs, tokenization.max_length),
+                    tokenizer)
         except Exception as error:  # noqa: BLE001  (a damaged cache: load the model itself, as on a first run)
             log.warning("embedding model %s: the converted model in %s did not load (%s: %s); loading it "
                         "through sentence-transformers", self.model_name, cache, type(error).__name__, error)
@@ -364,7 +380,7 @@ class Embedder:
             if not (quantized / "model.xml").is_file():
                 _quantize(features, inputs, cache, quantized)
             model_xml = quantized / "model.xml"
-        return _OpenVinoEncoder(model_xml, features, inputs)
+        return _OpenVinoEncoder(model_xml, features, inputs, int(model.max_seq_length))
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         return self._token_offsets(text)

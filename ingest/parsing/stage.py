@@ -22,6 +22,7 @@ from ingest.core.manifest import classify_changes, read_manifest
 from ingest.core.models import DocStatus, ParsedDocument, SourceDocument
 from ingest.core.stage import StageResult, elapsed, loading_beside
 from ingest.core.storage import TenantPaths
+from ingest.core.workers import stop_worker_server
 from ingest.parsing.attachments import attachment_documents
 from ingest.parsing.convert import ConversionReport
 from ingest.parsing.isolation import parse_documents_isolated
@@ -32,6 +33,11 @@ from ingest.pii.policy import RECOGNIZER_SET_VERSION
 from ingest.pii.redact import Redactor, entity_counts_by_document, redact_elements
 
 DEFAULT_MAX_DELETE_FRACTION = 0.5
+# A run that parsed this many documents or more ends the workers' fork server once they are redacted:
+# its parsers and models (about 0.6 GB) would otherwise sit idle through chunking and embedding, where a
+# large run peaks. A smaller run leaves it to the next run of a long-lived process, which then starts
+# its workers at once.
+RELEASE_WORKERS_MIN_DOCUMENTS = 100
 
 
 class MassDeleteRefused(RuntimeError):
@@ -152,6 +158,8 @@ def parse_and_redact_stage(
         write_parquet(audit, paths.redaction_audit)
         paths.elements.unlink(missing_ok=True)  # earlier versions kept the unredacted elements there
         redact_seconds = elapsed(started) - parse_seconds  # not the wait for a background load
+    if limits and len(documents) >= RELEASE_WORKERS_MIN_DOCUMENTS:
+        stop_worker_server()
     quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
         sources.select("doc_id", "source"), on="doc_id")
     fallback = parsed.filter(pl.col("fallback_pages") > 0).join(
