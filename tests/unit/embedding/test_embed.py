@@ -278,11 +278,31 @@ def test_a_converted_model_loads_without_pytorch_and_gives_the_same_vectors(embe
         embedder.token_offsets(text) for text in MIXED_TEXTS]
 
 
-def test_a_tokenization_that_differs_keeps_the_model_on_sentence_transformers(tmp_path, monkeypatch, caplog):
+def _converted_copy(embedder, converted_models_dir: Path, folder: Path, *, with_tokenization: bool) -> Path:
+    """The session's converted model copied into `folder` (no conversion to wait for); its model.xml."""
+    import shutil
+
+    from ingest.embedding import tokens
+
+    assert embedder.backend == "openvino"
+    key = embedding_model_key("all-MiniLM-L6-v2")
+    [source] = [path.parent for path in (converted_models_dir / key).rglob("model.xml")
+                if not path.parent.name.endswith("-int8")]
+    target = folder / key / source.name
+    shutil.copytree(source, target)
+    if not with_tokenization:
+        (target / tokens.TOKENIZATION_FILE).unlink(missing_ok=True)
+    return target / "model.xml"
+
+
+def test_a_tokenization_that_differs_keeps_the_model_on_sentence_transformers(embedder, converted_models_dir,
+                                                                              tmp_path, monkeypatch, caplog):
     """The settings are kept only when every token id agrees; otherwise each load goes through
     sentence-transformers, slower but the same vectors."""
     pytest.importorskip("openvino")
     from ingest.embedding import tokens
+
+    _converted_copy(embedder, converted_models_dir, tmp_path, with_tokenization=False)
 
     original = tokens.ModelTokenizer.features
 
@@ -305,21 +325,16 @@ def test_a_tokenization_that_differs_keeps_the_model_on_sentence_transformers(tm
     assert np.abs(third.encode(MIXED_TEXTS) - first.encode(MIXED_TEXTS)).max() < 1e-6
 
 
-def test_a_damaged_converted_model_is_loaded_again_through_sentence_transformers(embedder, tmp_path, caplog):
+def test_a_damaged_converted_model_is_loaded_again_through_sentence_transformers(embedder, converted_models_dir,
+                                                                                 tmp_path, caplog):
     pytest.importorskip("openvino")
-    import shutil
-
     from ingest.embedding import tokens
 
-    Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)  # converts, verifies, keeps
-    [model_xml] = [path for path in tmp_path.rglob("model.xml")]
+    model_xml = _converted_copy(embedder, converted_models_dir, tmp_path, with_tokenization=True)
     assert (model_xml.parent / tokens.TOKENIZATION_FILE).is_file()
+    assert Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)._model is None  # loads from the copy alone
     model_xml.write_text("<net", encoding="utf-8")  # a disk error, a partial copy
     with caplog.at_level("WARNING", logger="ingest.embedding.embed"):
         with pytest.raises(Exception):  # noqa: B017  (the loaded model's own compile of the same file fails)
             Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path, backend="openvino")
     assert "did not load" in caplog.text
-    shutil.rmtree(model_xml.parent)
-    again = Embedder("all-MiniLM-L6-v2", cache_dir=tmp_path)  # converts afresh
-    assert again.backend == "openvino"
-    assert np.abs(again.encode(MIXED_TEXTS) - embedder.encode(MIXED_TEXTS)).max() < 1e-5
