@@ -144,10 +144,15 @@ def _publish_model(model, cache: Path) -> None:
 
 
 def _converted_folder(model_folder: Path, cache_root: Path) -> Path:
-    """Where the model converted for this OpenVINO release lives (int8: the folder named with "-int8")."""
+    """Where the model converted for this OpenVINO release lives, at fp32 (see `_precision_folder`)."""
     import openvino as ov
 
     return cache_root / f"openvino-{ov.__version__.split('-')[0]}-{_folder_fingerprint(model_folder)}"
+
+
+def _precision_folder(converted: Path, precision: str) -> Path:
+    """The folder of the converted model at `precision`: the quantized one sits beside the fp32 one."""
+    return converted.with_name(f"{converted.name}-int8") if precision == "int8" else converted
 
 
 def _padded(feature: np.ndarray, max_length: int) -> np.ndarray:
@@ -309,7 +314,7 @@ class Embedder:
             cache = _converted_folder(folder, cache_dir / embedding_model_key(self.model_name))
         except ImportError:
             return None
-        model_xml = (cache.with_name(f"{cache.name}-int8") if self.precision == "int8" else cache) / "model.xml"
+        model_xml = _precision_folder(cache, self.precision) / "model.xml"
         tokenization = read_tokenization(cache)
         if tokenization is None or not model_xml.is_file():
             return None
@@ -374,13 +379,10 @@ class Embedder:
             else:
                 log.info("embedding model %s loads through sentence-transformers each time: %s",
                          self.model_name, difference)
-        model_xml = cache / "model.xml"
-        if self.precision == "int8":
-            quantized = cache.with_name(f"{cache.name}-int8")
-            if not (quantized / "model.xml").is_file():
-                _quantize(features, inputs, cache, quantized)
-            model_xml = quantized / "model.xml"
-        return _OpenVinoEncoder(model_xml, features, inputs, int(model.max_seq_length))
+        model_folder = _precision_folder(cache, self.precision)
+        if not (model_folder / "model.xml").is_file():  # only the int8 model can be missing here
+            _quantize(features, inputs, cache, model_folder)
+        return _OpenVinoEncoder(model_folder / "model.xml", features, inputs, int(model.max_seq_length))
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         return self._token_offsets(text)
