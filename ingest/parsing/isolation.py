@@ -136,7 +136,7 @@ class _Batch:
         waiting = set(self.batched)  # for their conversion
         if self.batched:
             self.converting.start()
-        for position in range(len(self.documents)):
+        for position in largest_first(self.documents):
             if position not in waiting:
                 self._schedule(position, self._alone(position) if position in self.convertible else None)
         outcomes: dict[int, tuple[ParsedDocument, float | None]] = {}
@@ -174,6 +174,15 @@ class _Batch:
                                          ("converted", (self.batched[index], converted))))
         finally:
             self.events.put(("converting-ended", None))
+
+
+def largest_first(documents: list[SourceDocument]) -> list[int]:
+    """Positions of `documents`, the largest file first (ties in input order).
+
+    The pool takes tasks in the order given; a long document left to the end (a scan to OCR, a large
+    PDF) would keep one worker busy while the others wait idle. Size stands in for the parse time.
+    """
+    return sorted(range(len(documents)), key=lambda position: -documents[position].size)
 
 
 def _outcome(document: SourceDocument, future: Future, limits: ParseLimits) -> tuple[ParsedDocument, float | None]:

@@ -72,8 +72,8 @@ CONVERTED_TYPES = set(LIBREOFFICE_TARGETS) | PANDOC_TYPES  # converted first (in
 PARTITIONED_TYPES = UNSTRUCTURED_TYPES | CONVERTED_TYPES  # their elements come from unstructured's partitioners
 SUPPORTED_TYPES = PDF_TYPES | IMAGE_TYPES | PARTITIONED_TYPES
 # 2: text decoding, long-paragraph classification, quarantine categories; 3: layout fallback; 4: the
-# document's language, the classifier's sentences from spaCy's sentence recogniser
-PARSER_VERSION = "4"
+# document's language, the classifier's sentences from spaCy's sentence recogniser; 5: pages OCR'd in grey
+PARSER_VERSION = "5"
 # A text page's layout (pdfminer) is replaced by its text layer (pypdf) when it holds less than this
 # share of the layer's characters, judged on pages whose layer has at least LAYOUT_CHECK_MIN_CHARS
 # (see page_extraction). A layout with no text at all is replaced whatever the layer's length.
@@ -311,7 +311,7 @@ def _parse_pdf(path: Path, settings: ParseSettings) -> _PdfResult:
                 if Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS:  # Pillow's guard, set by the limits
                     raise Quarantine(f"too_large: page {page_index + 1} would render to {pixels:,} pixels "
                                      f"(limit {Image.MAX_IMAGE_PIXELS:,})")
-                image = page.render(scale=scale).to_pil()
+                image = page.render(scale=scale, grayscale=True).to_pil()  # what Tesseract reads anyway
                 paragraphs = list(_ocr_paragraphs(image, page_index + 1, settings))
                 by_page[page_index + 1] = _elements_from_paragraphs(paragraphs, ocr=True, start=0, extraction="ocr")
         finally:

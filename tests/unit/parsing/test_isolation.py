@@ -63,6 +63,19 @@ def test_rows_come_in_input_order_and_progress_counts_documents_as_they_finish(n
     assert finished[0][1].doc_id != documents[0].doc_id  # the photo's OCR finished after the other worker's files
 
 
+def test_the_largest_file_is_parsed_first_so_no_long_document_is_left_for_the_end(normal_folder):
+    documents = scan_source("acme", normal_folder)
+    largest_first = [d.doc_id for d in sorted(documents, key=lambda d: -d.size)]
+    finished = []
+
+    parsed, _ = parse_documents_isolated(documents, ParseSettings(), ParseLimits(workers=1),
+                                         on_progress=lambda position, result: finished.append(result.doc_id))
+
+    assert [d.doc_id for d in documents] != largest_first  # the input is in another order
+    assert finished == largest_first  # one worker finishes them in the order they were handed out
+    assert parsed["doc_id"].to_list() == [d.doc_id for d in documents]  # the rows still come in input order
+
+
 def test_an_empty_batch_starts_no_worker(monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("a worker pool was started for no document")

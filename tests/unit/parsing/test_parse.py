@@ -180,6 +180,20 @@ def test_image_text_is_ocrd_with_confidence(corpus, name):
     assert all(element.ocr and 50 < element.ocr_confidence <= 100 for element in parsed.elements)
 
 
+def test_a_colour_page_is_read_in_grey():
+    from PIL import ImageOps
+
+    from benchmarks.corpus import render_page_image
+    from ingest.parsing.ocr import ocr_image
+
+    page = ImageOps.colorize(render_page_image(SCAN_LINES), black="navy", white="lightyellow")
+    assert page.mode == "RGB"
+
+    text = " ".join(paragraph.text for paragraph in ocr_image(page)).lower()
+
+    assert "invoice number 4711" in text and "230 euros" in text
+
+
 def test_pdf_mixing_text_and_scanned_pages_ocrs_only_the_scanned_page(tmp_path, scan_one):
     write_text_pdf(tmp_path / "parts" / "text.pdf", SECTIONS[:1])
     write_scanned_pdf(tmp_path / "parts" / "scan.pdf", [SCAN_LINES])
