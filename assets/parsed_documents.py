@@ -1,5 +1,6 @@
 """Parsing and redaction in one step, so the unredacted text exists only in that step's memory."""
 
+import functools
 from collections.abc import Callable
 
 import dagster as dg
@@ -78,11 +79,20 @@ def parse_and_redact(
     def redaction_progress(done: int, characters: int) -> None:
         context.log.info(f"redacted {done:,}/{characters:,} characters")
 
-    parsed, redacted = parse_and_redact_stage(
-        storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
-        recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
-        on_redact_progress=redaction_progress,
-        load_beside=later_steps_loader(embedder) if config.load_embedder_early else None)
+    host = embedder.model_host()  # `ingest host`, when one runs: its parsers and models are loaded already
+    if host is not None:
+        context.log.info("parsing and redacting in the model host")
+    try:
+        parsed, redacted = parse_and_redact_stage(
+            storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
+            recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
+            on_redact_progress=redaction_progress,
+            load_beside=later_steps_loader(embedder) if config.load_embedder_early else None,
+            elsewhere=functools.partial(host.parse_and_redact, settings=parser.settings(), limits=parser.limits(),
+                                        policy=policy, workers=redactor.workers) if host else None)
+    finally:
+        if host is not None:
+            host.close()
     paths = storage.paths(tenant)
     yield report(context, parsed, PARSED_DOCUMENTS, table=paths.parsed_documents)
     yield report(context, redacted, REDACTED_DOCUMENTS, table=paths.redacted_elements)

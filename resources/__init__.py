@@ -27,6 +27,7 @@ from ingest.core.config import (
 )
 from ingest.core.storage import TenantPaths
 from ingest.embedding.embed import DEFAULT_BATCH_SIZE, Embedder, embedding_model_key
+from ingest.host.protocol import EmbedderSettings, HostClient, HostedEmbedder, HostIdentity, code_fingerprint, connect
 from ingest.index.qdrant import QdrantSettings, TenantIndex, open_qdrant
 from ingest.parsing.limits import ParseLimits
 from ingest.parsing.parse import ParseSettings
@@ -79,24 +80,48 @@ class QdrantResource(dg.ConfigurableResource):
             yield TenantIndex(client, tenant)
 
 
+@functools.cache
+def _hosted_embedder(home: str, settings: EmbedderSettings) -> HostedEmbedder | None:
+    """The model host's embedder for this process, if a host of `home` serves these settings."""
+    connection = connect(Path(home), HostIdentity(code_fingerprint(), settings))
+    if connection is None:
+        return None
+    return HostedEmbedder(HostClient(connection), lambda: _load_embedder(
+        settings.model_name, settings.batch_size, settings.backend, settings.cache_dir, settings.precision))
+
+
 class EmbedderResource(dg.ConfigurableResource):
     """The sentence-transformers model: INGEST_EMBED_MODEL, default all-MiniLM-L6-v2, run by
     INGEST_EMBED_BACKEND (auto, openvino or torch) at INGEST_EMBED_PRECISION (int8 or fp32); converted
-    models are kept in cache_dir."""
+    models are kept in cache_dir. When a model host (`ingest host`) of host_home serves the same model,
+    the model is the host's, and so are the parsers and the redaction detector (model_host)."""
 
     model_name: str
     batch_size: int = DEFAULT_BATCH_SIZE
     backend: str = "auto"
     precision: str = "fp32"
     cache_dir: str
+    host_home: str | None = None
 
     def model_key(self) -> str:
         """The vectors' identity (model and precision), known without loading the model."""
         return embedding_model_key(self.model_name, self.precision)
 
-    def get(self) -> Embedder:
+    def _host_settings(self) -> EmbedderSettings:
+        return EmbedderSettings(self.model_name, self.batch_size, self.backend, self.cache_dir, self.precision)
+
+    def model_host(self) -> HostClient | None:
+        """A connection to the model host of host_home, if one runs this code with this embedding model."""
+        if not self.host_home:
+            return None
+        connection = connect(Path(self.host_home), HostIdentity(code_fingerprint(), self._host_settings()))
+        return HostClient(connection) if connection is not None else None
+
+    def get(self) -> Embedder | HostedEmbedder:
         with _EMBEDDER_LOAD:
-            return _load_embedder(self.model_name, self.batch_size, self.backend, self.cache_dir, self.precision)
+            hosted = _hosted_embedder(self.host_home, self._host_settings()) if self.host_home else None
+            return hosted or _load_embedder(self.model_name, self.batch_size, self.backend, self.cache_dir,
+                                            self.precision)
 
 
 class ParserResource(dg.ConfigurableResource):
@@ -196,7 +221,8 @@ def default_resources(home: Path | None = None) -> dict[str, dg.ConfigurableReso
         "storage": StorageResource(home=str(home)),
         "qdrant": qdrant,
         "embedder": EmbedderResource(model_name=embed_model_name(), backend=embed_backend(),
-                                     precision=embed_precision(), cache_dir=str(converted_models_dir(home))),
+                                     precision=embed_precision(), cache_dir=str(converted_models_dir(home)),
+                                     host_home=str(home)),
         "parser": ParserResource(),
         "redactor": RedactorResource(),
         "chunker": ChunkerResource(),

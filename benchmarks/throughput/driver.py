@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ from benchmarks.throughput.figures import summarize_run
 from benchmarks.throughput.latency import measure_query_latency
 from benchmarks.throughput.redaction import DEFAULT_DENSE_SAMPLES, dense_texts, measure_redaction
 from benchmarks.throughput.report import evaluate_targets, machine_info
-from benchmarks.throughput.runs import run_pipeline
+from benchmarks.throughput.runs import REPO_ROOT, BenchError, run_pipeline
 from benchmarks.throughput.settings import (
     DEFAULT_DOCUMENTS,
     DEFAULT_LATENCY_POINTS,
@@ -41,6 +44,9 @@ from benchmarks.throughput.synthetic_corpus import (
 )
 from ingest.core.config import converted_models_dir
 from ingest.embedding.embed import configured_embedder
+from ingest.host.protocol import key_path
+
+HOST_START_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +78,30 @@ def _child_environment(home: Path, config: Path) -> dict[str, str]:
     env.update({"INGEST_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "INGEST_CONFIG": str(config),
                 "INGEST_ALERT_KIND": "log", "INGEST_MODELS_DIR": str(converted_models_dir())})
     return env
+
+
+@contextmanager
+def running_model_host(env: dict[str, str], workdir: Path, say: Callable[[str], None]) -> Iterator[float]:
+    """`ingest host` for the benchmark's home while the block runs; yields the seconds it took to be ready."""
+    home = Path(env["INGEST_HOME"])
+    log_path = workdir / "runs" / "model-host.log"
+    started = time.perf_counter()
+    path = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    with log_path.open("w", encoding="utf-8") as log_file:
+        process = subprocess.Popen([sys.executable, "-m", "launcher.main", "host", "--idle-minutes", "10"],
+                                   env={**env, "PYTHONPATH": path}, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        while not key_path(home).is_file():  # written once everything is loaded
+            if process.poll() is not None or time.perf_counter() - started > HOST_START_TIMEOUT_SECONDS:
+                raise BenchError(f"the model host did not start (see {log_path}):\n"
+                                 + log_path.read_text(encoding="utf-8")[-2000:])
+            time.sleep(0.2)
+        ready = round(time.perf_counter() - started, 3)
+        say(f"model host ready in {ready:.1f} s")
+        yield ready
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
@@ -141,6 +171,15 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
             result["edit"] = {**summarize_run(edit), "document": target.path,
                               "full_run_seconds_per_document": round(per_document, 3),
                               "ratio_to_one_document": round(edit["seconds"] / per_document, 3)}
+            say(f"{name}: the same edit again, with the model host running (`ingest host`)")
+            with running_model_host(env, workdir, say) as ready_seconds:
+                write_document(edited(edited(target, options.seed), options.seed + 1), workdir / f"corpus-{name}")
+                hosted = run_pipeline(TENANTS[name], env, workdir, f"{name}-edit-hosted", say)
+            result["edit_hosted"] = {**summarize_run(hosted), "document": target.path,
+                                     "host_ready_seconds": ready_seconds,
+                                     "parsed_by_model_host": hosted["metadata"].get("parsed_documents", {}).get(
+                                         "parsed_by_model_host", False),
+                                     "ratio_to_one_document": round(hosted["seconds"] / per_document, 3)}
         if not options.skip_redaction:
             say(f"redaction: the step alone on the {profiles[0]} corpus's prose and on "
                 f"{options.redaction_samples:,} PII-dense evaluation texts")

@@ -60,6 +60,8 @@ def evaluate_targets(result: dict) -> list[dict]:
     rerun_seconds = _get(result, "rerun", "seconds")
     edit = _get(result, "edit", "ratio_to_one_document")
     edit_seconds = _get(result, "edit", "seconds")
+    hosted = _get(result, "edit_hosted", "ratio_to_one_document")
+    hosted_seconds = _get(result, "edit_hosted", "seconds")
     documents = _get(result, "parameters", "documents") or 0
     memory = peak_memory_bytes(result)
     memory_gb = round(memory / 1e9, 3) if memory else None
@@ -83,6 +85,10 @@ def evaluate_targets(result: dict) -> list[dict]:
                f"<= {TARGET_EDIT_DOCUMENTS:g}", at_most(edit, TARGET_EDIT_DOCUMENTS)),
         target("edit_seconds", "one-document edit, s", edit_seconds, f"<= {TARGET_EDIT_SECONDS:g}",
                at_most(edit_seconds, TARGET_EDIT_SECONDS)),
+        target("edit_hosted_ratio", "the same with the model host running (`ingest host`)", hosted,
+               f"<= {TARGET_EDIT_DOCUMENTS:g}", at_most(hosted, TARGET_EDIT_DOCUMENTS)),
+        target("edit_hosted_seconds", "one-document edit with the model host running, s", hosted_seconds,
+               f"<= {TARGET_EDIT_SECONDS:g}", at_most(hosted_seconds, TARGET_EDIT_SECONDS)),
         target("peak_memory", "peak memory of a 2,000-document run, GB", memory_gb, "< 3",
                (memory_gb < 3.0 if memory_gb is not None else None) if memory_applies else None,
                "" if memory_applies else f"judged on runs of {TARGET_MEMORY_DOCUMENTS:,} documents or more; "
@@ -154,17 +160,19 @@ def format_table(result: dict) -> str:
         [f"{_gb(r['memory'].get('peak_tree_pss_bytes'))} ({_gb(r['memory'].get('peak_tree_rss_bytes'))})"
          for r in runs])
     lines += _parse_by_type_table(names, runs, headers)
-    if result.get("rerun") or result.get("edit"):
+    if result.get("rerun") or result.get("edit") or result.get("edit_hosted"):
         lines += ["", "| incremental (" + headers[result["incremental_profile"]] + ") | seconds | ratio | "
                   "process, s |", "| --- | ---: | ---: | ---: |"]
         if result.get("rerun"):
             lines.append(f"| unchanged re-run | {_number(result['rerun']['seconds'], 1)} | "
                          f"{_number(result['rerun']['ratio_to_full'], 3)} of the full run | "
                          f"{_number(result['rerun'].get('process_seconds'), 1)} |")
-        if result.get("edit"):
-            lines.append(f"| one-document edit | {_number(result['edit']['seconds'], 1)} | "
-                         f"{_number(result['edit']['ratio_to_one_document'], 1)} documents' worth | "
-                         f"{_number(result['edit'].get('process_seconds'), 1)} |")
+        for key, label in (("edit", "one-document edit"),
+                           ("edit_hosted", "one-document edit, model host running")):
+            if result.get(key):
+                lines.append(f"| {label} | {_number(result[key]['seconds'], 1)} | "
+                             f"{_number(result[key]['ratio_to_one_document'], 1)} documents' worth | "
+                             f"{_number(result[key].get('process_seconds'), 1)} |")
     redaction = result.get("redaction")
     if redaction:
         lines += ["", f"| redaction step alone ({redaction['workers']} workers) | texts | characters | seconds | "

@@ -402,9 +402,34 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(handler=command_ui)
 
+    host = commands.add_parser("host", help="keep the parsers and models loaded for the runs of this INGEST_HOME "
+                               "(a small run then skips loading them)")
+    host.add_argument("--idle-minutes", type=float, default=30.0,
+                      help="exit after this long without a request (default 30)")
+    host.add_argument("--stop", action="store_true", help="stop the running host instead")
+    host.set_defaults(handler=command_host)
+
     doctor = commands.add_parser("doctor", help="check that Tesseract and the offline models are available")
     doctor.set_defaults(handler=command_doctor)
     return parser
+
+
+def command_host(args: argparse.Namespace) -> int:
+    """The model host (ingest.host) in the foreground, or --stop: ask the running one to exit."""
+    from ingest.host.server import HostAlreadyRunning, serve, stop_host
+
+    home = ingest_home()
+    if args.stop:
+        stopped = stop_host(home)
+        _log(f"model host of {home}: " + ("stopping" if stopped else "none running"))
+        return 0
+    if args.idle_minutes <= 0:
+        raise CommandError("--idle-minutes must be positive")
+    try:
+        serve(home, idle_minutes=args.idle_minutes, say=_log)
+    except HostAlreadyRunning as error:
+        raise CommandError(str(error)) from error
+    return 0
 
 
 def command_ui(args: argparse.Namespace) -> int:

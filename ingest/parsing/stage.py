@@ -10,6 +10,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -38,6 +39,43 @@ DEFAULT_MAX_DELETE_FRACTION = 0.5
 # large run peaks. A smaller run leaves it to the next run of a long-lived process, which then starts
 # its workers at once.
 RELEASE_WORKERS_MIN_DOCUMENTS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RedactedBatch:
+    """A batch of documents parsed and redacted: their parse rows and their redacted elements. The
+    unredacted text is gone by the time this exists."""
+
+    parsed: pl.DataFrame
+    redacted: pl.DataFrame
+    characters: int  # of the unredacted text
+    parse_seconds: float
+
+
+# (documents, on_progress, on_redact_progress, on_conversions) -> the batch, or None to do it here
+ParseElsewhere = Callable[[list[SourceDocument], Callable[[int, ParsedDocument], None],
+                           Callable[[int, int], None] | None, Callable[[ConversionReport], None]],
+                          RedactedBatch | None]
+
+
+def parse_and_redact_documents(
+    documents: list[SourceDocument], settings: ParseSettings, limits: ParseLimits | None,
+    redactor: Callable[[], Redactor], *, on_progress: Callable[[int, ParsedDocument], None] | None = None,
+    on_redact_progress: Callable[[int, int], None] | None = None,
+    on_conversions: Callable[[ConversionReport], None] | None = None,
+) -> RedactedBatch:
+    """Parse `documents` (in workers under `limits`, else in this process) and redact their elements."""
+    started = time.perf_counter()
+    parsed, elements = (
+        parse_documents_isolated(documents, settings, limits, on_progress=on_progress,
+                                 on_conversions=on_conversions) if limits
+        else parse_documents(documents, settings, on_progress=on_progress, on_conversions=on_conversions))
+    parse_seconds = elapsed(started)
+    characters = int(elements["text"].str.len_chars().sum() or 0)
+    redacted = (redact_elements(elements, redactor(), on_progress=on_redact_progress) if elements.height
+                else pl.DataFrame(schema=tables.REDACTED_ELEMENTS))
+    del elements  # the only copy of the unredacted text
+    return RedactedBatch(parsed, redacted, characters, parse_seconds)
 
 
 class MassDeleteRefused(RuntimeError):
@@ -104,6 +142,7 @@ def parse_and_redact_stage(
     on_progress: Callable[[int, int, str, ParsedDocument], None] | None = None,
     on_redact_progress: Callable[[int, int], None] | None = None,
     load_beside: Callable[[], object] | None = None,
+    elsewhere: ParseElsewhere | None = None,
 ) -> tuple[StageResult, StageResult]:
     """Parse new and changed documents and redact their text in memory; (parse result, redaction result).
 
@@ -118,6 +157,9 @@ def parse_and_redact_stage(
     `load_beside`, when given and there is a document to parse, is called in a background thread
     while this stage runs: a model that a later stage in this process needs (the embedding model),
     loaded while the worker processes' fork server loads the parsers and one core is idle.
+
+    `elsewhere`, when given, parses and redacts the batch in another process that has the parsers and
+    models loaded already (the model host, ingest.host); when it returns None the batch is done here.
     """
     started = time.perf_counter()
     sources = read_parquet(paths.source_documents)
@@ -140,15 +182,16 @@ def parse_and_redact_stage(
 
     conversions: list[ConversionReport] = []
     with loading_beside(load_beside if documents else None):
-        parsed, elements = (
-            parse_documents_isolated(documents, settings, limits, on_progress=progress,
-                                     on_conversions=conversions.append) if limits
-            else parse_documents(documents, settings, on_progress=progress, on_conversions=conversions.append))
-        parse_seconds = elapsed(started)
-        characters = int(elements["text"].str.len_chars().sum() or 0)
-        redacted = (redact_elements(elements, redactor(), on_progress=on_redact_progress) if elements.height
-                    else pl.DataFrame(schema=tables.REDACTED_ELEMENTS))
-        del elements  # the only copy of the unredacted text
+        before = elapsed(started)  # reading the stored tables and planning
+        batch = (elsewhere(documents, progress, on_redact_progress, conversions.append)
+                 if elsewhere is not None and documents else None)
+        elsewhere_did_it = batch is not None
+        if batch is None:  # no model host, or one that turned the batch down: here
+            batch = parse_and_redact_documents(documents, settings, limits, redactor, on_progress=progress,
+                                               on_redact_progress=on_redact_progress,
+                                               on_conversions=conversions.append)
+        parsed, redacted = batch.parsed, batch.redacted
+        parse_seconds, characters = before + batch.parse_seconds, batch.characters
         audit = _redaction_audit(redacted, expected, policy_version, recognizer_set)
         parsed = apply_plan(stored_documents, plan, tables.with_fingerprints(parsed, expected))
         redacted = apply_plan(stored_redacted, plan, tables.with_fingerprints(redacted, expected))
@@ -158,6 +201,7 @@ def parse_and_redact_stage(
         write_parquet(audit, paths.redaction_audit)
         paths.elements.unlink(missing_ok=True)  # earlier versions kept the unredacted elements there
         redact_seconds = elapsed(started) - parse_seconds  # not the wait for a background load
+    del batch
     if limits and len(documents) >= RELEASE_WORKERS_MIN_DOCUMENTS:
         stop_worker_server()
     quarantined = parsed.filter(pl.col("quarantine_reason").is_not_null()).join(
@@ -192,6 +236,7 @@ def parse_and_redact_stage(
         "seconds_by_type": _seconds_by_type(parsed_now, sources, conversions[0] if conversions else None),
         "libreoffice": conversions[0].as_metadata() if conversions else {},
         "parser_version": parser_version,
+        "parsed_by_model_host": elsewhere_did_it,
         "seconds": parse_seconds,
     }, log=[f"{fallback.height} PDFs have pages whose layout gave too little text, read from the text layer "
             "instead (fallback_documents)"] if fallback.height else [])

@@ -69,6 +69,7 @@ def test_whole_graph_materialises_one_tenant(tenant_home):
     assert metadata["source_documents"]["seen"] == 4
     assert metadata["source_documents"]["new"] == 4
     assert metadata["parsed_documents"]["quarantined"] == 1
+    assert metadata["parsed_documents"]["parsed_by_model_host"] is False  # none runs: parsed by this run
     assert metadata["parsed_documents"]["quarantine_reasons"]["locked.pdf"].startswith("encrypted")
     assert metadata["redacted_documents"]["entities_by_type"].get("PERSON", 0) >= 1
     assert metadata["chunks"]["chunks"] == metadata["qdrant_index"]["upserted"] == metadata["qdrant_index"]["points"]
@@ -123,6 +124,33 @@ def test_load_embedder_early_loads_the_embedding_model_and_residue_recognisers_d
     hits = _load_embedder.cache_info().hits
     resources["embedder"].get()  # what the chunks step does next: the model is there already
     assert _load_embedder.cache_info().misses == loads + 1 and _load_embedder.cache_info().hits == hits + 1
+
+
+def test_a_running_model_host_parses_redacts_and_embeds_for_the_run(tenant_home, embedder):
+    from resources import _load_embedder
+    from tests.unit.host.running import host_log, start_host, wait_for_exit
+
+    home, _, instance = tenant_home
+    host = start_host(home, idle_minutes=10)
+    loads = _load_embedder.cache_info().misses
+    try:
+        result = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT,
+                                resources=make_resources(home))
+    finally:
+        host.terminate()
+        wait_for_exit(host, 60)
+
+    assert result.success
+    metadata = metadata_of(result)
+    assert "parsed and redacted 4 documents" in host_log(home).read_text(encoding="utf-8")
+    assert metadata["parsed_documents"]["parsed_by_model_host"] is True
+    assert _load_embedder.cache_info().misses == loads  # the run loaded no embedding model of its own
+    assert metadata["parsed_documents"]["quarantined"] == 1
+    assert metadata["redacted_documents"]["entities_by_type"].get("PERSON", 0) >= 1
+    assert metadata["published_index"]["documents_indexed"] == 3
+    assert metadata["chunks"]["chunks"] == metadata["qdrant_index"]["points"] > 0
+    redacted = pl.read_parquet(TenantPaths.for_tenant(home, TENANT).redacted_elements)
+    assert not redacted["text"].str.contains("Olivia Bennett").any()
 
 
 def test_source_documents_alone_reports_changes_since_the_manifest(tenant_home):

@@ -48,9 +48,13 @@ def test_a_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert result["rerun"]["seconds"] > 0 and result["rerun"]["ratio_to_full"] > 0
     assert result["edit"]["seconds"] > 0 and result["edit"]["ratio_to_one_document"] > 0
     assert result["edit"]["documents"] == 5
+    # the same edit with `ingest host` running: ready before the run, and the run parsed its document there
+    hosted = result["edit_hosted"]
+    assert hosted["seconds"] > 0 and hosted["host_ready_seconds"] > 0 and hosted["documents"] == 5
+    assert hosted["parsed_by_model_host"] is True
     assert {item["key"] for item in result["targets"]} == {
         "ceiling_ratio_text", "ceiling_ratio_scans", "rerun_ratio", "rerun_seconds", "edit_ratio", "edit_seconds",
-        "peak_memory", "query_p95_50k", "hybrid_over_dense", "redaction_prose", "redaction_dense"}
+        "edit_hosted_ratio", "edit_hosted_seconds", "peak_memory", "query_p95_50k", "hybrid_over_dense", "redaction_prose", "redaction_dense"}
     assert result["embedder"]["precision"] == "fp32"  # the pipeline's default, as the ceiling's
     for name in ("prose", "dense"):
         figures = result["redaction"][name]

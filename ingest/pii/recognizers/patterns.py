@@ -22,9 +22,10 @@ def presidio_pattern_recognizers() -> tuple:
     """Presidio's checksum- and pattern-based recognisers for the entities they handle well."""
     # presidio_analyzer's package imports its optional Hugging Face engine, which imports transformers'
     # pipelines when transformers is installed (it is, for the embedding model): several seconds of
-    # every run that redacts or checks residue, for an engine never used here. Unless transformers is
-    # loaded already, presidio sees it as absent while it imports, as it does where it is not installed.
-    with modules_hidden("transformers"):
+    # every run that redacts or checks residue, for an engine never used here; and its device detection
+    # imports PyTorch (about 2.5 s) to look for a GPU that no pattern uses. Unless they are loaded already,
+    # presidio sees both as absent while it imports, as it does where they are not installed.
+    with modules_hidden("transformers", "torch"):
         from presidio_analyzer.predefined_recognizers import (
             EmailRecognizer,
             IbanRecognizer,
