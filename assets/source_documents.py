@@ -2,7 +2,7 @@ import dagster as dg
 
 from assets.common import report, tenant_stage
 from ingest.parsing.stage import DEFAULT_MAX_DELETE_FRACTION, source_stage
-from resources import StorageResource
+from resources import EmbedderResource, StorageResource
 
 
 class SourceDocumentsConfig(dg.Config):
@@ -17,10 +17,18 @@ class SourceDocumentsConfig(dg.Config):
     "more than max_delete_fraction of the tenant's documents unless allow_mass_delete is set.",
 )
 def source_documents(
-    context: dg.AssetExecutionContext, config: SourceDocumentsConfig, storage: StorageResource
+    context: dg.AssetExecutionContext, config: SourceDocumentsConfig, storage: StorageResource,
+    embedder: EmbedderResource,
 ) -> dg.MaterializeResult:
     tenant = context.partition_key
     source = storage.registry().get(tenant).source
     paths = storage.paths(tenant)
-    return report(context, source_stage(tenant, source, paths, max_delete_fraction=config.max_delete_fraction,
-                                        allow_mass_delete=config.allow_mass_delete), table=paths.source_documents)
+    host = embedder.model_host()  # `ingest host`, when one runs, has the file type detection loaded
+    try:
+        result = source_stage(tenant, source, paths, max_delete_fraction=config.max_delete_fraction,
+                              allow_mass_delete=config.allow_mass_delete,
+                              detect_type=host.file_type if host else None)
+    finally:
+        if host is not None:
+            host.close()
+    return report(context, result, table=paths.source_documents)

@@ -29,6 +29,7 @@ from ingest.core.models import ParsedDocument, SourceDocument
 from ingest.parsing.convert import ConversionReport
 from ingest.parsing.limits import ParseLimits
 from ingest.parsing.parse import ParseSettings
+from ingest.parsing.sources import detect_file_type
 from ingest.parsing.stage import RedactedBatch
 from ingest.pii.policy import RedactionPolicy
 
@@ -174,6 +175,16 @@ class HostClient:
         for report in conversions:
             on_conversions(report)
         return batch
+
+
+    def file_type(self, path: Path) -> tuple[str, str]:
+        """(kind, mime type) of a file, as ingest.parsing.sources.detect_file_type finds it, in the host; here
+        if the host went away."""
+        try:
+            return self.call(("file_type", str(path)))
+        except HostUnavailable as error:
+            log.warning("%s: detecting file types here", error)
+            return detect_file_type(path)
 
 
 class HostedEmbedder:

@@ -27,6 +27,7 @@ from ingest.host.protocol import EmbedderSettings, HostIdentity, call, code_fing
 from ingest.parsing.limits import ParseLimits
 from ingest.parsing.parse import ParseSettings
 from ingest.parsing.preload import EVERYTHING
+from ingest.parsing.sources import detect_file_type
 from ingest.parsing.stage import parse_and_redact_documents
 from ingest.pii.policy import RedactionPolicy
 from ingest.pii.redact import Redactor
@@ -184,6 +185,8 @@ class ModelHost:
             elif kind == "encode":
                 with self.embed_lock:
                     result = self.embedder.encode(request[1])
+            elif kind == "file_type":
+                result = detect_file_type(Path(request[1]))
             elif kind == "parse_and_redact":
                 result = self._parse_and_redact(connection, *request[1:])
             elif kind == "stop":

@@ -29,7 +29,7 @@ from ingest.parsing.convert import ConversionReport
 from ingest.parsing.isolation import parse_documents_isolated
 from ingest.parsing.limits import RETRIED_CATEGORIES, ParseLimits
 from ingest.parsing.parse import SUPPORTED_TYPES, ParseSettings, parse_documents
-from ingest.parsing.sources import scan_source
+from ingest.parsing.sources import detect_file_type, scan_source
 from ingest.pii.policy import RECOGNIZER_SET_VERSION
 from ingest.pii.redact import Redactor, entity_counts_by_document, redact_elements
 
@@ -83,7 +83,11 @@ class MassDeleteRefused(RuntimeError):
 
 
 def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_fraction: float,
-                 allow_mass_delete: bool) -> StageResult:
+                 allow_mass_delete: bool, detect_type: Callable[[Path], tuple[str, str]] | None = None
+                 ) -> StageResult:
+    """Scan the tenant's folder against its manifest: new, changed, unchanged and deleted documents.
+    `detect_type` (path -> (kind, mime type)) stands in for unstructured's detection of new and changed
+    files' types, where another process has it loaded (the model host)."""
     started = time.perf_counter()
     manifest = read_manifest(paths.manifest)
     forgotten = read_forgotten(paths)
@@ -91,7 +95,7 @@ def source_stage(tenant: str, root: Path, paths: TenantPaths, *, max_delete_frac
     known_types = {sha: (kind, mime) for sha, kind, mime in
                    previous.select("sha256", "file_type", "mime_type").iter_rows()}
     skipped: list[str] = []
-    scanned = scan_source(tenant, root, known_types, skipped)
+    scanned = scan_source(tenant, root, known_types, skipped, detect=detect_type or detect_file_type)
     previous_documents = [SourceDocument(**{k: v for k, v in row.items() if k != "change"})
                           for row in previous.iter_rows(named=True)]
     kept = [doc for doc in scanned if forgotten.get(doc.doc_id) != doc.sha256]

@@ -162,7 +162,7 @@ def test_source_documents_alone_reports_changes_since_the_manifest(tenant_home):
     (source / "shipping.html").unlink()
     (source / "new.md").write_text("# New\n\nFresh.\n", encoding="utf-8")
     result = dg.materialize([source_documents], instance=instance, partition_key=TENANT,
-                            resources={"storage": resources["storage"]})
+                            resources={key: resources[key] for key in ("storage", "embedder")})
     counts = metadata_of(result)["source_documents"]
     assert (counts["new"], counts["changed"], counts["unchanged"], counts["deleted"]) == (1, 1, 2, 1)
 
@@ -171,7 +171,7 @@ def test_unknown_tenant_fails_with_a_message_that_says_what_to_do(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(TENANTS_PARTITION, ["ghost"])
     result = dg.materialize([source_documents], instance=instance, partition_key="ghost",
-                            resources={"storage": StorageResource(home=str(tmp_path))}, raise_on_error=False)
+                            resources=make_resources(tmp_path), raise_on_error=False)
     assert not result.success
     message = failure_message(instance, result.run_id)
     assert "ingest run --tenant ghost --source DIR" in message
@@ -232,7 +232,7 @@ def test_permanent_failures_are_not_retried(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(TENANTS_PARTITION, ["ghost"])
     result = dg.materialize([source_documents], instance=instance, partition_key="ghost",
-                            resources={"storage": StorageResource(home=str(tmp_path))}, raise_on_error=False)
+                            resources=make_resources(tmp_path), raise_on_error=False)
     retries = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
     assert not result.success and retries == []
 

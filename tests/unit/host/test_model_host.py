@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from multiprocessing.connection import AuthenticationError, Client
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -65,6 +66,17 @@ def test_the_host_parses_and_redacts_a_batch_as_the_run_would_and_sends_back_no_
     assert sorted(parsed.doc_id for parsed in progress) == sorted(d.doc_id for d in documents)
     assert all(element.text == "" for parsed in progress for element in parsed.elements)
     assert sum(len(parsed.elements) for parsed in progress) == here.parsed["elements"].sum()
+
+
+def test_the_host_detects_a_files_type_as_the_run_would(host, documents):
+    client = HostClient(connect(host, configured_identity(host)))
+    try:
+        detected = [client.file_type(Path(document.path)) for document in documents]
+    finally:
+        client.close()
+
+    assert detected == [(document.file_type, document.mime_type) for document in documents]
+    assert {kind for kind, _ in detected} == {"md", "txt"}
 
 
 def test_the_hosts_embedder_gives_the_vectors_and_token_offsets_of_the_model_loaded_here(host, embedder):
