@@ -370,6 +370,11 @@ def _merge_streets(text: str, cores: list[_Street]) -> list[_Street]:
     return merged
 
 
+# A second number after a street line's number, where the line, the street or the sentence's list ends:
+# "Strada Provinciale 65 22\n", "... 65 22 and Marisca Landing", "Quadra 575 1815 Apt. 3".
+_BUILDING_NUMBER_AFTER = re.compile(r"[ \t]+\d{1,4}(?=[ \t]*(?:\n|\Z|,|[ \t]and[ \t]|[ \t]*(?i:apt|suite|unit)\b))")
+
+
 def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     """Grow a street line by its apartment lines, a crossing street's name before it and its postal tail."""
     street.secondary = _SECONDARY.search(text, street.start, street.end) is not None
@@ -387,6 +392,9 @@ def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     if word_and is not None and (_sentence_start_or_line(text, word_and.start())
                                  or has_context(text, word_and.start(), _ADDRESS_CUES, window=30, words=3)):
         street.start = word_and.start()  # "Monika and Turjaška 48": a crossing
+    number = _BUILDING_NUMBER_AFTER.match(text, street.end)
+    if number is not None and text[street.end - 1].isdigit():
+        street.end = number.end()  # "3434 Quadra Quadra 073 1339": the building's number after the house's
     after = _SECONDARY_AFTER.match(text, street.end)
     if after is not None:
         street.end, street.secondary = after.end(), True

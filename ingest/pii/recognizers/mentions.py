@@ -410,9 +410,13 @@ def paired_subjects(text: str, lexicon: NameLexicon | None = None, *, known: Seq
     found = []
     for match in _PAIRED_SUBJECTS.finditer(text):
         words = [match.group(1), match.group(2)]
+        # Beside a person the model reads, a town's name is a family name too ("Lynge and Hernandez were").
+        beside_a_person = [(match.start(3 - i), match.end(3 - i)) in people and lexicon.is_name(words[2 - i])
+                           for i in (1, 2)]
         if len({_shape(word) for word in words}) > 1 or any(
                 len(word) < 3 or word.lower() in stop_words() or word.lower() in lexicon.places
-                and not lexicon.is_name(word) for word in words):
+                and not lexicon.is_name(word) and not (beside and word.lower() not in lexicon.countries)
+                for word, beside in zip(words, beside_a_person, strict=True)):
             continue
         if words[0].isupper() and not text.isupper():
             continue  # acronyms
