@@ -181,6 +181,9 @@ def _suffixed_street(text: str, start: int, end: int, keyword: str, lexicon: Nam
     return _Street(before.start(), stop, score, numbered)
 
 
+_CAPITALISED_ARTICLES = frozenset("Los Las La El Le Les Il Lo Die Der Das".split())
+
+
 def _prefixed_street(text: str, start: int, end: int, keyword: str, lexicon: NameLexicon) -> _Street | None:
     """A street type, then name words: "Rua Arapiraca 1943", "12 rue Isambard", "ul. Karpacka 69",
     "Trg revolucije 33" (lower-case words of other languages too), "43 Rue 9 Avril 1938" (a date)."""
@@ -196,7 +199,11 @@ def _prefixed_street(text: str, start: int, end: int, keyword: str, lexicon: Nam
     stop = end
     for word in re.finditer(r"[^\s]+", run.group()):
         value = word.group()
-        if not (_is_capitalised(value) or re.fullmatch(_PARTICLE, value.lower())
+        # After an article of the street's language, a word in lower case may be an English one too ("Avda. Los
+        # llanos 41"), when the number follows it.
+        after_article = bool(names) and names[-1] in _CAPITALISED_ARTICLES and value.isalpha() and value.islower() and (
+            _NUMBER_AFTER_NAME.match(text, end + word.end()) is not None)
+        if not (_is_capitalised(value) or re.fullmatch(_PARTICLE, value.lower()) or after_article
                 or (value[0].islower() and not lexicon.is_english_word(value.strip(".'’-")))):
             break
         names.append(value)

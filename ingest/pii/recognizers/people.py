@@ -51,7 +51,7 @@ _EPONYM_AFTER = re.compile(r"['’]s?[ \t]+(?:" + "|".join(sorted(EPONYM_HEADS))
 _POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
                            r"|IV|jr\.?|sr\.?|phd|dds|dvm|esq\.)(?![\w-])")
 # A given name and a middle initial before a family name the model found alone: "Tosh N" + "Brandt".
-_GIVEN_AND_INITIAL_BEFORE = re.compile(r"(?<![\w'’-])([^\W\d_][^\W\d_A-Z][\w'’-]*[ \t]+[^\W\d_]\.?[ \t]+)\Z")
+_GIVEN_AND_INITIAL_BEFORE = re.compile(r"(?<![\w'’-])([^\W\d_][\w'’-]+[ \t]+[^\W\d_]\.?[ \t]+)\Z")
 
 
 def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
@@ -206,7 +206,8 @@ def _with_given_name_before_initial(text: str, finding: Finding) -> Finding:
     word, initial = words[0], words[1]
     lexicon = name_lexicon()
     lower = word.lower()
-    if lower in stop_words() or lower in _TITLES or not family or (
+    if lower in stop_words() or lower in _TITLES or not family or word.isupper() and not _upper_case_line(
+            text, start) or (
             _shape_of(word) != _shape_of(family) or _shape_of(initial) != ("lower" if word.islower() else "upper")):
         return finding
     known_given = lower in lexicon.first_names or lower in lexicon.common_given_names
