@@ -382,6 +382,9 @@ def _merge_streets(text: str, cores: list[_Street]) -> list[_Street]:
 _BUILDING_NUMBER_AFTER = re.compile(r"[ \t]+\d{1,4}(?=[ \t]*(?:\n|\Z|,|[ \t]and[ \t]|[ \t]*(?i:apt|suite|unit)\b))")
 
 
+_NUMBER_AND_INITIALS_BEFORE = re.compile(r"(?<![\w.])\d{1,5}[ \t]+(?:[A-Z]\.){1,2}\Z")
+
+
 def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     """Grow a street line by its apartment lines, a crossing street's name before it and its postal tail."""
     street.secondary = _SECONDARY.search(text, street.start, street.end) is not None
@@ -399,6 +402,9 @@ def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     if word_and is not None and (_sentence_start_or_line(text, word_and.start())
                                  or has_context(text, word_and.start(), _ADDRESS_CUES, window=30, words=3)):
         street.start = word_and.start()  # "Monika and Turjaška 48": a crossing
+    initials = _NUMBER_AND_INITIALS_BEFORE.search(text, max(0, street.start - 20), street.start)
+    if initials is not None and re.match(r"[A-Z]\.", text[street.start:street.start + 2]):
+        street.start = initials.start()  # "5779 P.G. Otterweg 38": read from "G." on, the street of a person's initials
     number = _BUILDING_NUMBER_AFTER.match(text, street.end)
     if number is not None and text[street.end - 1].isdigit():
         street.end = number.end()  # "3434 Quadra Quadra 073 1339": the building's number after the house's

@@ -93,6 +93,8 @@ def test_a_quoted_street_read_in_part_runs_through_its_apartment_town_and_countr
     ("Akaho Yokoi\n}} 3434 Quadra Quadra 073 1339\n}} Apt. 533", "3434 Quadra Quadra 073 1339\n}} Apt. 533"),
     ("Can you please validate the following? 491 Strada Provinciale 65 22\n Suite 831\n Bergamo\n Italy",
      "491 Strada Provinciale 65 22\n Suite 831\n Bergamo\n Italy"),
+    # the house number before a street named with initials
+    ("Karel had given Karel his address: 5779 P.G. Otterweg 38, Gersloot", "5779 P.G. Otterweg 38"),
     # a word in lower case after the street name's article
     ("Ask the driver to stop at the corner of Avda. Los llanos 41 St. and Oline Track St.",
      "Avda. Los llanos 41 St. and Oline Track St"),
