@@ -11,7 +11,7 @@ from ingest.pii.recognizers.address_patterns import _COUNTRY_ALIASES, _COUNTRY_L
 from ingest.pii.recognizers.addresses import _upper_case_line
 from ingest.pii.recognizers.common import Finding, line_above
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
-from ingest.pii.recognizers.mentions import EPONYM_HEADS
+from ingest.pii.recognizers.mentions import EPONYM_HEADS, _shape
 from ingest.pii.recognizers.name_tokens import (
     _GREETINGS,
     _INITIAL_GAP,
@@ -192,8 +192,9 @@ _INITIAL_AT_START = re.compile(r"[^\W\d_]\.?[ \t]+(?=[^\W\d_]{2})")
 
 def _with_given_name_before_initial(text: str, finding: Finding) -> Finding:
     """The given name before a middle initial, in the name's case: a word that is no English, a known given
-    name, or, before an initial with no full stop and a known family name, any capitalised word that is
-    no stop word, title or verb ("Tosh N Brandt"; not "Disclosures A. Khalil")."""
+    name, or, before an initial with no full stop and a family name that is known or no English, a
+    capitalised word that is no stop word or title ("Tosh N Brandt"; not "Disclosures A. Khalil"), and
+    no verb or adjective unless the family name is both ("Primo A Schiavone")."""
     before = _GIVEN_AND_INITIAL_BEFORE.search(text, max(0, finding.start - 30), finding.start)
     start, family = (before.start(1), text[finding.start:finding.end]) if before is not None else (None, "")
     if before is None and _INITIAL_AT_START.match(text, finding.start):
@@ -208,7 +209,7 @@ def _with_given_name_before_initial(text: str, finding: Finding) -> Finding:
     lower = word.lower()
     if lower in stop_words() or lower in _TITLES or not family or word.isupper() and not _upper_case_line(
             text, start) or (
-            _shape_of(word) != _shape_of(family) or _shape_of(initial) != ("lower" if word.islower() else "upper")):
+            _shape(word) != _shape(family) or _shape(initial) != ("lower" if word.islower() else "upper")):
         return finding
     known_given = lower in lexicon.first_names or lower in lexicon.common_given_names
     surname = family.split()[-1]
@@ -219,10 +220,6 @@ def _with_given_name_before_initial(text: str, finding: Finding) -> Finding:
     if not (not lexicon.is_english_word(word) or known_given or plain_given):
         return finding
     return Finding(start, finding.end, "PERSON", finding.score, finding.recognizer)
-
-
-def _shape_of(word: str) -> str:
-    return "upper" if word.isupper() else "capitalised" if word[0].isupper() else "lower"
 
 
 _POSSESSIVE_BEFORE = re.compile(r"[^\W\d_]['’][sS][ \t]+\Z")
