@@ -17,7 +17,7 @@ from typing import TypeVar
 from ingest.core.errors import ConfigError
 
 # Bumped whenever a recogniser's behaviour changes, so documents redacted by older code are redone.
-RECOGNIZER_SET_VERSION = "pii-recognizers-10"
+RECOGNIZER_SET_VERSION = "pii-recognizers-11"
 RECOGNIZERS = ("spacy-ner", "name-lexicon", "name-echo", "name-possessive", "name-signature", "name-speaker",
                "name-described", "name-credited", "name-paired", "name-subject", "name-list", "email",
                "credit-card+luhn", "iban+mod97", "us-ssn", "us-ssn+context", "ip", "phone", "street-address",

@@ -181,6 +181,9 @@ def _suffixed_street(text: str, start: int, end: int, keyword: str, lexicon: Nam
     return _Street(before.start(), stop, score, numbered)
 
 
+_CAPITALISED_ARTICLES = frozenset("Los Las La El Le Les Il Lo Die Der Das".split())
+
+
 def _prefixed_street(text: str, start: int, end: int, keyword: str, lexicon: NameLexicon) -> _Street | None:
     """A street type, then name words: "Rua Arapiraca 1943", "12 rue Isambard", "ul. Karpacka 69",
     "Trg revolucije 33" (lower-case words of other languages too), "43 Rue 9 Avril 1938" (a date)."""
@@ -196,7 +199,11 @@ def _prefixed_street(text: str, start: int, end: int, keyword: str, lexicon: Nam
     stop = end
     for word in re.finditer(r"[^\s]+", run.group()):
         value = word.group()
-        if not (_is_capitalised(value) or re.fullmatch(_PARTICLE, value.lower())
+        # After an article of the street's language, a word in lower case may be an English one too ("Avda. Los
+        # llanos 41"), when the number follows it.
+        after_article = bool(names) and names[-1] in _CAPITALISED_ARTICLES and value.isalpha() and value.islower() and (
+            _NUMBER_AFTER_NAME.match(text, end + word.end()) is not None)
+        if not (_is_capitalised(value) or re.fullmatch(_PARTICLE, value.lower()) or after_article
                 or (value[0].islower() and not lexicon.is_english_word(value.strip(".'’-")))):
             break
         names.append(value)
@@ -370,6 +377,14 @@ def _merge_streets(text: str, cores: list[_Street]) -> list[_Street]:
     return merged
 
 
+# A second number after a street line's number, where the line, the street or the sentence's list ends:
+# "Strada Provinciale 65 22\n", "... 65 22 and Marisca Landing", "Quadra 575 1815 Apt. 3".
+_BUILDING_NUMBER_AFTER = re.compile(r"[ \t]+\d{1,4}(?=[ \t]*(?:\n|\Z|,|[ \t]and[ \t]|[ \t]*(?i:apt|suite|unit)\b))")
+
+
+_NUMBER_AND_INITIALS_BEFORE = re.compile(r"(?<![\w.])\d{1,5}[ \t]+(?:[A-Z]\.){1,2}\Z")
+
+
 def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     """Grow a street line by its apartment lines, a crossing street's name before it and its postal tail."""
     street.secondary = _SECONDARY.search(text, street.start, street.end) is not None
@@ -387,6 +402,12 @@ def _extend_street(text: str, street: _Street, lexicon: NameLexicon) -> None:
     if word_and is not None and (_sentence_start_or_line(text, word_and.start())
                                  or has_context(text, word_and.start(), _ADDRESS_CUES, window=30, words=3)):
         street.start = word_and.start()  # "Monika and Turjaška 48": a crossing
+    initials = _NUMBER_AND_INITIALS_BEFORE.search(text, max(0, street.start - 20), street.start)
+    if initials is not None and re.match(r"[A-Z]\.", text[street.start:street.start + 2]):
+        street.start = initials.start()  # "5779 P.G. Otterweg 38": read from "G." on, the street of a person's initials
+    number = _BUILDING_NUMBER_AFTER.match(text, street.end)
+    if number is not None and text[street.end - 1].isdigit():
+        street.end = number.end()  # "3434 Quadra Quadra 073 1339": the building's number after the house's
     after = _SECONDARY_AFTER.match(text, street.end)
     if after is not None:
         street.end, street.secondary = after.end(), True

@@ -32,16 +32,20 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
         given = any(word.lower() in lexicon.first_names and not lexicon.is_english_word(word) for word in words)
         first = words[0].lower()
         # A given name that is a word too heads a name the model read ("Mark Gordon") as well as any.
-        common_given = words[0][0].isupper() and first in lexicon.common_given_names
+        # In lower case only before family names of the lists ("sung by daisy buchanan ... that buchanan was").
+        common_given = first in lexicon.common_given_names and (words[0][0].isupper() or len(words) > 1 and all(
+            word.lower() in lexicon.last_names for word in words[1:]))
         # In lower case, words that are no English word and no place ("bulat denisov", "radoš rott"): one at
         # least a known name, or the seed found by its part in the text (a fan's idol, a signature), not by
         # the lexicon alone, which reads "mitochondrial nucleoids" as a name too.
         named = [word.islower() and lexicon.is_name(word) and not lexicon.is_english_word(word) for word in words]
         foreign = all(known or _foreign_lower(word, lexicon) for known, word in zip(named, words, strict=True)) and (
             any(named) or person.recognizer != "name-lexicon")
+        # A family name that is a word too after a given name that is none, capitalised ("Marius Bang").
+        firm_given = words[0][0].isupper() and first in lexicon.first_names and not lexicon.is_english_word(first)
         if len(words) < 2 or not foreign and not all(lexicon.is_name(word) or word.lower() in _PARTICLES or (
                 (given or word[0].isupper()) and not lexicon.is_english_word(word)) or (i == 0 and common_given)
-                for i, word in enumerate(words)):
+                or (i and firm_given and word[0].isupper() and word[1:].islower()) for i, word in enumerate(words)):
             continue  # a seed is a name through and through, not "gene expression" or "arginase activity"
         if not (first in lexicon.first_names or common_given or foreign
                 or not any(lexicon.is_english_word(word) for word in words)):
@@ -68,6 +72,8 @@ def repeated_mentions(text: str, people: Sequence[Finding], lexicon: NameLexicon
         written, named = match.group(), parts[match.group().lower()]
         if _shape(written) != _shape(named):
             continue  # written as in the name: "young" in "a young singer" after "Zoe Young" is a word
+        if _EPONYM_HEAD_AFTER.match(text, match.end()):
+            continue  # "Rous sarcoma virus" after "Payton Rous": an eponym, no mention of the person
         found.append(Finding(match.start(), match.end(), "PERSON", ECHO_SCORE, "name-echo"))
     return found
 
@@ -76,6 +82,11 @@ def _foreign_lower(word: str, lexicon: NameLexicon) -> bool:
     """A word in lower case that is no English word and no place ("saidali", "radoš"): a name the
     lexicon lacks, where a rule has read it as one."""
     return word.islower() and len(word) > 3 and not lexicon.is_english_word(word) and word not in lexicon.places
+
+
+def _capitalised_given_word(word: str, lexicon: NameLexicon) -> bool:
+    """A given name that is a word too, capitalised ("Grace"): a name where the word would be in lower case."""
+    return word[0].isupper() and word[1:].islower() and word.lower() in lexicon.common_given_names
 
 
 def _shape(word: str) -> str:
@@ -94,6 +105,9 @@ medium agar stain staining assay procedure operation technique effect phenomenon
 cell cells gland glands tumor tumour tumors tumours node nodes exact rank chi correction approach model models
 disorder dementia patients patient encephalopathy ataxia neuralgia contracture rho regression hazards hazard
 proportional type kappa alpha""".split())
+
+
+_EPONYM_HEAD_AFTER = re.compile(r"[ \t]+(?:" + "|".join(sorted(EPONYM_HEADS)) + r")\b", re.IGNORECASE)
 
 
 # In lower case, an owner only of what people have: "though clark's song", "bolethe jeremiassen's killers".
@@ -306,7 +320,8 @@ def credited_names(text: str, lexicon: NameLexicon | None = None) -> list[Findin
     """The name before a work, a performance or a fan after "the" or "a": one to three words (and
     initials) in one case, no stop word or title, the first a known given or family name that is more
     than an English word or a word that is no English and no place, the others that or nouns; a lone
-    word is no English word."""
+    word is no English word. And whose early or late work a question compares ("than early kadyrov?"):
+    a word that is no English and no place."""
     lexicon = lexicon or name_lexicon()
     found = []
     for match in _CREDITED_NAME.finditer(text):
@@ -333,7 +348,16 @@ def credited_names(text: str, lexicon: NameLexicon | None = None) -> list[Findin
         start = match.start(1) + value.index(words[0])
         found.append(Finding(start, match.start(1) + value.rindex(words[-1]) + len(words[-1]), "PERSON", 0.6,
                              "name-credited"))
+    for match in _EARLY_WORK_ASKED.finditer(text):
+        word = match.group(1)
+        if _foreign_lower(word, lexicon) or word[0].isupper() and word[1:].islower() and (
+                not lexicon.is_english_word(word) and word.lower() not in lexicon.places):
+            found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-credited"))
     return found
+
+
+# Someone's early or late work compared in a question, the work unsaid: "than early kadyrov?", "than late Barros!".
+_EARLY_WORK_ASKED = re.compile(r"\b(?i:than[ \t]+(?:early|late))[ \t]+([^\W\d_][\w'’-]+)(?=[ \t]*[?!])")
 
 
 # Two people who do something together at the start of a sentence: "Crowder and Knight were precision
@@ -362,7 +386,8 @@ def wanting_subjects(text: str, lexicon: NameLexicon | None = None) -> list[Find
                 len(word) > 1 and not word[1:].islower() and not word.isupper()):
             continue
         if (not lexicon.is_english_word(word) and word.lower() not in lexicon.places) or (
-                word.lower() in lexicon.first_names and not lexicon.is_plain_word(word)):
+                word.lower() in lexicon.first_names and not lexicon.is_plain_word(word)) or (
+                _capitalised_given_word(word, lexicon) and not text.isupper()):  # "but Grace just has to"
             found.append(Finding(match.start(1), match.end(1), "PERSON", 0.6, "name-subject"))
     return found
 
@@ -410,9 +435,13 @@ def paired_subjects(text: str, lexicon: NameLexicon | None = None, *, known: Seq
     found = []
     for match in _PAIRED_SUBJECTS.finditer(text):
         words = [match.group(1), match.group(2)]
+        # Beside a person the model reads, a town's name is a family name too ("Lynge and Hernandez were").
+        beside_a_person = [(match.start(3 - i), match.end(3 - i)) in people and lexicon.is_name(words[2 - i])
+                           for i in (1, 2)]
         if len({_shape(word) for word in words}) > 1 or any(
                 len(word) < 3 or word.lower() in stop_words() or word.lower() in lexicon.places
-                and not lexicon.is_name(word) for word in words):
+                and not lexicon.is_name(word) and not (beside and word.lower() not in lexicon.countries)
+                for word, beside in zip(words, beside_a_person, strict=True)):
             continue
         if words[0].isupper() and not text.isupper():
             continue  # acronyms

@@ -214,6 +214,15 @@ def _cued_name(text: str, tokens: list[_Token], index: int, cues: dict[int, int]
                     other.last or not other.english) and not other.place and other.lower not in stop_words() and (
                     token.text.isalpha() and other.text.isalpha()):
                 return index, following, 0.6
+        if not ok and (token.shape == "L" or token.cap) and token.lower in name_lexicon().common_given_names:
+            # "sung by daisy buchanan", "tennis player amber melo": a given name that is a word too, then
+            # a family name of the lists (not one that is a common word) in its case.
+            following = _next_name_word(text, tokens, index)
+            other = tokens[following] if following is not None else None
+            if other is not None and other.shape == token.shape and not other.glued and not other.plain and (
+                    other.lower in name_lexicon().last_names and not other.place and other.text.isalpha()) and (
+                    _AGENT_BEFORE.search(text, max(0, token.start - 16), token.start)):
+                return index, following, 0.6
     if not ok:
         return None
     last = index
@@ -241,6 +250,9 @@ def _particle_tail(text: str, tokens: list[_Token], last: int) -> int:
     return after
 
 
+# Who made or plays something: "sung by", "starring", "tennis player" (not "to add gregory ...").
+_AGENT_BEFORE = re.compile(r"\b(?:by|starring|featuring|player|actor|actress|singer|songwriter|producer|director"
+                           r"|author|composer|novelist|poet|painter|journalist)[ \t]+\Z", re.IGNORECASE)
 _ADDRESSED_AFTER = re.compile(r"[ \t]*(?:[,!:]|\n|\Z)")
 _SO_AFTER = re.compile(r"[ \t]+so\b", re.IGNORECASE)
 _LOWER_WORD_NEXT = re.compile(r"[ \t]+[a-z]")

@@ -11,7 +11,7 @@ from ingest.pii.recognizers.address_patterns import _COUNTRY_ALIASES, _COUNTRY_L
 from ingest.pii.recognizers.addresses import _upper_case_line
 from ingest.pii.recognizers.common import Finding, line_above
 from ingest.pii.recognizers.lexicon import _PARTICLES, NameLexicon, name_lexicon, stop_words
-from ingest.pii.recognizers.mentions import EPONYM_HEADS
+from ingest.pii.recognizers.mentions import EPONYM_HEADS, _shape
 from ingest.pii.recognizers.name_tokens import (
     _GREETINGS,
     _INITIAL_GAP,
@@ -21,6 +21,7 @@ from ingest.pii.recognizers.name_tokens import (
     _name_tokens,
     _Token,
 )
+from ingest.pii.recognizers.names import _title_case_line
 
 _CONNECTORS_IN_NAMES = frozenset({"and", "&"})
 # Words after which a single word is where someone is or goes, not who.
@@ -50,7 +51,7 @@ _EPONYM_AFTER = re.compile(r"['’]s?[ \t]+(?:" + "|".join(sorted(EPONYM_HEADS))
 _POST_NOMINAL = re.compile(r",?[ \t]+(?:Jr\.?|Sr\.?|JR\.?|SR\.?|PhD|Ph\.D\.|PHD|MD|M\.D\.|DDS|DVM|Esq\.|ESQ\.|II|III"
                            r"|IV|jr\.?|sr\.?|phd|dds|dvm|esq\.)(?![\w-])")
 # A given name and a middle initial before a family name the model found alone: "Tosh N" + "Brandt".
-_GIVEN_AND_INITIAL_BEFORE = re.compile(r"(?<![\w'’-])([A-Z][a-z][\w'’-]*[ \t]+[A-Z]\.?[ \t]+)\Z")
+_GIVEN_AND_INITIAL_BEFORE = re.compile(r"(?<![\w'’-])([^\W\d_][\w'’-]+[ \t]+[^\W\d_]\.?[ \t]+)\Z")
 
 
 def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
@@ -67,10 +68,8 @@ def refine_people(text: str, findings: Sequence[Finding]) -> list[Finding]:
                     or _STREET_WORD_LAST.search(text, finding.start, finding.end)
                     or _town_line(text, finding, findings) or _owned(text, finding)):
                 continue
-            finding = _with_particle_tail(text, finding)
-            before = _GIVEN_AND_INITIAL_BEFORE.search(text, max(0, finding.start - 30), finding.start)
-            if before is not None and not name_lexicon().is_english_word(before.group(1).split()[0]):
-                finding = Finding(before.start(1), finding.end, "PERSON", finding.score, finding.recognizer)
+            finding = _with_family_word(text, _with_particle_tail(text, finding))
+            finding = _with_given_name_before_initial(text, finding)
             suffix = _POST_NOMINAL.match(text, finding.end)
             if suffix is not None:
                 finding = Finding(finding.start, suffix.end(), "PERSON", finding.score, finding.recognizer)
@@ -126,18 +125,101 @@ def _whole_line(text: str, finding: Finding) -> tuple[int, int] | None:
 _PARTICLE_TAIL = re.compile(
     r"(?:[ \t]+(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|do|ter|ten)){1,3}[ \t]+([^\W\d_][\w'’-]+)",
     re.IGNORECASE)
+_WORD_AFTER = re.compile(r"[ \t]+([^\W\d_][\w'’-]+)")
 
 
 def _with_particle_tail(text: str, finding: Finding) -> Finding:
-    """The name with the family name that particles join to it ("Frits" + " van den Heuvel"), in its case."""
-    tail = _PARTICLE_TAIL.match(text, finding.end)
+    """The name with the family name that particles join to it ("Frits" + " van den Heuvel"), in its case;
+    also where the span ends on the particle ("CINTHIA VAN" + " LINT"). After a particle a capitalised
+    word is a family name even when it is an English word too ("Jaydee van der Rest", "Xavier Du Cane")."""
+    words = text[finding.start:finding.end].split()
+    ends_on_particle = len(words) > 1 and words[-1].lower() in _PARTICLES
+    tail = (_WORD_AFTER if ends_on_particle else _PARTICLE_TAIL).match(text, finding.end)
     if tail is None:
         return finding
-    last, word = text[finding.start:finding.end].split()[-1], tail.group(1)
+    last, word = words[-2 if ends_on_particle else -1], tail.group(1)
     same_case = word.isupper() == last.isupper() and word[0].isupper() == last[0].isupper()
-    if not same_case or word.lower() in stop_words() or name_lexicon().is_plain_word(word):
+    if not same_case or word.lower() in stop_words() or (word.islower() and name_lexicon().is_plain_word(word)):
         return finding
     return Finding(finding.start, tail.end(1), "PERSON", finding.score, finding.recognizer)
+
+
+# What may follow a family name: a possessive, a punctuation mark, the end of the line, a word in lower case.
+_AFTER_A_NAME = re.compile(r"['’]s\b|[ \t]*(?:[.,;:!?)\"”]|\n|\Z)|[ \t]+[^\W\d_A-Z]")
+_AFTER_A_NAME_IN_CAPITALS = re.compile(r"['’]S\b|[ \t]*(?:[.,;:!?)\"”]|\n|\Z)")
+
+
+def _with_family_word(text: str, finding: Finding) -> Finding:
+    """A known given name found alone with the capitalised word after it, when that word ends the name's
+    run of capitalised words: the family name, even when it is an English word too ("Moira" + " Pagan",
+    "Marius Bang and ...", "KELLY GENOVESE?"). Not in a title-case run ("Lisa Signed The Deal"), not a
+    stop word, title, legal form, street type or place."""
+    given = text[finding.start:finding.end]
+    lexicon = name_lexicon()
+    if not given.isalpha() or given.lower() not in lexicon.first_names and given.lower() not in (
+            lexicon.common_given_names):
+        return finding
+    upper = given.isupper() and len(given) > 1
+    if not (upper or given[0].isupper() and given[1:].islower()):
+        return finding
+    after = _WORD_AFTER.match(text, finding.end)
+    if after is None or after.start(1) - finding.end != 1:
+        return finding
+    word = re.sub(r"['’][sS]\Z", "", after.group(1))
+    if len(word) < 3 or not (word.isupper() if upper else word[0].isupper() and word[1:].islower()):
+        return finding
+    lower = word.lower()
+    if (lower in stop_words() or lower in _TITLES or _legal_form(word) or lower in lexicon.places
+            or f"{given} {word}".lower() in lexicon.places or _title_case_line(text, finding.start)
+            or _STREET_WORD_LAST.search(" " + word)
+            or lower.endswith(("ed", "ing")) and lexicon.is_describing_word(lower)):
+        return finding  # nor a verb's form: "by Lisa Signed."
+    end = after.start(1) + len(word)
+    if (_AFTER_A_NAME_IN_CAPITALS if upper else _AFTER_A_NAME).match(text, end) is None:
+        return finding
+    before = re.search(r"([^\W\d_][\w'’-]*)[ \t]+\Z", text[max(0, finding.start - 30):finding.start])
+    if before is not None and before.group(1)[0].isupper() and before.group(1).lower() not in stop_words() and (
+            not before.group(1).endswith(("'s", "’s"))):
+        return finding  # a title-case run: "Lisa Signed" in "Why Lisa Signed"
+    return Finding(finding.start, end, "PERSON", finding.score, finding.recognizer)
+
+
+# A given name and a middle initial before a family name found alone ("Tosh N" + "Brandt"), or a given
+# name before an initial and family name found together ("Primo" + " A Schiavone", "ginger" + " e. kamps").
+_GIVEN_BEFORE = re.compile(r"(?<![\w'’-])([^\W\d_][\w'’-]+)[ \t]+\Z")
+_INITIAL_AT_START = re.compile(r"[^\W\d_]\.?[ \t]+(?=[^\W\d_]{2})")
+
+
+def _with_given_name_before_initial(text: str, finding: Finding) -> Finding:
+    """The given name before a middle initial, in the name's case: a word that is no English, a known given
+    name, or, before an initial with no full stop and a family name that is known or no English, a
+    capitalised word that is no stop word or title ("Tosh N Brandt"; not "Disclosures A. Khalil"), and
+    no verb or adjective unless the family name is both ("Primo A Schiavone")."""
+    before = _GIVEN_AND_INITIAL_BEFORE.search(text, max(0, finding.start - 30), finding.start)
+    start, family = (before.start(1), text[finding.start:finding.end]) if before is not None else (None, "")
+    if before is None and _INITIAL_AT_START.match(text, finding.start):
+        given = _GIVEN_BEFORE.search(text, max(0, finding.start - 30), finding.start)
+        if given is not None:
+            start, family = given.start(1), text[finding.start:finding.end].split(None, 1)[-1]
+    if start is None:
+        return finding
+    words = text[start:finding.end].split()
+    word, initial = words[0], words[1]
+    lexicon = name_lexicon()
+    lower = word.lower()
+    if lower in stop_words() or lower in _TITLES or not family or word.isupper() and not _upper_case_line(
+            text, start) or (
+            _shape(word) != _shape(family) or _shape(initial) != ("lower" if word.islower() else "upper")):
+        return finding
+    known_given = lower in lexicon.first_names or lower in lexicon.common_given_names
+    surname = family.split()[-1]
+    foreign_surname = not lexicon.is_english_word(surname)
+    plain_given = word[0].isupper() and not initial.endswith(".") and (
+        foreign_surname and lexicon.is_name(surname)
+        or (foreign_surname or lexicon.is_name(surname)) and not lexicon.is_describing_word(word))
+    if not (not lexicon.is_english_word(word) or known_given or plain_given):
+        return finding
+    return Finding(start, finding.end, "PERSON", finding.score, finding.recognizer)
 
 
 _POSSESSIVE_BEFORE = re.compile(r"[^\W\d_]['’][sS][ \t]+\Z")
