@@ -105,12 +105,22 @@ def selected(context: dg.AssetCheckExecutionContext, specs: list[dg.AssetCheckSp
                       description="The checks of parsing and redaction: PII residue (blocking), OCR quality, "
                       "parse coverage, quarantine rate.")
 def parse_and_redact_checks(context: dg.AssetCheckExecutionContext, storage: StorageResource,
-                            redactor: RedactorResource, thresholds: ChecksResource
+                            redactor: RedactorResource, thresholds: ChecksResource, embedder: EmbedderResource
                             ) -> Iterator[dg.AssetCheckResult]:
     tenant = tenant_of(context)
     paths = storage.paths(tenant)
+
+    def residue() -> checks.CheckOutcome:
+        policy = redactor.policy(storage.registry().get(tenant))
+        host = embedder.model_host()  # `ingest host`, when one runs, has presidio's recognisers loaded
+        try:
+            return checks.pii_residue(paths, policy, **({"scan": host.residue_scan} if host else {}))
+        finally:
+            if host is not None:
+                host.close()
+
     evaluations = {
-        "pii_residue": lambda: checks.pii_residue(paths, redactor.policy(storage.registry().get(tenant))),
+        "pii_residue": residue,
         "ocr_quality": lambda: checks.ocr_quality(paths, thresholds.min_ocr_confidence),
         "parse_coverage": lambda: checks.parse_coverage(paths, thresholds.min_parse_coverage),
         "quarantine_rate": lambda: checks.quarantine_rate(paths, thresholds.quarantine_warn_above,

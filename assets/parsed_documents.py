@@ -25,13 +25,15 @@ class ParseAndRedactConfig(dg.Config):
     load_embedder_early: bool = False
 
 
-def later_steps_loader(embedder: EmbedderResource) -> Callable[[], None]:
+def later_steps_loader(embedder: EmbedderResource, *, residue_check_here: bool = True) -> Callable[[], None]:
     """What the later steps of this process need, loaded beside parsing: the embedding model, then the
-    residue check's pattern recognisers (importing presidio takes seconds)."""
+    residue check's pattern recognisers (importing presidio takes seconds), unless the model host does
+    that check."""
 
     def load() -> None:
         embedder.get()
-        presidio_pattern_recognizers()
+        if residue_check_here:
+            presidio_pattern_recognizers()
 
     return load
 
@@ -87,7 +89,8 @@ def parse_and_redact(
             storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
             recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
             on_redact_progress=redaction_progress,
-            load_beside=later_steps_loader(embedder) if config.load_embedder_early else None,
+            load_beside=later_steps_loader(embedder, residue_check_here=host is None)
+            if config.load_embedder_early else None,
             elsewhere=functools.partial(host.parse_and_redact, settings=parser.settings(), limits=parser.limits(),
                                         policy=policy, workers=redactor.workers) if host else None)
     finally:

@@ -32,6 +32,7 @@ from ingest.parsing.parse import ParseSettings
 from ingest.parsing.sources import detect_file_type
 from ingest.parsing.stage import RedactedBatch
 from ingest.pii.policy import RedactionPolicy
+from ingest.pii.redact import residue_scan
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,15 @@ class HostClient:
         except HostUnavailable as error:
             log.warning("%s: detecting file types here", error)
             return detect_file_type(path)
+
+
+    def residue_scan(self, texts: list[str], policy: RedactionPolicy) -> list[dict[str, int]]:
+        """ingest.pii.redact.residue_scan in the host; here if the host went away."""
+        try:
+            return self.call(("residue_scan", texts, policy))
+        except HostUnavailable as error:
+            log.warning("%s: scanning for residue here", error)
+            return residue_scan(texts, policy)
 
 
 class HostedEmbedder:

@@ -30,7 +30,7 @@ from ingest.parsing.preload import EVERYTHING
 from ingest.parsing.sources import detect_file_type
 from ingest.parsing.stage import parse_and_redact_documents
 from ingest.pii.policy import RedactionPolicy
-from ingest.pii.redact import Redactor
+from ingest.pii.redact import Redactor, residue_scan
 
 DEFAULT_IDLE_MINUTES = 30.0
 WATCH_SECONDS = 5.0  # how often the idle timer is looked at
@@ -101,6 +101,7 @@ class ModelHost:
                                  cache_dir=Path(settings.cache_dir), precision=settings.precision)
         # Ready means ready: the first workers fork once the server has loaded everything.
         self._redactor(RedactionPolicy(), DEFAULT_REDACTION_WORKERS).detect(["Jane Roe wrote from Leeds."])
+        residue_scan(["jane.roe@example.com"])  # presidio's pattern recognisers, for the residue check
         try:
             self.listener = Listener(host_address(home), family="AF_UNIX", authkey=self.key)
         except OSError as error:
@@ -185,6 +186,8 @@ class ModelHost:
             elif kind == "encode":
                 with self.embed_lock:
                     result = self.embedder.encode(request[1])
+            elif kind == "residue_scan":
+                result = residue_scan(request[1], request[2])
             elif kind == "file_type":
                 result = detect_file_type(Path(request[1]))
             elif kind == "parse_and_redact":

@@ -54,9 +54,11 @@ def _sources(paths: TenantPaths) -> dict[str, str]:
     return dict(zip(documents["doc_id"].to_list(), documents["source"].to_list(), strict=True))
 
 
-def pii_residue(paths: TenantPaths, policy: RedactionPolicy = RedactionPolicy()) -> CheckOutcome:
+def pii_residue(paths: TenantPaths, policy: RedactionPolicy = RedactionPolicy(),
+                scan: Callable[[list[str], RedactionPolicy], list[dict[str, int]]] = residue_scan) -> CheckOutcome:
     """Blocking: pattern-detectable PII (e-mail, phone, card, IBAN, SSN, IP) left in redacted text,
-    judged by the tenant's policy (what it deliberately keeps, such as order numbers, is not residue)."""
+    judged by the tenant's policy (what it deliberately keeps, such as order numbers, is not residue).
+    `scan` is ingest.pii.redact.residue_scan, here or in the model host (which has presidio loaded)."""
     redacted = read_parquet(paths.redacted_elements)
     sources = _sources(paths)
     # Counts are kept per redacted-document fingerprint, so each version of a document is scanned
@@ -66,7 +68,7 @@ def pii_residue(paths: TenantPaths, policy: RedactionPolicy = RedactionPolicy())
     doc_ids = redacted["doc_id"].to_list()
     keys = redacted["fingerprint"].to_list() if "fingerprint" in redacted.columns else [None] * redacted.height
     todo = [i for i, key in enumerate(keys) if key is None or key not in cached]
-    scanned = residue_scan([redacted["text"][i] for i in todo], policy) if todo else []
+    scanned = scan([redacted["text"][i] for i in todo], policy) if todo else []
     fresh: dict[str, dict[str, int]] = {}
     by_document: dict[str, dict[str, int]] = {}
 

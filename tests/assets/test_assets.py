@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from assets.definitions import defs, ingestion_assets
+from assets.jobs import INGEST_JOB_OPS_CONFIG, ingestion_checks
 from assets.partitions import TENANTS_PARTITION
 from assets.source_documents import source_documents
 from benchmarks.corpus import write_eml, write_html, write_markdown, write_text_pdf
@@ -127,15 +128,18 @@ def test_load_embedder_early_loads_the_embedding_model_and_residue_recognisers_d
 
 
 def test_a_running_model_host_parses_redacts_and_embeds_for_the_run(tenant_home, embedder):
+    from ingest.pii.recognizers.patterns import presidio_pattern_recognizers
     from resources import _load_embedder
     from tests.unit.host.running import host_log, start_host, wait_for_exit
 
     home, _, instance = tenant_home
     host = start_host(home, idle_minutes=10)
     loads = _load_embedder.cache_info().misses
+    presidio_pattern_recognizers.cache_clear()
     try:
-        result = dg.materialize(ingestion_assets, instance=instance, partition_key=TENANT,
-                                resources=make_resources(home))
+        # as `ingest run` runs it: the checks too, the embedding model loaded beside parsing
+        result = dg.materialize([*ingestion_assets, *ingestion_checks], instance=instance, partition_key=TENANT,
+                                resources=make_resources(home), run_config={"ops": INGEST_JOB_OPS_CONFIG})
     finally:
         host.terminate()
         wait_for_exit(host, 60)
@@ -145,10 +149,14 @@ def test_a_running_model_host_parses_redacts_and_embeds_for_the_run(tenant_home,
     assert "parsed and redacted 4 documents" in host_log(home).read_text(encoding="utf-8")
     assert metadata["parsed_documents"]["parsed_by_model_host"] is True
     assert _load_embedder.cache_info().misses == loads  # the run loaded no embedding model of its own
+    assert presidio_pattern_recognizers.cache_info().currsize == 0  # nor presidio: the host checked residue
     assert metadata["parsed_documents"]["quarantined"] == 1
     assert metadata["redacted_documents"]["entities_by_type"].get("PERSON", 0) >= 1
     assert metadata["published_index"]["documents_indexed"] == 3
     assert metadata["chunks"]["chunks"] == metadata["qdrant_index"]["points"] > 0
+    residue = [evaluation for evaluation in result.get_asset_check_evaluations()
+               if evaluation.check_name == "pii_residue"]
+    assert len(residue) == 1 and residue[0].passed
     redacted = pl.read_parquet(TenantPaths.for_tenant(home, TENANT).redacted_elements)
     assert not redacted["text"].str.contains("Olivia Bennett").any()
 

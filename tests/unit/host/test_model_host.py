@@ -20,7 +20,7 @@ from ingest.parsing.parse import ParseSettings
 from ingest.parsing.sources import scan_source
 from ingest.parsing.stage import parse_and_redact_documents
 from ingest.pii.policy import RedactionPolicy
-from ingest.pii.redact import Redactor
+from ingest.pii.redact import Redactor, residue_scan
 from tests.unit.host.running import host_log, start_host, wait_for_exit
 
 EMAIL = "jane.roe@example.com"
@@ -77,6 +77,18 @@ def test_the_host_detects_a_files_type_as_the_run_would(host, documents):
 
     assert detected == [(document.file_type, document.mime_type) for document in documents]
     assert {kind for kind, _ in detected} == {"md", "txt"}
+
+
+def test_the_host_scans_for_residue_as_the_run_would(host):
+    texts = [f"write to {EMAIL}", "<PERSON> called from 10.0.0.1", "nothing left here"]
+    client = HostClient(connect(host, configured_identity(host)))
+    try:
+        found = client.residue_scan(texts, RedactionPolicy())
+    finally:
+        client.close()
+
+    assert found == residue_scan(texts, RedactionPolicy())
+    assert found[0] == {"EMAIL_ADDRESS": 1} and found[2] == {}
 
 
 def test_the_hosts_embedder_gives_the_vectors_and_token_offsets_of_the_model_loaded_here(host, embedder):
