@@ -6,7 +6,6 @@ import sys
 from collections.abc import Sequence
 
 import ingest  # noqa: F401  (offline environment first)
-from ingest.cli.app import main as cli_main
 from ingest.cli.launching import RunOutcome
 
 
@@ -45,6 +44,11 @@ class DagsterLauncher:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Imported here, not above: every worker process the command starts from multiprocessing's fork server
+    # runs this console script again as its main module (as multiprocessing does for a script), and the
+    # command line's imports (the Qdrant client among them) would cost each worker about 0.3 s.
+    from ingest.cli.app import main as cli_main
+
     return cli_main(argv, launcher=DagsterLauncher())
 
 
