@@ -112,12 +112,8 @@ def parse_and_redact_checks(context: dg.AssetCheckExecutionContext, storage: Sto
 
     def residue() -> checks.CheckOutcome:
         policy = redactor.policy(storage.registry().get(tenant))
-        host = embedder.model_host()  # `ingest host`, when one runs, has presidio's recognisers loaded
-        try:
+        with embedder.model_host() as host:  # `ingest host`, when one runs, has presidio's recognisers loaded
             return checks.pii_residue(paths, policy, **({"scan": host.residue_scan} if host else {}))
-        finally:
-            if host is not None:
-                host.close()
 
     evaluations = {
         "pii_residue": residue,

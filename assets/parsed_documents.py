@@ -81,21 +81,17 @@ def parse_and_redact(
     def redaction_progress(done: int, characters: int) -> None:
         context.log.info(f"redacted {done:,}/{characters:,} characters")
 
-    host = embedder.model_host()  # `ingest host`, when one runs: its parsers and models are loaded already
-    if host is not None:
-        context.log.info("parsing and redacting in the model host")
-    try:
+    paths, settings, limits = storage.paths(tenant), parser.settings(), parser.limits()
+    with embedder.model_host() as host:  # `ingest host`, when one runs: its parsers and models are loaded already
+        if host is not None:
+            context.log.info("parsing and redacting in the model host")
         parsed, redacted = parse_and_redact_stage(
-            storage.paths(tenant), parser.settings(), policy.version, lambda: redactor.get(policy),
-            recognizer_set=policy.recognizer_set, limits=parser.limits(), on_progress=progress,
+            paths, settings, policy.version, lambda: redactor.get(policy),
+            recognizer_set=policy.recognizer_set, limits=limits, on_progress=progress,
             on_redact_progress=redaction_progress,
             load_beside=later_steps_loader(embedder, residue_check_here=host is None)
             if config.load_embedder_early else None,
-            elsewhere=functools.partial(host.parse_and_redact, settings=parser.settings(), limits=parser.limits(),
+            elsewhere=functools.partial(host.parse_and_redact, settings=settings, limits=limits,
                                         policy=policy, workers=redactor.workers) if host else None)
-    finally:
-        if host is not None:
-            host.close()
-    paths = storage.paths(tenant)
     yield report(context, parsed, PARSED_DOCUMENTS, table=paths.parsed_documents)
     yield report(context, redacted, REDACTED_DOCUMENTS, table=paths.redacted_elements)

@@ -23,12 +23,8 @@ def source_documents(
     tenant = context.partition_key
     source = storage.registry().get(tenant).source
     paths = storage.paths(tenant)
-    host = embedder.model_host()  # `ingest host`, when one runs, has the file type detection loaded
-    try:
+    with embedder.model_host() as host:  # `ingest host`, when one runs, has the file type detection loaded
         result = source_stage(tenant, source, paths, max_delete_fraction=config.max_delete_fraction,
                               allow_mass_delete=config.allow_mass_delete,
                               detect_type=host.file_type if host else None)
-    finally:
-        if host is not None:
-            host.close()
     return report(context, result, table=paths.source_documents)

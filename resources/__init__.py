@@ -110,12 +110,20 @@ class EmbedderResource(dg.ConfigurableResource):
     def _host_settings(self) -> EmbedderSettings:
         return EmbedderSettings(self.model_name, self.batch_size, self.backend, self.cache_dir, self.precision)
 
-    def model_host(self) -> HostClient | None:
-        """A connection to the model host of host_home, if one runs this code with this embedding model."""
-        if not self.host_home:
-            return None
-        connection = connect(Path(self.host_home), HostIdentity(code_fingerprint(), self._host_settings()))
-        return HostClient(connection) if connection is not None else None
+    @contextmanager
+    def model_host(self) -> Iterator[HostClient | None]:
+        """A connection to the model host of host_home while the block runs, if one runs this code with this
+        embedding model; else None."""
+        connection = (connect(Path(self.host_home), HostIdentity(code_fingerprint(), self._host_settings()))
+                      if self.host_home else None)
+        if connection is None:
+            yield None
+            return
+        host = HostClient(connection)
+        try:
+            yield host
+        finally:
+            host.close()
 
     def get(self) -> Embedder | HostedEmbedder:
         with _EMBEDDER_LOAD:

@@ -32,13 +32,14 @@ def _current_umask() -> int:
     return mask
 
 
-def _atomic_replace(path: Path, write, durable: bool = False) -> None:
+def _atomic_replace(path: Path, write, durable: bool = False, private: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
         write(Path(temporary))
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp makes 0600; follow the umask instead
+        if not private:  # mkstemp makes 0600, the owner's alone from the first byte; else follow the umask
+            os.chmod(temporary, 0o666 & ~_current_umask())
         if durable:
             _fsync(Path(temporary))
         os.replace(temporary, path)
@@ -63,9 +64,9 @@ def atomic_write_text(path: Path, text: str, *, durable: bool = False) -> None:
     _atomic_replace(path, lambda temporary: temporary.write_text(text, encoding="utf-8"), durable)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = False) -> None:
-    """atomic_write_text, for bytes."""
-    _atomic_replace(path, lambda temporary: temporary.write_bytes(data), durable)
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = False, private: bool = False) -> None:
+    """atomic_write_text, for bytes; private: readable by the owner only, from the first byte on (a key)."""
+    _atomic_replace(path, lambda temporary: temporary.write_bytes(data), durable, private)
 
 
 def unlink_durably(path: Path) -> None:

@@ -20,6 +20,7 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 
 from ingest.core.config import converted_models_dir, embed_backend, embed_model_name, embed_precision
+from ingest.core.files import atomic_write_bytes
 from ingest.core.models import ParsedDocument, SourceDocument
 from ingest.core.workers import stop_worker_server, worker_context
 from ingest.embedding.embed import DEFAULT_BATCH_SIZE, Embedder
@@ -61,20 +62,6 @@ def stop_host(home: Path) -> bool:
     return True
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `path` in one step, readable by its owner only from the first byte on."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(descriptor, data)
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    os.replace(temporary, path)
-
-
 def _withheld(parsed: ParsedDocument) -> ParsedDocument:
     """A parse result for the client's progress line: the counts, the elements without their unredacted text."""
     return dataclasses.replace(parsed, elements=tuple(dataclasses.replace(element, text="")
@@ -108,7 +95,8 @@ class ModelHost:
             stop_worker_server()
             raise HostAlreadyRunning(f"a model host already serves {home} ({error}); stop it with "
                                      "`ingest host --stop`") from error
-        _write_private(key_path(home), self.key)
+        key_path(home).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        atomic_write_bytes(key_path(home), self.key, durable=True, private=True)
         say(f"model host ready in {time.perf_counter() - started:.1f} s (pid {os.getpid()}); it exits after "
             f"{idle_seconds / 60:g} minutes without a request, or on `ingest host --stop`")
 
