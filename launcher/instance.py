@@ -20,13 +20,26 @@ storage:
     postgres_url:
       env: {PG_URL_VARIABLE}
 """
+# Dagster's default SQLite files under DAGSTER_HOME, through an event log that reuses its database engines
+# (launcher/sqlite_storage.py). Replaced by POSTGRES_STORAGE when the instance moves to PostgreSQL.
+SQLITE_STORAGE = """
+# Runs, event logs and schedules in SQLite files under DAGSTER_HOME (written by `ingest`).
+storage:
+  custom:
+    module: launcher.sqlite_storage
+    class: SqliteStorage
+    config:
+      base_dir:
+        env: DAGSTER_HOME
+"""
 
 
 def prepare_dagster_home() -> Path:
-    """DAGSTER_HOME (default INGEST_HOME/dagster) with the project's dagster.yaml in it.
+    """DAGSTER_HOME (default INGEST_HOME/dagster) with the project's dagster.yaml in it, and its storage.
 
-    With INGEST_DAGSTER_PG_URL set, the instance keeps its runs and event logs in that PostgreSQL
-    database instead of SQLite files, so that several runs can write at once.
+    The storage is SQLite files in DAGSTER_HOME, or, with INGEST_DAGSTER_PG_URL set, that PostgreSQL
+    database, so that several runs can write at once. A home on SQLite moves to PostgreSQL when the URL is
+    set (its earlier runs stay in the SQLite files); a storage section written by hand is left alone.
     """
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
@@ -37,9 +50,11 @@ def prepare_dagster_home() -> Path:
     if url and url.split("://", 1)[0] in ("postgres", "postgresql"):
         # Dagster's PostgreSQL storage speaks psycopg2; SQLAlchemy would pick another driver for a bare URL.
         os.environ[PG_URL_VARIABLE] = "postgresql+psycopg2://" + url.split("://", 1)[1]
-    if url and settings.is_file():
+    if settings.is_file():
         current = settings.read_text(encoding="utf-8")
+        if url and SQLITE_STORAGE in current:
+            current = current.replace(SQLITE_STORAGE, "")
         if "\nstorage:" not in current:
-            atomic_write_text(settings, current.rstrip("\n") + "\n" + POSTGRES_STORAGE)
+            atomic_write_text(settings, current.rstrip("\n") + "\n" + (POSTGRES_STORAGE if url else SQLITE_STORAGE))
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -10,9 +10,11 @@ server and removes its key, and the runs after it load their models themselves.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import secrets
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from ingest.core.config import converted_models_dir, embed_backend, embed_model_name, embed_precision
 from ingest.core.files import atomic_write_bytes
+from ingest.core.ids import make_doc_id
 from ingest.core.models import ParsedDocument, SourceDocument
 from ingest.core.workers import stop_worker_server, worker_context
 from ingest.embedding.embed import DEFAULT_BATCH_SIZE, Embedder
@@ -36,6 +39,7 @@ from ingest.pii.redact import Redactor, residue_scan
 DEFAULT_IDLE_MINUTES = 30.0
 WATCH_SECONDS = 5.0  # how often the idle timer is looked at
 DEFAULT_REDACTION_WORKERS = 2  # the redactor resource's default: the detector warmed up at start
+WARM_UP_TEXT = "# Warm-up\n\nJane Roe wrote from Leeds about the quarterly report.\n"
 
 
 class HostAlreadyRunning(RuntimeError):
@@ -87,7 +91,7 @@ class ModelHost:
         self.embedder = Embedder(settings.model_name, batch_size=settings.batch_size, backend=settings.backend,
                                  cache_dir=Path(settings.cache_dir), precision=settings.precision)
         # Ready means ready: the first workers fork once the server has loaded everything.
-        self._redactor(RedactionPolicy(), DEFAULT_REDACTION_WORKERS).detect(["Jane Roe wrote from Leeds."])
+        self._warm_up()
         residue_scan(["jane.roe@example.com"])  # presidio's pattern recognisers, for the residue check
         try:
             self.listener = Listener(host_address(home), family="AF_UNIX", authkey=self.key)
@@ -99,6 +103,23 @@ class ModelHost:
         atomic_write_bytes(key_path(home), self.key, durable=True, private=True)
         say(f"model host ready in {time.perf_counter() - started:.1f} s (pid {os.getpid()}); it exits after "
             f"{idle_seconds / 60:g} minutes without a request, or on `ingest host --stop`")
+
+    def _warm_up(self) -> None:
+        """One small document through what a run asks for, so that the first run does not pay this process's
+        lazy imports (type detection alone imports for about 2 s), the parse pool's first start or the
+        embedding backend's first inference."""
+        with tempfile.TemporaryDirectory(prefix="ingest-host-") as folder:
+            path = Path(folder) / "warm-up.md"
+            path.write_text(WARM_UP_TEXT, encoding="utf-8")
+            kind, mime = detect_file_type(path)
+            document = SourceDocument(doc_id=make_doc_id("warm-up", path.name), source=path.name, path=str(path),
+                                      sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                                      size=path.stat().st_size, modified_at=path.stat().st_mtime, file_type=kind,
+                                      mime_type=mime)
+            policy = RedactionPolicy()
+            parse_and_redact_documents([document], ParseSettings(), ParseLimits(),
+                                       lambda: self._redactor(policy, DEFAULT_REDACTION_WORKERS))
+        self.embedder.encode([WARM_UP_TEXT])  # the backend's first inference is several times slower
 
     def serve(self) -> None:
         watcher = threading.Thread(target=self._watch_idle, name="idle-watch", daemon=True)
