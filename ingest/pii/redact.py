@@ -452,7 +452,7 @@ def _trim_person(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 @functools.cache
 def _load_ner(model: str):
-    """The spaCy model with only what named-entity recognition needs: about three times faster."""
+    """The spaCy model with only what named-entity recognition needs."""
     import spacy
 
     from ingest.core.errors import ModelNotAvailable
@@ -464,6 +464,10 @@ def _load_ner(model: str):
             f"spaCy model {model!r} is not installed: the redaction policy names it as `spacy_model`. "
             "Install its package (nothing is downloaded at run time) or choose an installed model "
             "such as 'en_core_web_sm'") from error
+    # The packaged pipelines' shared tok2vec feeds only the tagger and parser; their NER embeds its words
+    # itself. Unheard, it is about a quarter of NER time. A model whose NER listens to it keeps it.
+    if "tok2vec" in nlp.pipe_names and not nlp.get_pipe("tok2vec").listening_components:
+        nlp.remove_pipe("tok2vec")
     nlp.max_length = 10_000_000  # windows keep each text short; this only guards the call
     return nlp
 

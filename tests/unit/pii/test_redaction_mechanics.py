@@ -176,3 +176,49 @@ def test_parallel_redaction_gives_exactly_the_in_process_result():
     assert serial[0].entity_counts == {"EMAIL_ADDRESS": 1, "PERSON": 1, "PHONE_NUMBER": 1}
     assert serial[1].entity_counts == {"CREDIT_CARD": 1, "IBAN_CODE": 1, "PERSON": 1, "US_SSN": 1}
     assert serial[3].text == PARAGRAPHS[3]
+
+
+# --- the NER model ---------------------------------------------------------------------------
+
+NER_SAMPLE = ["Maria Okafor met Tomasz Wilk in Lisbon on Monday to discuss Meridian Freight Ltd.",
+              "Please forward the report to Dr. Aisha Bello at 14 Harbour Street, Leeds.",
+              "The committee, chaired by Jean-Luc Moreau, approved the budget for Q3."]
+
+
+def test_the_ner_model_drops_the_tok2vec_only_the_tagger_and_parser_heard_and_finds_the_same_entities():
+    import spacy
+
+    from ingest.pii.redact import _load_ner
+
+    trimmed = _load_ner("en_core_web_md")
+    assert trimmed.pipe_names == ["ner"]
+    with_tok2vec = spacy.load("en_core_web_md", exclude=["tagger", "parser", "senter", "attribute_ruler",
+                                                         "lemmatizer"])
+    assert "tok2vec" in with_tok2vec.pipe_names
+
+    def entities(nlp) -> list[list[tuple[int, int, str]]]:
+        return [[(ent.start_char, ent.end_char, ent.label_) for ent in doc.ents] for doc in nlp.pipe(NER_SAMPLE)]
+
+    found = entities(trimmed)
+    assert found == entities(with_tok2vec)
+    assert any(label == "PERSON" for doc in found for _, _, label in doc)
+
+
+def test_a_model_whose_ner_listens_to_the_tok2vec_keeps_it(tmp_path):
+    import spacy
+
+    from ingest.pii.redact import _load_ner
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tok2vec")
+    nlp.add_pipe("ner", config={"model": {
+        "@architectures": "spacy.TransitionBasedParser.v2", "state_type": "ner", "extra_state_tokens": False,
+        "hidden_width": 32, "maxout_pieces": 2, "use_upper": True,
+        "tok2vec": {"@architectures": "spacy.Tok2VecListener.v1", "width": 96, "upstream": "*"}}})
+    nlp.get_pipe("ner").add_label("PERSON")
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "listening")
+
+    loaded = _load_ner(str(tmp_path / "listening"))
+    assert loaded.pipe_names == ["tok2vec", "ner"]
+    loaded("Jane Roe wrote.")  # the listener is fed: without its tok2vec this raises
