@@ -19,7 +19,7 @@ from benchmarks.throughput.ceiling import chunk_texts, measure_ceiling
 from benchmarks.throughput.figures import summarize_run
 from benchmarks.throughput.latency import measure_query_latency
 from benchmarks.throughput.redaction import DEFAULT_DENSE_SAMPLES, dense_texts, measure_redaction
-from benchmarks.throughput.report import evaluate_targets, machine_info
+from benchmarks.throughput.report import evaluate_targets, machine_info, speed_probe
 from benchmarks.throughput.runs import REPO_ROOT, BenchError, run_pipeline
 from benchmarks.throughput.settings import (
     DEFAULT_DOCUMENTS,
@@ -144,6 +144,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
             write_corpus(corpus, root)
             profile: dict = {"tenant": TENANTS[name], "corpus": corpus_summary(corpus, root)}
             result["profiles"][name] = profile
+            profile["speed_probe_seconds"] = {"before_run": speed_probe()}
             say(f"{name}: full run ({profile['corpus']['by_kind']})")
             run = run_pipeline(TENANTS[name], env, workdir, f"{name}-full", say)
             profile["full_run"] = summarize_run(run)
@@ -156,6 +157,7 @@ def run_benchmark(options: BenchOptions, log: Callable[[str], None]) -> dict:
                 ceiling = measure_ceiling(options.model, texts, run["embed_batch_size"])
                 ceiling["ratio"] = round(ceiling["seconds"] / run["seconds"], 4) if run["seconds"] else None
                 profile["ceiling"] = ceiling
+                profile["speed_probe_seconds"]["after_ceiling"] = speed_probe()
         if not options.skip_incremental:
             name = "scans" if "scans" in profiles else profiles[0]
             full = result["profiles"][name]["full_run"]

@@ -8,6 +8,7 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -150,6 +151,9 @@ def format_table(result: dict) -> str:
     row("chunks / s", [_number(r["chunks_per_second"]) for r in runs])
     row("ceiling: plain encode, s", [_number(c.get("seconds"), 1) for c in ceilings])
     row("ceiling / pipeline", [_number(c.get("ratio"), 3) for c in ceilings])
+    probes = [profile.get("speed_probe_seconds", {}) for profile in profiles]
+    row("speed probe, s: before the run / after the ceiling",
+        [f"{_number(probe.get('before_run'), 2)} / {_number(probe.get('after_ceiling'), 2)}" for probe in probes])
     for stage in STAGES:
         row(f"{stage}, s (share)", [f"{_number(r['stages'][stage], 1)} ({r['shares'][stage]:.0%})"
                                     if r["shares"][stage] is not None else "-" for r in runs])
@@ -245,6 +249,20 @@ def _git_commit() -> dict:
         return {"commit": commit, "dirty": dirty}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+
+
+SPEED_PROBE_ITERATIONS = 5_000_000
+
+
+def speed_probe() -> float:
+    """Seconds this process takes for a fixed pure-Python loop: how fast the machine is just now. Taken
+    before each full run and after its ceiling, so that a ratio measured while the machine's speed moved
+    (a shared host's slow periods stretch everything by up to about 1.7x) shows as such."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(SPEED_PROBE_ITERATIONS):
+        total += number
+    return round(time.perf_counter() - started, 3)
 
 
 def machine_info() -> dict:

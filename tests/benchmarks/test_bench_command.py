@@ -45,6 +45,7 @@ def test_a_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert run["memory"]["peak_processes"] > 1  # the parse workers were sampled too
     ceiling = profile["ceiling"]
     assert ceiling["texts"] > 0 and ceiling["seconds"] > 0 and ceiling["ratio"] > 0
+    assert profile["speed_probe_seconds"]["before_run"] > 0 and profile["speed_probe_seconds"]["after_ceiling"] > 0
     assert result["rerun"]["seconds"] > 0 and result["rerun"]["ratio_to_full"] > 0
     assert result["edit"]["seconds"] > 0 and result["edit"]["ratio_to_one_document"] > 0
     assert result["edit"]["documents"] == 5
@@ -63,6 +64,7 @@ def test_a_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert result["machine"]["cpu_count"] > 0 and result["parameters"]["seed"] == 20240611
 
     assert "| target | value | goal |" in completed.stdout
+    assert "| speed probe, s: before the run / after the ceiling |" in completed.stdout
     assert out.with_suffix(".md").read_text(encoding="utf-8").strip() == completed.stdout.strip()
     # Everything ran in a throwaway folder, removed afterwards; the user's home only gained the result.
     workdir = re.search(r"working in (\S+)", completed.stderr).group(1)
