@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -33,6 +34,9 @@ storage:
         env: DAGSTER_HOME
 """
 
+# Any storage section, Dagster's unified key or its older per-store keys (which cannot sit beside it).
+HAS_STORAGE = re.compile(r"^(storage|run_storage|event_log_storage|schedule_storage):", re.MULTILINE)
+
 
 def prepare_dagster_home() -> Path:
     """DAGSTER_HOME (default INGEST_HOME/dagster) with the project's dagster.yaml in it, and its storage.
@@ -54,7 +58,7 @@ def prepare_dagster_home() -> Path:
         current = settings.read_text(encoding="utf-8")
         if url and SQLITE_STORAGE in current:
             current = current.replace(SQLITE_STORAGE, "")
-        if "\nstorage:" not in current:
+        if not HAS_STORAGE.search(current):
             atomic_write_text(settings, current.rstrip("\n") + "\n" + (POSTGRES_STORAGE if url else SQLITE_STORAGE))
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -87,7 +87,8 @@ def test_a_sqlite_home_moves_to_postgres_and_a_hand_written_storage_stays(home, 
     assert settings.endswith(POSTGRES_STORAGE)
     assert "launcher.sqlite_storage" not in settings and settings.count("\nstorage:") == 1
 
-    own = "telemetry:\n  enabled: false\nstorage:\n  sqlite:\n    base_dir: /srv/dagster\n"
-    (home / "dagster.yaml").write_text(own, encoding="utf-8")
-    prepare_dagster_home()
-    assert (home / "dagster.yaml").read_text(encoding="utf-8") == own
+    for own in ("telemetry:\n  enabled: false\nstorage:\n  sqlite:\n    base_dir: /srv/dagster\n",
+                "event_log_storage:\n  module: dagster_postgres\n  class: PostgresEventLogStorage\n"):
+        (home / "dagster.yaml").write_text(own, encoding="utf-8")
+        prepare_dagster_home()
+        assert (home / "dagster.yaml").read_text(encoding="utf-8") == own
