@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,21 +22,43 @@ storage:
     postgres_url:
       env: {PG_URL_VARIABLE}
 """
-# Dagster's default SQLite files under DAGSTER_HOME, through an event log that reuses its database engines
-# (launcher/sqlite_storage.py). Replaced by POSTGRES_STORAGE when the instance moves to PostgreSQL.
-SQLITE_STORAGE = """
-# Runs, event logs and schedules in SQLite files under DAGSTER_HOME (written by `ingest`).
+# Dagster's default SQLite files in DAGSTER_HOME, through an event log that reuses its database engines
+# (launcher/sqlite_storage.py). The folder is written out, not read from DAGSTER_HOME, so that an instance
+# opened by its path (DagsterInstance.from_config) works without the variable; prepare_dagster_home writes
+# the block again when the folder moved, and drops it when the instance moves to PostgreSQL.
+SQLITE_STORAGE_COMMENT = "# Runs, event logs and schedules in SQLite files in this folder (written by `ingest`)."
+
+
+def sqlite_storage(home: Path) -> str:
+    """The storage section of a home on SQLite."""
+    return f"""
+{SQLITE_STORAGE_COMMENT}
 storage:
   custom:
     module: launcher.sqlite_storage
     class: SqliteStorage
     config:
-      base_dir:
-        env: DAGSTER_HOME
+      base_dir: {json.dumps(str(home))}
 """
+
 
 # Any storage section, Dagster's unified key or its older per-store keys (which cannot sit beside it).
 HAS_STORAGE = re.compile(r"^(storage|run_storage|event_log_storage|schedule_storage):", re.MULTILINE)
+
+
+def _without_sqlite_storage(settings: str) -> str:
+    """The settings less the block sqlite_storage() wrote: its comment line and the indented lines under
+    its `storage:` key."""
+    lines = settings.split("\n")
+    if SQLITE_STORAGE_COMMENT not in lines:
+        return settings
+    start = lines.index(SQLITE_STORAGE_COMMENT)
+    end = start + 1
+    if end < len(lines) and lines[end] == "storage:":
+        end += 1
+        while end < len(lines) and lines[end].startswith(" "):
+            end += 1
+    return "\n".join(lines[:start] + lines[end:])
 
 
 def prepare_dagster_home() -> Path:
@@ -55,10 +78,12 @@ def prepare_dagster_home() -> Path:
         # Dagster's PostgreSQL storage speaks psycopg2; SQLAlchemy would pick another driver for a bare URL.
         os.environ[PG_URL_VARIABLE] = "postgresql+psycopg2://" + url.split("://", 1)[1]
     if settings.is_file():
-        current = settings.read_text(encoding="utf-8")
-        if url and SQLITE_STORAGE in current:
-            current = current.replace(SQLITE_STORAGE, "")
+        written = settings.read_text(encoding="utf-8")
+        wanted = POSTGRES_STORAGE if url else sqlite_storage(home)
+        current = written if wanted in written else _without_sqlite_storage(written)
         if not HAS_STORAGE.search(current):
-            atomic_write_text(settings, current.rstrip("\n") + "\n" + (POSTGRES_STORAGE if url else SQLITE_STORAGE))
+            current = current.rstrip("\n") + "\n" + wanted
+        if current != written:
+            atomic_write_text(settings, current)
     os.environ["DAGSTER_HOME"] = str(home)
     return home

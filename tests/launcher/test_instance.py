@@ -8,8 +8,8 @@ import dagster as dg
 import pytest
 import sqlalchemy
 
-import launcher.sqlite_storage as sqlite_storage
-from launcher.instance import POSTGRES_STORAGE, SQLITE_STORAGE, prepare_dagster_home
+import launcher.sqlite_storage as reused_engine_storage
+from launcher.instance import POSTGRES_STORAGE, prepare_dagster_home, sqlite_storage
 from launcher.sqlite_storage import ReusedEngineSqliteEventLogStorage
 
 
@@ -28,13 +28,13 @@ def engines_made(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         made.append(str(url))
         return sqlalchemy.create_engine(url, **kwargs)
 
-    monkeypatch.setattr(sqlite_storage, "create_engine", counting)
+    monkeypatch.setattr(reused_engine_storage, "create_engine", counting)
     return made
 
 
 def test_a_new_home_stores_on_sqlite_through_one_engine_per_database(home, monkeypatch) -> None:
     prepare_dagster_home()
-    assert (home / "dagster.yaml").read_text(encoding="utf-8").endswith(SQLITE_STORAGE)
+    assert (home / "dagster.yaml").read_text(encoding="utf-8").endswith(sqlite_storage(home))
     instance = dg.DagsterInstance.get()
     storage = instance.event_log_storage
     assert isinstance(storage, ReusedEngineSqliteEventLogStorage)
@@ -54,7 +54,7 @@ def test_a_new_home_stores_on_sqlite_through_one_engine_per_database(home, monke
 
 
 def test_engines_of_the_least_recent_databases_are_dropped(home, monkeypatch) -> None:
-    monkeypatch.setattr(sqlite_storage, "MAX_ENGINES", 4)
+    monkeypatch.setattr(reused_engine_storage, "MAX_ENGINES", 4)
     prepare_dagster_home()
     instance = dg.DagsterInstance.get()
     runs = [instance.add_run(dg.DagsterRun(job_name="ingest_tenant", run_id=f"run-{number}")) for number in range(8)]
@@ -77,6 +77,25 @@ def test_a_home_made_before_keeps_its_runs(home, monkeypatch) -> None:
     instance = dg.DagsterInstance.get()
     assert isinstance(instance.event_log_storage, ReusedEngineSqliteEventLogStorage)
     assert instance.get_run_by_id("earlier") is not None
+
+
+def test_an_instance_opened_by_its_folder_needs_no_dagster_home_and_a_moved_home_follows(home, monkeypatch) -> None:
+    prepare_dagster_home()
+    with dg.DagsterInstance.get() as instance:
+        instance.add_run(dg.DagsterRun(job_name="ingest_tenant", run_id="before-the-move"))
+    monkeypatch.delenv("DAGSTER_HOME")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, ReusedEngineSqliteEventLogStorage)
+        assert instance.get_run_by_id("before-the-move") is not None
+
+    moved = home.parent / "moved"
+    home.rename(moved)
+    monkeypatch.setenv("DAGSTER_HOME", str(moved))
+    prepare_dagster_home()
+    settings = (moved / "dagster.yaml").read_text(encoding="utf-8")
+    assert settings.endswith(sqlite_storage(moved)) and settings.count("\nstorage:") == 1
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id("before-the-move") is not None
 
 
 def test_a_sqlite_home_moves_to_postgres_and_a_hand_written_storage_stays(home, monkeypatch) -> None:
