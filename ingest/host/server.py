@@ -10,7 +10,6 @@ server and removes its key, and the runs after it load their models themselves.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import secrets
 import signal
@@ -22,7 +21,7 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 
 from ingest.core.config import converted_models_dir, embed_backend, embed_model_name, embed_precision
-from ingest.core.files import atomic_write_bytes
+from ingest.core.files import atomic_write_bytes, file_sha256
 from ingest.core.ids import make_doc_id
 from ingest.core.models import ParsedDocument, SourceDocument
 from ingest.core.workers import stop_worker_server, worker_context
@@ -113,7 +112,7 @@ class ModelHost:
             path.write_text(WARM_UP_TEXT, encoding="utf-8")
             kind, mime = detect_file_type(path)
             document = SourceDocument(doc_id=make_doc_id("warm-up", path.name), source=path.name, path=str(path),
-                                      sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+                                      sha256=file_sha256(path),
                                       size=path.stat().st_size, modified_at=path.stat().st_mtime, file_type=kind,
                                       mime_type=mime)
             policy = RedactionPolicy()
