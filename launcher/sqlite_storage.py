@@ -1,8 +1,8 @@
 """Dagster's SQLite storage, with an event log that keeps one SQLAlchemy engine per database file.
 
-Dagster's own SQLite event log builds a new engine for every statement it runs: about 500 engines and
-their dialect set-up for one run of the pipeline, about a second of a run that has nothing to do on this
-machine. Here each database file (a run's shard, the cross-run index) keeps its engine, and the engine
+Dagster's own SQLite event log builds a new engine, with its dialect set-up, for every connection it
+opens: about 550 for one run of the pipeline, a few milliseconds each on this machine (docs/BENCHMARKS.md
+has the figures). Here each database file (a run's shard, the cross-run index) keeps its engine, and the engine
 keeps no connection open (NullPool, as Dagster's), so threads and worker processes still each open their
 own connection for each use. Everything else is Dagster's class: the same files, schema and migrations,
 under DAGSTER_HOME where Dagster keeps them by default, so a home made before this storage reads the same.
