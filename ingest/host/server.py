@@ -21,8 +21,7 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 
 from ingest.core.config import converted_models_dir, embed_backend, embed_model_name, embed_precision
-from ingest.core.files import atomic_write_bytes, file_sha256
-from ingest.core.ids import make_doc_id
+from ingest.core.files import atomic_write_bytes
 from ingest.core.models import ParsedDocument, SourceDocument
 from ingest.core.workers import stop_worker_server, worker_context
 from ingest.embedding.embed import DEFAULT_BATCH_SIZE, Embedder
@@ -30,7 +29,7 @@ from ingest.host.protocol import EmbedderSettings, HostIdentity, call, code_fing
 from ingest.parsing.limits import ParseLimits
 from ingest.parsing.parse import ParseSettings
 from ingest.parsing.preload import EVERYTHING
-from ingest.parsing.sources import detect_file_type
+from ingest.parsing.sources import detect_file_type, scan_source
 from ingest.parsing.stage import parse_and_redact_documents
 from ingest.pii.policy import RedactionPolicy
 from ingest.pii.redact import Redactor, residue_scan
@@ -108,15 +107,10 @@ class ModelHost:
         lazy imports (type detection alone imports for about 2 s), the parse pool's first start or the
         embedding backend's first inference."""
         with tempfile.TemporaryDirectory(prefix="ingest-host-") as folder:
-            path = Path(folder) / "warm-up.md"
-            path.write_text(WARM_UP_TEXT, encoding="utf-8")
-            kind, mime = detect_file_type(path)
-            document = SourceDocument(doc_id=make_doc_id("warm-up", path.name), source=path.name, path=str(path),
-                                      sha256=file_sha256(path),
-                                      size=path.stat().st_size, modified_at=path.stat().st_mtime, file_type=kind,
-                                      mime_type=mime)
+            (Path(folder) / "warm-up.md").write_text(WARM_UP_TEXT, encoding="utf-8")
+            documents = scan_source("warm-up", Path(folder))  # type detection included, as a run's source step
             policy = RedactionPolicy()
-            parse_and_redact_documents([document], ParseSettings(), ParseLimits(),
+            parse_and_redact_documents(documents, ParseSettings(), ParseLimits(),
                                        lambda: self._redactor(policy, DEFAULT_REDACTION_WORKERS))
         self.embedder.encode([WARM_UP_TEXT])  # the backend's first inference is several times slower
 
